@@ -1,0 +1,30 @@
+/**
+ * The `v6pod` command line. Each verb lives in netns/commands/<verb>.ts and registers itself here;
+ * usage errors and UsageError exit 2 with one line, never a stack trace.
+ */
+import { Command, CommanderError } from 'commander';
+import { UsageError } from './usage-error.ts';
+import { registerDecode } from './commands/decode.ts';
+import { registerValidate } from './commands/validate.ts';
+
+const program = new Command('v6pod')
+  .description('IPv6 CloudStack Basic Networking pod: build it from namespaces, test it, tear it down')
+  .showHelpAfterError(false)
+  .exitOverride();
+
+registerDecode(program);
+registerValidate(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    process.exitCode = err.exitCode === 0 ? 0 : 2;
+  } else if (err instanceof UsageError) {
+    process.stderr.write(`v6pod: ${err.message}\n`);
+    process.exitCode = 2;
+  } else {
+    process.stderr.write(`v6pod: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exitCode = 1;
+  }
+}

@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# One idempotent setup for v6pod on Debian 12 as root: the Debian packages the harness drives
+# (real daemons, real attack tools, capture and graph tools) and the npm packages, with the
+# native modules (cap, raw-socket) built. Fast when everything is already in place.
+#   V6POD_NO_APT=1     skip the Debian packages (e.g. a machine provisioned another way)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+DEBIAN_PACKAGES=(
+  iproute2 procps radvd kea-dhcp6-server kea-admin kea-common nftables iptables ebtables ipset
+  tcpdump tshark wide-dhcpv6-client thc-ipv6 ipv6toolkit ndisc6 iputils-ping libpcap-dev
+  graphviz iperf3 postgresql postgresql-client
+  python3 make g++
+)
+
+log() { printf 'setup: %s\n' "$*" >&2; }
+
+if [[ "${V6POD_NO_APT:-}" != 1 ]]; then
+  missing=()
+  for p in "${DEBIAN_PACKAGES[@]}"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+  done
+  if ((${#missing[@]})); then
+    [[ $EUID -eq 0 ]] || { echo "setup: installing ${missing[*]} needs root" >&2; exit 2; }
+    log "installing Debian packages: ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    # tshark asks whether non-root users may capture; answer no without a prompt.
+    echo 'wireshark-common wireshark-common/install-setuid boolean false' | debconf-set-selections
+    # Never let package scripts start daemons: v6pod runs its own, inside its namespaces.
+    # (Only when no policy is in place already, and only the file created here is removed.)
+    if [[ ! -e /usr/sbin/policy-rc.d ]]; then
+      printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d && chmod +x /usr/sbin/policy-rc.d
+      trap 'rm -f /usr/sbin/policy-rc.d' EXIT
+    fi
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+fi
+
+if ! command -v node >/dev/null || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)'; then
+  echo "setup: Node.js >= 20 is required (found: $(node --version 2>/dev/null || echo none))" >&2
+  exit 2
+fi
+
+# npm ci only when the lockfile changed since the last install (its hash is stamped in node_modules).
+stamp=node_modules/.v6pod-lock-hash
+want=$(sha256sum package-lock.json | cut -d' ' -f1)
+if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" || ! -f node_modules/cap/build/Release/cap.node || ! -f node_modules/raw-socket/build/Release/raw.node ]]; then
+  log "installing npm packages"
+  npm ci --no-audit --no-fund --loglevel=error >&2
+  for addon in node_modules/cap/build/Release/cap.node node_modules/raw-socket/build/Release/raw.node; do
+    [[ -f $addon ]] || { echo "setup: $addon was not built (is it in package.json allowScripts?)" >&2; exit 2; }
+  done
+  echo "$want" > "$stamp"
+fi

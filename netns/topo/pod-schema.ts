@@ -1,0 +1,109 @@
+/**
+ * The shape of a pod file (JSON Schema for ajv). Static defaults live here so the schema documents them;
+ * defaults derived from other fields (instance prefix counts, generated MACs) and every rule that
+ * relates fields to each other live in pod-file.ts. `description` of a pattern is the error text.
+ */
+const name = {
+  type: 'string',
+  pattern: '^[a-z0-9][a-z0-9-]*$',
+  description: "must be lower-case letters, digits and '-' (not leading)",
+};
+const mac = {
+  type: 'string',
+  pattern: '^[0-9A-Fa-f]{2}(:[0-9A-Fa-f]{2}){5}$',
+  description: 'must be a MAC like 06:7a:88:00:00:8b',
+};
+const groupName = { type: 'string', pattern: '^[A-Za-z0-9][A-Za-z0-9_.-]*$', description: "must be letters, digits, '_', '.' and '-'" };
+const prefix = { type: 'string', description: 'an IPv6 prefix, address/length' };
+const count = { type: 'integer', minimum: 0 };
+
+function node(defaultName: string, extra: Record<string, unknown> = {}) {
+  return {
+    type: 'object',
+    additionalProperties: false,
+    properties: { name: { ...name, default: defaultName }, ...extra },
+    default: {},
+  };
+}
+
+export const podSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['name', 'pod', 'hypervisors'],
+  properties: {
+    name,
+    pod: {
+      type: 'object',
+      additionalProperties: false,
+      required: ['l2Prefix', 'pdPool'],
+      properties: {
+        l2Prefix: prefix,
+        pdPool: prefix,
+        delegatedLength: { type: 'integer', default: 60 },
+        prefixesPerInstance: { ...count, default: 1 },
+        dad: { enum: ['optimistic', 'full'], default: 'optimistic' },
+      },
+    },
+    routers: {
+      type: 'array',
+      minItems: 1,
+      items: { type: 'object', additionalProperties: false, required: ['name'], properties: { name, mac } },
+      default: [{ name: 'r1' }, { name: 'r2' }],
+    },
+    core: node('core'),
+    kea: node('kea', {
+      backend: { enum: ['config', 'postgresql'], default: 'config' },
+      dynamicPool: { type: 'boolean', default: false },
+    }),
+    tor: node('tor'),
+    hypervisors: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['name'],
+        properties: {
+          name,
+          instances: {
+            type: 'array',
+            items: {
+              type: 'object',
+              additionalProperties: false,
+              required: ['name'],
+              properties: {
+                name,
+                mac,
+                prefixes: count,
+                securityGroup: groupName,
+              },
+            },
+            default: [],
+          },
+        },
+      },
+    },
+    securityGroups: {
+      type: 'object',
+      propertyNames: groupName,
+      additionalProperties: {
+        type: 'object',
+        additionalProperties: false,
+        properties: {
+          rules: {
+            type: 'array',
+            // CloudStack's rule text: direction:protocol;start;end;cidr[,cidr…] (ports, or ICMP type;code).
+            items: {
+              type: 'string',
+              pattern: '^[IE]:(tcp|udp|icmp|icmpv6|all|[0-9]{1,3});-?[0-9]{1,5};-?[0-9]{1,5};[^;,\\s]+(,[^;,\\s]+)*$',
+              description: 'must be a rule like I:tcp;22;22;::/0 (direction:protocol;start;end;cidr[,cidr])',
+            },
+            default: [],
+          },
+        },
+        default: {},
+      },
+      default: {},
+    },
+  },
+} as const;
