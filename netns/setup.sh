@@ -7,7 +7,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 DEBIAN_PACKAGES=(
-  iproute2 procps radvd kea-dhcp6-server kea-admin kea-common nftables iptables ebtables ipset
+  iproute2 procps ethtool radvd kea-dhcp6-server kea-admin kea-common nftables iptables ebtables ipset
   tcpdump tshark wide-dhcpv6-client thc-ipv6 ipv6toolkit ndisc6 iputils-ping libpcap-dev
   graphviz iperf3 postgresql postgresql-client
   python3 make g++
