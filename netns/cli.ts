@@ -4,8 +4,13 @@
  */
 import { Command, CommanderError } from 'commander';
 import { UsageError } from './usage-error.ts';
+import { WaitTimeout } from './wait.ts';
+import { DaemonError } from './daemons/process.ts';
+import { CommandError } from './exec.ts';
 import { registerDecode } from './commands/decode.ts';
 import { registerValidate } from './commands/validate.ts';
+import { registerUp } from './commands/up.ts';
+import { registerDown } from './commands/down.ts';
 
 const program = new Command('v6pod')
   .description('IPv6 CloudStack Basic Networking pod: build it from namespaces, test it, tear it down')
@@ -14,6 +19,8 @@ const program = new Command('v6pod')
 
 registerDecode(program);
 registerValidate(program);
+registerUp(program);
+registerDown(program);
 
 try {
   await program.parseAsync(process.argv);
@@ -23,6 +30,10 @@ try {
   } else if (err instanceof UsageError) {
     process.stderr.write(`v6pod: ${err.message}\n`);
     process.exitCode = 2;
+  } else if (err instanceof WaitTimeout || err instanceof DaemonError || err instanceof CommandError) {
+    // The pod did not come to be (a daemon, a command, a deadline): one line, no stack trace.
+    process.stderr.write(`v6pod: ${err.message}\n`);
+    process.exitCode = 1;
   } else {
     process.stderr.write(`v6pod: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     process.exitCode = 1;

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { canonicalIpv6 } from './bytes.ts';
+import { canonicalIpv6, ipv6ToBytes } from './bytes.ts';
 import { interfaceIdFromMac, invertUniversalLocal, macFromInterfaceId } from './eui64.ts';
 import { assertUnicastMac, generateMac, isLocallyAdministeredMac, isMulticastMac, parseMac } from './mac.ts';
 import { canonicalPrefix, Prefix } from './prefix.ts';
@@ -173,5 +173,12 @@ describe('addr: MACs', () => {
         }
       }),
     );
+  });
+});
+
+describe('embedded IPv4 text', () => {
+  it('keeps IPv4-compatible and IPv4-mapped addresses apart (RFC 4291 §2.5.5)', () => {
+    expect(ipv6ToBytes('::1.2.3.4').toString('hex')).to.equal('00000000000000000000000001020304');
+    expect(ipv6ToBytes('::ffff:1.2.3.4').toString('hex')).to.equal('00000000000000000000ffff01020304');
   });
 });

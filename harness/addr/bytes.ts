@@ -12,7 +12,10 @@ export function ipv6FromBytes(buf: Uint8Array, offset = 0): string {
 /** Parses IPv6 text (any valid form, no zone) into 16 bytes; throws naming the text when invalid. */
 export function ipv6ToBytes(text: string): Buffer {
   if (!ipaddr.IPv6.isValid(text) || text.includes('%')) throw new Error(`not an IPv6 address: '${text}'`);
-  return Buffer.from(ipaddr.IPv6.parse(text).toByteArray());
+  // ipaddr.js reads an IPv4-compatible "::1.2.3.4" as IPv4-mapped "::ffff:1.2.3.4": spell the
+  // dotted quad as two hex groups first so every embedded-IPv4 form keeps its own bytes.
+  const hex = text.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a: string, b: string, c: string, d: string) => `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`);
+  return Buffer.from(ipaddr.IPv6.parse(hex).toByteArray());
 }
 
 /** Canonical RFC 5952 text of any valid IPv6 address text. */

@@ -62,7 +62,7 @@ function delegated(msg: Dhcpv6Message): Array<{ prefix: string; length: number; 
   describe('the kernel (RFC 4861, 4862, 3810)', () => {
     it('joins its groups with MLDv2 reports carrying a Router Alert hop-by-hop option', () => {
       const reports = icmp('mld2-report').filter((r) => r.frame.ethernet.src === CLIENT_MAC);
-      expect(reports).to.not.be.empty;
+      expect(reports).to.have.length.greaterThan(0);
       for (const { frame } of reports) {
         expect(frame.ipv6!.hopLimit).to.equal(1);
         expect(frame.extensions?.[0]).to.include({ type: 'hop-by-hop' });
@@ -80,7 +80,7 @@ function delegated(msg: Dhcpv6Message): Array<{ prefix: string; length: number; 
 
     it('solicits routers from its link-local with its MAC as source link-layer address', () => {
       const rs = icmp('router-solicitation').filter((r) => r.frame.ethernet.src === CLIENT_MAC);
-      expect(rs).to.not.be.empty;
+      expect(rs).to.have.length.greaterThan(0);
       expect(rs[0]!.frame.ipv6).to.include({ src: linkLocalAddress(CLIENT_MAC), dst: 'ff02::2', hopLimit: 255 });
       expect(rs[0]!.msg.options).to.deep.include({ type: 'source-link-layer-address', address: CLIENT_MAC });
     });
@@ -95,7 +95,7 @@ function delegated(msg: Dhcpv6Message): Array<{ prefix: string; length: number; 
   describe('radvd (RFC 4861 §4.2)', () => {
     it('advertises the pod /64 with L=1 A=1, M=0 O=1, RDNSS and MTU from its link-local', () => {
       const ras = icmp('router-advertisement');
-      expect(ras).to.not.be.empty;
+      expect(ras).to.have.length.greaterThan(0);
       for (const { frame, msg } of ras) {
         expect(frame.ipv6).to.include({ src: linkLocalAddress(SERVER_MAC), hopLimit: 255 });
         expect(msg).to.include({ managed: false, other: true });

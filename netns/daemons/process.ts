@@ -1,0 +1,85 @@
+/**
+ * Daemon supervision inside a namespace: start in the background with its output in a log file,
+ * recognise it later by PID *and* command line (a recycled PID is never signalled), stop it by
+ * SIGTERM then SIGKILL with a bounded wait. Never by name.
+ */
+import { spawn } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import type { DaemonRecord } from '../net/run-state.ts';
+import { waitUntil } from '../wait.ts';
+
+export class DaemonError extends Error {
+  override name = 'DaemonError';
+}
+
+export interface StartOptions {
+  name: string;
+  node: string;
+  ns: string;
+  argv: string[];
+  log: string;
+  env?: Record<string, string>;
+}
+
+/** Starts the daemon; resolves once it has been running for `settleMs` without exiting. */
+export async function startDaemon(opts: StartOptions): Promise<DaemonRecord> {
+  const fd = openSync(opts.log, 'a');
+  // `ip netns exec` enters the namespace and execs the daemon: the child PID is the daemon's.
+  const child = spawn('ip', ['netns', 'exec', opts.ns, ...opts.argv], {
+    detached: true,
+    stdio: ['ignore', fd, fd],
+    env: { ...process.env, ...opts.env },
+  });
+  closeSync(fd);
+  const pid = await new Promise<number>((resolve, reject) => {
+    child.once('spawn', () => resolve(child.pid!));
+    child.once('error', (err) => reject(new DaemonError(`${opts.name} on ${opts.node} did not start: ${err.message}`)));
+  });
+  child.unref();
+  return { name: opts.name, node: opts.node, ns: opts.ns, pid, argv: opts.argv, log: opts.log };
+}
+
+function cmdline(pid: number): string[] | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+  } catch {
+    return undefined;
+  }
+}
+
+/** True while the recorded process runs with the recorded command line (not a recycled PID, not a zombie). */
+export function daemonAlive(d: DaemonRecord): boolean {
+  const cmd = cmdline(d.pid);
+  if (!cmd || cmd.length === 0) return false;
+  try {
+    if (/^State:\s+Z/m.test(readFileSync(`/proc/${d.pid}/status`, 'utf8'))) return false;
+  } catch {
+    return false;
+  }
+  return cmd.join('\0') === d.argv.join('\0') || (cmd[0] === 'ip' && cmd.slice(4).join('\0') === d.argv.join('\0'));
+}
+
+/** The last lines of a daemon's log, for error messages. */
+export function logTail(path: string, lines = 3): string {
+  try {
+    return readFileSync(path, 'utf8').trim().split('\n').slice(-lines).join(' / ');
+  } catch {
+    return '(no log)';
+  }
+}
+
+/** Fails with the daemon's name and log when it is not running. */
+export function assertAlive(d: DaemonRecord): void {
+  if (!daemonAlive(d)) throw new DaemonError(`${d.name} on ${d.node} exited; its log ${d.log} ends: ${logTail(d.log)}`);
+}
+
+export async function stopDaemon(d: DaemonRecord, timeoutMs = 3000): Promise<void> {
+  if (!daemonAlive(d)) return;
+  process.kill(d.pid, 'SIGTERM');
+  try {
+    await waitUntil(() => !daemonAlive(d), { timeoutMs, what: `${d.name} on ${d.node} (pid ${d.pid}) to exit after SIGTERM` });
+  } catch {
+    if (daemonAlive(d)) process.kill(d.pid, 'SIGKILL');
+    await waitUntil(() => !daemonAlive(d), { timeoutMs, what: `${d.name} on ${d.node} (pid ${d.pid}) to exit after SIGKILL` });
+  }
+}

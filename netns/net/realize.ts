@@ -1,0 +1,134 @@
+/**
+ * `up`: a pod file becomes a running pod. Executes the plan's phases (plan.ts), starts Kea and
+ * radvd, brings the instances up, and returns when the pod is ready: Kea's control socket answers
+ * and every instance holds its predicted SLAAC address and one default route via each router's
+ * link-local. Any failure removes everything this run created before the error is reported.
+ */
+import { createHash } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import type { Pod } from '../topo/pod-file.ts';
+import { run } from '../exec.ts';
+import { buildPlan, nsShellScript, type Plan } from './plan.ts';
+import { namespaceName, runDir } from './names.ts';
+import { readState, writeState, type DaemonRecord, type RunState } from './run-state.ts';
+import { teardownRun, v6podNamespaces } from './teardown.ts';
+import { observeInstances, usable } from './observe.ts';
+import { keaCommand, keaPaths, startKea } from '../daemons/kea.ts';
+import { startRadvd } from '../daemons/radvd.ts';
+import { assertAlive, daemonAlive } from '../daemons/process.ts';
+import { waitUntil } from '../wait.ts';
+import { UsageError } from '../usage-error.ts';
+
+export interface UpOptions {
+  podFile: string;
+  /** Owner PID for one-shot runs (v6pod test); null leaves the pod up for `down`. */
+  owner: number | null;
+  progress?: (msg: string) => void;
+  readyTimeoutMs?: number;
+}
+
+export function podHash(pod: Pod): string {
+  return createHash('sha256').update(JSON.stringify(pod)).digest('hex').slice(0, 16);
+}
+
+async function inNamespaces(scripts: Record<string, string>): Promise<void> {
+  await Promise.all(Object.entries(scripts).filter(([, s]) => s.trim()).map(([ns, script]) => run(['ip', 'netns', 'exec', ns, 'sh', '-es'], { input: script })));
+}
+
+async function startDaemons(plan: Plan, state: RunState): Promise<void> {
+  const started: DaemonRecord[] = [];
+  const record = (d: DaemonRecord) => {
+    started.push(d);
+    state.daemons = [...state.daemons.filter((x) => !(x.name === d.name && x.node === d.node)), d];
+    writeState(state);
+    return d;
+  };
+  const missing = (name: string, node: string) => !state.daemons.some((d) => d.name === name && d.node === node && daemonAlive(d));
+  const kea = missing('kea-dhcp6', plan.pod.kea.name) ? record(await startKea(plan)) : undefined;
+  for (const r of plan.routers) if (missing('radvd', r.name)) record(await startRadvd(plan, r));
+  const socket = keaPaths(plan.run).socket;
+  await waitUntil(
+    async () => {
+      started.forEach(assertAlive);
+      return (await keaCommand(socket, 'list-commands').catch(() => undefined))?.result === 0;
+    },
+    { timeoutMs: 10_000, what: `Kea's control socket ${socket} to answer${kea ? ` (log ${kea.log})` : ''}` },
+  );
+}
+
+/** Waits until every instance holds its SLAAC address (usable) and a default route via each router's link-local. */
+export async function waitInstancesReady(plan: Plan, state: RunState, timeoutMs: number): Promise<void> {
+  const pending = new Map(plan.instances.map((i) => [i.ns, i]));
+  const routers = plan.routers.map((r) => r.linkLocal);
+  const missing = new Map<string, string>();
+  await waitUntil(
+    async () => {
+      state.daemons.forEach(assertAlive);
+      const seen = await observeInstances([...pending.keys()]);
+      for (const [ns, inst] of pending) {
+        const o = seen.get(ns);
+        const addr = o?.addresses.find((a) => a.address === inst.slaac);
+        const lacking = [
+          ...(addr && usable(addr) ? [] : [`SLAAC address ${inst.slaac}${addr ? ' (still tentative)' : ''}`]),
+          ...routers.filter((ll) => !o?.defaultRoutes.includes(ll)).map((ll) => `default route via ${ll}`),
+        ];
+        if (lacking.length) missing.set(inst.name, lacking.join(', '));
+        else {
+          missing.delete(inst.name);
+          pending.delete(ns);
+        }
+      }
+      return pending.size === 0;
+    },
+    { timeoutMs, what: () => `instances to be ready: ${[...missing].map(([n, m]) => `${n} lacks ${m}`).join('; ')}` },
+  );
+}
+
+export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ plan: Plan; reused: boolean }> {
+  const say = opts.progress ?? (() => undefined);
+  const plan = buildPlan(pod, runName);
+  const hash = podHash(pod);
+  const existing = readState(runName);
+  if (existing) {
+    if (existing.podHash !== hash) throw new UsageError(`run '${runName}' is up with another pod (${existing.podFile}); 'v6pod down ${runName}' first`);
+    const present = new Set(v6podNamespaces().get(runName) ?? []);
+    if (existing.phase === 'ready' && plan.nodes.every((n) => present.has(n.ns))) {
+      say('pod is up already: restarting any daemon that died and checking readiness');
+      await startDaemons(plan, existing);
+      await waitInstancesReady(plan, existing, opts.readyTimeoutMs ?? 15_000);
+      return { plan, reused: true };
+    }
+    say(`run '${runName}' is incomplete (${existing.phase}): removing it and building anew`);
+    await teardownRun(runName);
+  }
+
+  mkdirSync(runDir(runName), { recursive: true });
+  const state: RunState = {
+    run: runName,
+    podFile: opts.podFile,
+    podHash: hash,
+    owner: opts.owner,
+    phase: 'creating',
+    createdAt: new Date().toISOString(),
+    namespaces: plan.nodes.map((n) => namespaceName(runName, n.name)),
+    daemons: [],
+  };
+  writeState(state);
+  try {
+    say(`creating ${plan.nodes.length} namespaces and ${plan.links.length} links`);
+    await run(['ip', '-batch', '-'], { input: `${plan.root.join('\n')}\n` });
+    await inNamespaces(Object.fromEntries(Object.entries(plan.setup).map(([ns, s]) => [ns, nsShellScript(s)])));
+    await inNamespaces(Object.fromEntries(Object.entries(plan.routes).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })])));
+    say('starting Kea and radvd');
+    await startDaemons(plan, state);
+    say(`bringing up ${plan.instances.length} instances`);
+    await inNamespaces(Object.fromEntries(Object.entries(plan.attach).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })])));
+    await waitInstancesReady(plan, state, opts.readyTimeoutMs ?? 15_000);
+    writeState({ ...state, phase: 'ready' });
+    return { plan, reused: false };
+  } catch (err) {
+    say(`up failed: removing run '${runName}'`);
+    await teardownRun(runName);
+    throw err;
+  }
+}

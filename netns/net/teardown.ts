@@ -1,0 +1,70 @@
+/**
+ * Removing a run: its daemons (by recorded PID and command line), any other process left inside
+ * its namespaces, the namespaces (and with them every link), then the run directory. Only objects
+ * carrying the run's prefix are touched; `sweepAll` also finds namespaces whose run directory is gone.
+ */
+import { readdirSync, rmSync } from 'node:fs';
+import { run } from '../exec.ts';
+import { NS_PREFIX, runDir, runOfNamespace } from './names.ts';
+import { listRuns, processAlive, readState, writeState, type RunState } from './run-state.ts';
+import { stopDaemon } from '../daemons/process.ts';
+import { waitUntil } from '../wait.ts';
+
+/** Namespaces in /run/netns that carry the v6pod prefix, grouped by run. */
+export function v6podNamespaces(): Map<string, string[]> {
+  let names: string[];
+  try {
+    names = readdirSync('/run/netns');
+  } catch {
+    names = [];
+  }
+  const byRun = new Map<string, string[]>();
+  for (const ns of names.filter((n) => n.startsWith(NS_PREFIX))) {
+    const r = runOfNamespace(ns);
+    if (r) byRun.set(r, [...(byRun.get(r) ?? []), ns]);
+  }
+  return byRun;
+}
+
+async function pidsIn(ns: string): Promise<number[]> {
+  const { stdout } = await run(['ip', 'netns', 'pids', ns], { allowFailure: true });
+  return stdout.split('\n').filter(Boolean).map(Number).filter((p) => p !== process.pid);
+}
+
+/** Every process still inside the namespace is ours (it was started there): TERM, then KILL. */
+async function emptyNamespace(ns: string): Promise<void> {
+  const pids = await pidsIn(ns);
+  if (!pids.length) return;
+  for (const p of pids) process.kill(p, 'SIGTERM');
+  try {
+    await waitUntil(() => pids.every((p) => !processAlive(p)), { timeoutMs: 2000, what: `processes ${pids.join(', ')} in ${ns} to exit` });
+  } catch {
+    for (const p of pids.filter(processAlive)) process.kill(p, 'SIGKILL');
+  }
+}
+
+export async function teardownRun(name: string): Promise<{ namespaces: number; daemons: number }> {
+  const state = readState(name);
+  if (state) writeState({ ...state, phase: 'removing' });
+  const daemons = state?.daemons ?? [];
+  await Promise.all(daemons.map((d) => stopDaemon(d).catch(() => undefined)));
+  const namespaces = [...new Set([...(state?.namespaces ?? []), ...(v6podNamespaces().get(name) ?? [])])];
+  const existing = new Set(v6podNamespaces().get(name) ?? []);
+  await Promise.all(namespaces.filter((ns) => existing.has(ns)).map(emptyNamespace));
+  const batch = namespaces.filter((ns) => existing.has(ns)).map((ns) => `netns del ${ns}`);
+  if (batch.length) await run(['ip', '-force', '-batch', '-'], { input: `${batch.join('\n')}\n`, allowFailure: true });
+  rmSync(runDir(name), { recursive: true, force: true });
+  return { namespaces: batch.length, daemons: daemons.length };
+}
+
+/** Runs `down --all` removes: pods left up on purpose, runs whose owner died, and namespaces with no run directory. */
+export function sweepableRuns(): string[] {
+  const runs = new Set<string>();
+  for (const r of listRuns()) {
+    const s: RunState | undefined = readState(r);
+    if (!s || s.owner === null || !processAlive(s.owner)) runs.add(r);
+  }
+  const withDir = new Set(listRuns());
+  for (const r of v6podNamespaces().keys()) if (!withDir.has(r)) runs.add(r);
+  return [...runs].sort();
+}
