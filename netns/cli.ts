@@ -11,6 +11,7 @@ import { registerDecode } from './commands/decode.ts';
 import { registerValidate } from './commands/validate.ts';
 import { registerUp } from './commands/up.ts';
 import { registerDown } from './commands/down.ts';
+import { registerTest } from './commands/test.ts';
 
 const program = new Command('v6pod')
   .description('IPv6 CloudStack Basic Networking pod: build it from namespaces, test it, tear it down')
@@ -21,6 +22,7 @@ registerDecode(program);
 registerValidate(program);
 registerUp(program);
 registerDown(program);
+registerTest(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -22,7 +22,8 @@ export class PcapError extends Error {
   override name = 'PcapError';
 }
 
-export function parsePcap(buf: Buffer, name = 'pcap'): { linkType: number; records: PcapRecord[] } {
+/** `partial`: a file still being written; an incomplete last record is left for the next read. */
+export function parsePcap(buf: Buffer, name = 'pcap', partial = false): { linkType: number; records: PcapRecord[] } {
   if (buf.length < 24) throw new PcapError(`${name}: not a pcap file (${buf.length} bytes, header needs 24)`);
   const magicLE = buf.readUInt32LE(0);
   const magicBE = buf.readUInt32BE(0);
@@ -35,6 +36,7 @@ export function parsePcap(buf: Buffer, name = 'pcap'): { linkType: number; recor
   const records: PcapRecord[] = [];
   let at = 24;
   while (at < buf.length) {
+    if (partial && (at + 16 > buf.length || at + 16 + u32(at + 8) > buf.length)) break;
     if (at + 16 > buf.length) throw new PcapError(`${name}: record ${records.length + 1} header truncated at byte ${at}`);
     const caplen = u32(at + 8);
     if (at + 16 + caplen > buf.length) throw new PcapError(`${name}: record ${records.length + 1} data truncated at byte ${at + 16}`);

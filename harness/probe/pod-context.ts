@@ -1,0 +1,30 @@
+/**
+ * The pod a scenario run works on. `v6pod test` brings the pod up, sets it here, then loads the
+ * scenario files; scenarios reach it through `currentPod()` and keep their evidence (pcaps) under
+ * `artifactPath()`.
+ */
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Plan } from '../../netns/net/plan.ts';
+
+let current: { plan: Plan; artifacts: string } | undefined;
+
+export function setCurrentPod(plan: Plan, artifacts: string): void {
+  mkdirSync(artifacts, { recursive: true });
+  current = { plan, artifacts };
+}
+
+export function clearCurrentPod(): void {
+  current = undefined;
+}
+
+export function currentPod(): Plan {
+  if (!current) throw new Error('no pod is up for this scenario run (scenarios run under `v6pod test`)');
+  return current.plan;
+}
+
+/** A file path in this run's artifacts directory. */
+export function artifactPath(name: string): string {
+  if (!current) throw new Error('no scenario run is active');
+  return join(current.artifacts, name);
+}

@@ -1,0 +1,25 @@
+/**
+ * A conformance scenario: a mocha test with a stable ID, a reference (seed section or RFC
+ * section) and a sentence saying what it proves. The metadata is kept for the report and for
+ * docs/conformance.md.
+ */
+export interface ScenarioMeta {
+  id: string;
+  title: string;
+  /** Where the requirement comes from: "RFC 4862 §5.5.3", "seed: Instances use SLAAC". */
+  reference: string;
+  /** What a pass proves, in one sentence. */
+  proves: string;
+}
+
+const registry: ScenarioMeta[] = [];
+
+export function scenarioRegistry(): readonly ScenarioMeta[] {
+  return registry;
+}
+
+/** Declares a scenario: `ID title` is its mocha title, so `--grep SLAAC-001` selects it. */
+export function scenario(meta: ScenarioMeta, body: () => Promise<void> | void): void {
+  registry.push(meta);
+  it(`${meta.id} ${meta.title}`, body);
+}
