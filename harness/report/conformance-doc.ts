@@ -1,0 +1,57 @@
+/**
+ * docs/conformance.md, generated from the scenarios' own metadata (ID, title, reference, what
+ * it proves), so the catalogue a reader sees is the one that runs. Scenario files are imported
+ * with stand-in `describe`/`it` that only record, not run.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import type { ScenarioMeta } from '../probe/scenario.ts';
+
+export const SCENARIO_DIR = new URL('../../scenarios/', import.meta.url).pathname;
+export const CONFORMANCE_DOC = new URL('../../docs/conformance.md', import.meta.url).pathname;
+
+const AREAS: Record<string, string> = {
+  SLAAC: 'SLAAC: addresses and default routes',
+  POD: 'Pod reachability',
+  PD: 'Prefix delegation',
+  RELAY: 'The routers’ DHCPv6 relay',
+  SG: 'Security groups',
+};
+
+export async function loadScenarioMetadata(dir = SCENARIO_DIR): Promise<ScenarioMeta[]> {
+  const g = globalThis as Record<string, unknown>;
+  const saved = { describe: g.describe, it: g.it, before: g.before, after: g.after, beforeEach: g.beforeEach, afterEach: g.afterEach };
+  const noop = () => undefined;
+  Object.assign(g, { describe: (_t: string, fn: () => void) => fn(), it: noop, before: noop, after: noop, beforeEach: noop, afterEach: noop });
+  try {
+    for (const f of readdirSync(dir).filter((n) => n.endsWith('.scenario.ts')).sort()) await import(pathToFileURL(join(dir, f)).href);
+    // Read the registry through the same loader the scenario files used (a static import may be a second instance).
+    const { scenarioRegistry } = (await import(new URL('../probe/scenario.ts', import.meta.url).href)) as typeof import('../probe/scenario.ts');
+    return [...scenarioRegistry()];
+  } finally {
+    Object.assign(g, saved);
+  }
+}
+
+const cell = (s: string) => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
+
+export function renderConformanceDoc(metas: readonly ScenarioMeta[]): string {
+  const byArea = new Map<string, ScenarioMeta[]>();
+  for (const m of metas) {
+    const area = m.id.split('-')[0]!;
+    byArea.set(area, [...(byArea.get(area) ?? []), m]);
+  }
+  const lines = [
+    '# Conformance catalogue',
+    '',
+    '<!-- Generated from the scenarios in scenarios/*.scenario.ts; regenerate with `V6POD_UPDATE_DOCS=1 npx mocha harness/report/conformance-doc.test.ts`. -->',
+    '',
+    `${metas.length} scenarios. \`v6pod test --grep ID\` runs one.`,
+  ];
+  for (const [area, list] of byArea) {
+    lines.push('', `## ${AREAS[area] ?? area}`, '', '| ID | Scenario | Reference | Proves |', '|---|---|---|---|');
+    for (const m of [...list].sort((a, b) => a.id.localeCompare(b.id))) lines.push(`| ${m.id} | ${cell(m.title)} | ${cell(m.reference)} | ${cell(m.proves)} |`);
+  }
+  return `${lines.join('\n')}\n`;
+}
