@@ -7,11 +7,13 @@ import { UsageError } from './usage-error.ts';
 import { WaitTimeout } from './wait.ts';
 import { DaemonError } from './daemons/process.ts';
 import { CommandError } from './exec.ts';
+import { PoolExhaustedError } from '../harness/control/allocator.ts';
 import { registerDecode } from './commands/decode.ts';
 import { registerValidate } from './commands/validate.ts';
 import { registerUp } from './commands/up.ts';
 import { registerDown } from './commands/down.ts';
 import { registerTest } from './commands/test.ts';
+import { registerVm } from './commands/vm.ts';
 
 const program = new Command('v6pod')
   .description('IPv6 CloudStack Basic Networking pod: build it from namespaces, test it, tear it down')
@@ -23,6 +25,7 @@ registerValidate(program);
 registerUp(program);
 registerDown(program);
 registerTest(program);
+registerVm(program);
 
 try {
   await program.parseAsync(process.argv);
@@ -32,7 +35,7 @@ try {
   } else if (err instanceof UsageError) {
     process.stderr.write(`v6pod: ${err.message}\n`);
     process.exitCode = 2;
-  } else if (err instanceof WaitTimeout || err instanceof DaemonError || err instanceof CommandError) {
+  } else if (err instanceof WaitTimeout || err instanceof DaemonError || err instanceof CommandError || err instanceof PoolExhaustedError) {
     // The pod did not come to be (a daemon, a command, a deadline): one line, no stack trace.
     process.stderr.write(`v6pod: ${err.message}\n`);
     process.exitCode = 1;

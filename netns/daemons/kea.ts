@@ -31,7 +31,15 @@ export function keaPaths(run: string) {
   return { dir, config: `${dir}/kea-dhcp6.json`, socket: `${dir}/kea.sock`, leases: `${dir}/kea-leases6.csv`, log: `${dir}/kea-dhcp6.log`, data: `${dir}/kea` };
 }
 
-export function keaConfig(plan: Plan, reservations: readonly KeaReservation[] = []): object {
+/** Valid lifetime of every lease: a released prefix stays in quarantine this long (an old lease may live that long). */
+export const KEA_VALID_LIFETIME_S = 4000;
+
+export interface KeaOptions {
+  /** Kea's `hosts-database` (the PostgreSQL reservation store); reservations then live there, not in the config. */
+  hostsDatabase?: Record<string, string | number>;
+}
+
+export function keaConfig(plan: Plan, reservations: readonly KeaReservation[] = [], opts: KeaOptions = {}): object {
   const p = keaPaths(plan.run);
   const pool = Prefix.parse(plan.pod.pod.pdPool);
   return {
@@ -43,11 +51,12 @@ export function keaConfig(plan: Plan, reservations: readonly KeaReservation[] = 
       // The client's MAC is taken only from the relay's option 37: the DUID is client-chosen and untrusted.
       'mac-sources': ['remote-id'],
       'host-reservation-identifiers': ['hw-address'],
+      ...(opts.hostsDatabase ? { 'hosts-database': opts.hostsDatabase } : {}),
       'hooks-libraries': [{ library: keaHook('libdhcp_lease_cmds.so') }],
       'renew-timer': 1000,
       'rebind-timer': 2000,
       'preferred-lifetime': 3000,
-      'valid-lifetime': 4000,
+      'valid-lifetime': KEA_VALID_LIFETIME_S,
       // Clients otherwise wait ~1 s for more Advertises (RFC 8415 §18.2.1).
       'option-data': [{ name: 'preference', data: '255', 'always-send': true }],
       subnet6: [
@@ -63,10 +72,10 @@ export function keaConfig(plan: Plan, reservations: readonly KeaReservation[] = 
   };
 }
 
-export async function startKea(plan: Plan, reservations: readonly KeaReservation[] = []): Promise<DaemonRecord> {
+export async function startKea(plan: Plan, reservations: readonly KeaReservation[] = [], opts: KeaOptions = {}): Promise<DaemonRecord> {
   const p = keaPaths(plan.run);
   mkdirSync(p.data, { recursive: true });
-  writeFileSync(p.config, `${JSON.stringify(keaConfig(plan, reservations), null, 2)}\n`);
+  writeFileSync(p.config, `${JSON.stringify(keaConfig(plan, reservations, opts), null, 2)}\n`);
   return startDaemon({
     name: 'kea-dhcp6',
     node: plan.pod.kea.name,

@@ -39,6 +39,7 @@ export async function startRadvd(plan: Plan, router: RouterPlan): Promise<Daemon
     node: router.name,
     ns: router.ns,
     argv: ['radvd', '--nodaemon', '-C', conf, '-p', `${dir}/radvd-${router.name}.pid`, '-m', 'logfile', '-l', log],
-    log: `${dir}/radvd-${router.name}.out`,
+    // radvd's own log and anything it prints on stdout/stderr go to one file (both append).
+    log,
   });
 }

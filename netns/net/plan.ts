@@ -107,7 +107,30 @@ export function instanceSysctls(dad: Pod['pod']['dad']): string[] {
   ];
 }
 
-export function buildPlan(pod: Pod, run: string): Plan {
+/**
+ * Hypervisor port (vnetN) of each instance: the ports already given keep theirs (a port never
+ * changes under a running instance), the others take the lowest free vnetN on their hypervisor.
+ */
+export function assignPorts(pod: Pod, given: Readonly<Record<string, string>> = {}): Record<string, string> {
+  const ports: Record<string, string> = {};
+  for (const h of pod.hypervisors) {
+    const taken = new Set(h.instances.flatMap((i) => (given[i.name] ? [given[i.name]!] : [])));
+    let next = 0;
+    for (const inst of h.instances) {
+      if (given[inst.name]) {
+        ports[inst.name] = given[inst.name]!;
+        continue;
+      }
+      while (taken.has(`vnet${next}`)) next++;
+      ports[inst.name] = `vnet${next}`;
+      taken.add(`vnet${next}`);
+    }
+  }
+  return ports;
+}
+
+export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<string, string>> = {}): Plan {
+  const ports = assignPorts(pod, givenPorts);
   const ns = (node: string) => namespaceName(run, node);
   const mac = (node: string, ifname: string) => generateMac(`${pod.name}/${node}/${ifname}`);
   const l2 = Prefix.parse(pod.pod.l2Prefix);
@@ -142,8 +165,8 @@ export function buildPlan(pod: Pod, run: string): Plan {
   const instances: InstancePlan[] = [];
   for (const h of pod.hypervisors) {
     link(h.name, 'uplink', pod.tor.name, h.name);
-    h.instances.forEach((inst, i) => {
-      const port = `vnet${i}`;
+    h.instances.forEach((inst) => {
+      const port = ports[inst.name]!;
       link(inst.name, 'eth0', h.name, port, inst.mac);
       instances.push({
         name: inst.name,
@@ -159,10 +182,7 @@ export function buildPlan(pod: Pod, run: string): Plan {
     });
   }
 
-  const root = [
-    ...nodes.map((n) => `netns add ${n.ns}`),
-    ...links.map((l) => `link add name ${l.a.ifname} netns ${ns(l.a.node)} address ${l.a.mac} type veth peer name ${l.b.ifname} netns ${ns(l.b.node)} address ${l.b.mac}`),
-  ];
+  const root = [...nodes.map((n) => `netns add ${n.ns}`), ...links.map((l) => vethLine(run, l))];
   const portsOf = (node: string) => links.flatMap((l) => (l.a.node === node ? [l.a.ifname] : l.b.node === node ? [l.b.ifname] : []));
   const setup: Record<string, NsScript> = {};
   const routes: Record<string, string[]> = {};
@@ -239,6 +259,28 @@ export function buildPlan(pod: Pod, run: string): Plan {
     instances,
     kea: { ns: ns(kea), iface: BRIDGES.service, address: INFRA.keaAddress },
     core: { ns: ns(core), address: INFRA.coreAddress },
+  };
+}
+
+/** The `ip -batch` line that creates a link's veth pair directly inside its two namespaces. */
+function vethLine(run: string, l: PlanLink): string {
+  return `link add name ${l.a.ifname} netns ${namespaceName(run, l.a.node)} address ${l.a.mac} type veth peer name ${l.b.ifname} netns ${namespaceName(run, l.b.node)} address ${l.b.mac}`;
+}
+
+/**
+ * The kernel objects of one instance, for deploying it into a running pod: the same pieces
+ * buildPlan puts in its phases for every instance at `up`.
+ */
+export function instanceSteps(plan: Plan, inst: InstancePlan): { root: string[]; hypervisor: { ns: string; script: NsScript }; setup: NsScript; attach: string[] } {
+  const link = plan.links.find((l) => l.a.node === inst.name && l.a.ifname === 'eth0')!;
+  return {
+    root: [`netns add ${inst.ns}`, vethLine(plan.run, link)],
+    hypervisor: {
+      ns: namespaceName(plan.run, inst.hypervisor),
+      script: { sysctls: [v6(inst.port, 'disable_ipv6', 1)], ip: [`link set ${inst.port} master ${BRIDGES.hypervisor}`, `link set ${inst.port} up`] },
+    },
+    setup: plan.setup[inst.ns]!,
+    attach: plan.attach[inst.ns]!,
   };
 }
 

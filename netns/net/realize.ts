@@ -8,12 +8,15 @@ import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
 import type { Pod } from '../topo/pod-file.ts';
 import { run } from '../exec.ts';
-import { buildPlan, nsShellScript, type Plan } from './plan.ts';
+import { assignPorts, buildPlan, nsShellScript, type InstancePlan, type Plan } from './plan.ts';
 import { namespaceName, runDir } from './names.ts';
 import { readState, writeState, type DaemonRecord, type RunState } from './run-state.ts';
 import { teardownRun, v6podNamespaces } from './teardown.ts';
 import { observeInstances, usable } from './observe.ts';
 import { keaCommand, keaPaths, startKea } from '../daemons/kea.ts';
+import { postgresDaemonRecord, startPostgres } from '../daemons/postgres.ts';
+import { keaHostsDatabase } from '../../harness/control/pg-store.ts';
+import { PodControl } from '../../harness/control/pod-control.ts';
 import { startRadvd } from '../daemons/radvd.ts';
 import { assertAlive, daemonAlive } from '../daemons/process.ts';
 import { waitUntil } from '../wait.ts';
@@ -44,7 +47,14 @@ async function startDaemons(plan: Plan, state: RunState): Promise<void> {
     return d;
   };
   const missing = (name: string, node: string) => !state.daemons.some((d) => d.name === name && d.node === node && daemonAlive(d));
-  const kea = missing('kea-dhcp6', plan.pod.kea.name) ? record(await startKea(plan)) : undefined;
+  if (plan.pod.kea.backend === 'postgresql' && missing('postgres', plan.pod.kea.name)) {
+    // A private cluster in the run directory, unix socket only; Kea reads reservations from it on every packet.
+    const pg = await startPostgres(`${runDir(plan.run)}/postgres`);
+    state.pg = pg.target;
+    record(postgresDaemonRecord(pg, plan.pod.kea.name));
+  }
+  const keaOptions = state.pg ? { hostsDatabase: keaHostsDatabase(state.pg) } : {};
+  const kea = missing('kea-dhcp6', plan.pod.kea.name) ? record(await startKea(plan, [], keaOptions)) : undefined;
   for (const r of plan.routers) if (missing('radvd', r.name)) record(await startRadvd(plan, r));
   const socket = keaPaths(plan.run).socket;
   await waitUntil(
@@ -56,9 +66,9 @@ async function startDaemons(plan: Plan, state: RunState): Promise<void> {
   );
 }
 
-/** Waits until every instance holds its SLAAC address (usable) and a default route via each router's link-local. */
-export async function waitInstancesReady(plan: Plan, state: RunState, timeoutMs: number): Promise<void> {
-  const pending = new Map(plan.instances.map((i) => [i.ns, i]));
+/** Waits until the instances hold their SLAAC address (usable) and a default route via each router's link-local. */
+export async function waitInstancesReady(plan: Plan, state: RunState, timeoutMs: number, instances: readonly InstancePlan[] = plan.instances): Promise<void> {
+  const pending = new Map(instances.map((i) => [i.ns, i]));
   const routers = plan.routers.map((r) => r.linkLocal);
   const missing = new Map<string, string>();
   await waitUntil(
@@ -84,14 +94,25 @@ export async function waitInstancesReady(plan: Plan, state: RunState, timeoutMs:
   );
 }
 
+/** The instances the pod file declares are deployed through the same allocation and reservation path as `vm deploy`. */
+async function reserveDeclared(plan: Plan, state: RunState): Promise<void> {
+  const control = await PodControl.open(plan, state.pg);
+  try {
+    await control.reserve(plan.instances.map((i) => ({ mac: i.mac, count: i.prefixes })));
+  } finally {
+    await control.close();
+  }
+}
+
 export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ plan: Plan; reused: boolean }> {
   const say = opts.progress ?? (() => undefined);
-  const plan = buildPlan(pod, runName);
   const hash = podHash(pod);
   const existing = readState(runName);
   if (existing) {
     if (existing.podHash !== hash) throw new UsageError(`run '${runName}' is up with another pod (${existing.podFile}); 'v6pod down ${runName}' first`);
     const present = new Set(v6podNamespaces().get(runName) ?? []);
+    // The pod as it runs now (instances deployed or destroyed since), not as the file has it.
+    const plan = buildPlan(existing.pod, runName, existing.ports);
     if (existing.phase === 'ready' && plan.nodes.every((n) => present.has(n.ns))) {
       say('pod is up already: restarting any daemon that died and checking readiness');
       await startDaemons(plan, existing);
@@ -102,6 +123,8 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
     await teardownRun(runName);
   }
 
+  const ports = assignPorts(pod);
+  const plan = buildPlan(pod, runName, ports);
   mkdirSync(runDir(runName), { recursive: true });
   const state: RunState = {
     run: runName,
@@ -112,6 +135,9 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
     createdAt: new Date().toISOString(),
     namespaces: plan.nodes.map((n) => namespaceName(runName, n.name)),
     daemons: [],
+    pod,
+    ports,
+    pending: {},
   };
   writeState(state);
   try {
@@ -121,6 +147,8 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
     await inNamespaces(Object.fromEntries(Object.entries(plan.routes).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })])));
     say('starting Kea and radvd');
     await startDaemons(plan, state);
+    say(`reserving prefixes for ${plan.instances.length} instances`);
+    await reserveDeclared(plan, state);
     say(`bringing up ${plan.instances.length} instances`);
     await inNamespaces(Object.fromEntries(Object.entries(plan.attach).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })])));
     await waitInstancesReady(plan, state, opts.readyTimeoutMs ?? 15_000);

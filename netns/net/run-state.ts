@@ -5,6 +5,8 @@
  */
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { runDir, RUN_ROOT } from './names.ts';
+import type { Pod } from '../topo/pod-file.ts';
+import type { PgTarget } from '../daemons/postgres.ts';
 
 export interface DaemonRecord {
   /** e.g. "radvd", "kea-dhcp6" */
@@ -27,6 +29,14 @@ export interface RunState {
   createdAt: string;
   namespaces: string[];
   daemons: DaemonRecord[];
+  /** The pod as it runs now: the pod file's, plus instances deployed, minus instances destroyed. */
+  pod: Pod;
+  /** Each instance's hypervisor port (vnetN), fixed for its lifetime. */
+  ports: Record<string, string>;
+  /** The PostgreSQL host database, with the postgresql backend. */
+  pg?: PgTarget;
+  /** Instances in the middle of a deploy or destroy (what a crash interrupted). */
+  pending: Record<string, 'deploying' | 'destroying'>;
 }
 
 export function statePath(run: string): string {

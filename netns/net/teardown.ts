@@ -49,12 +49,19 @@ export async function teardownRun(name: string): Promise<{ namespaces: number; d
   const daemons = state?.daemons ?? [];
   await Promise.all(daemons.map((d) => stopDaemon(d).catch(() => undefined)));
   const namespaces = [...new Set([...(state?.namespaces ?? []), ...(v6podNamespaces().get(name) ?? [])])];
-  const existing = new Set(v6podNamespaces().get(name) ?? []);
-  await Promise.all(namespaces.filter((ns) => existing.has(ns)).map(emptyNamespace));
-  const batch = namespaces.filter((ns) => existing.has(ns)).map((ns) => `netns del ${ns}`);
-  if (batch.length) await run(['ip', '-force', '-batch', '-'], { input: `${batch.join('\n')}\n`, allowFailure: true });
+  const removed = await removeNamespaces(name, namespaces);
   rmSync(runDir(name), { recursive: true, force: true });
-  return { namespaces: batch.length, daemons: daemons.length };
+  return { namespaces: removed, daemons: daemons.length };
+}
+
+/** Empties and deletes those of `namespaces` that exist (with every link inside them); returns how many. */
+export async function removeNamespaces(runName: string, namespaces: readonly string[]): Promise<number> {
+  const existing = new Set(v6podNamespaces().get(runName) ?? []);
+  const present = namespaces.filter((ns) => existing.has(ns));
+  await Promise.all(present.map(emptyNamespace));
+  const batch = present.map((ns) => `netns del ${ns}`);
+  if (batch.length) await run(['ip', '-force', '-batch', '-'], { input: `${batch.join('\n')}\n`, allowFailure: true });
+  return batch.length;
 }
 
 /** Runs `down --all` removes: pods left up on purpose, runs whose owner died, and namespaces with no run directory. */

@@ -1,0 +1,181 @@
+/**
+ * Instance lifecycle on a running pod, as CloudStack does it: deploy allocates the next free
+ * prefixes, records them as a host reservation keyed by the MAC, then creates the instance's
+ * namespace and hypervisor port; destroy removes the port and namespace, deletes the leases and the
+ * reservation and quarantines the prefixes. Each step is recorded first (state.pending), so an
+ * interrupted deploy or destroy is finished by the next one; the SLAAC address is computed, never stored.
+ */
+import type { Instance, Pod } from '../../netns/topo/pod-file.ts';
+import { buildPlan, instanceSteps, nsShellScript, type InstancePlan, type Plan } from '../../netns/net/plan.ts';
+import { readState, writeState, type RunState } from '../../netns/net/run-state.ts';
+import { withRunLock } from '../../netns/net/run-lock.ts';
+import { removeNamespaces } from '../../netns/net/teardown.ts';
+import { waitInstancesReady } from '../../netns/net/realize.ts';
+import { run } from '../../netns/exec.ts';
+import { DaemonError } from '../../netns/daemons/process.ts';
+import { keaPaths } from '../../netns/daemons/kea.ts';
+import { UsageError } from '../../netns/usage-error.ts';
+import { assertUnicastMac, generateMac } from '../addr/mac.ts';
+import { PodControl } from './pod-control.ts';
+import { NAME_MAX } from '../../netns/topo/pod-file.ts';
+
+export interface DeploySpec {
+  name: string;
+  hypervisor?: string;
+  mac?: string;
+  prefixes?: number;
+  securityGroup?: string;
+}
+
+/** A crash-injection point for tests: V6POD_CRASH_AT=<step> kills this process at that step. */
+function step(name: string): void {
+  if (process.env.V6POD_CRASH_AT === name) process.kill(process.pid, 'SIGKILL');
+}
+
+export function liveState(runName: string): RunState {
+  const state = readState(runName);
+  if (!state || state.phase !== 'ready') throw new UsageError(`run '${runName}' is not up`);
+  return state;
+}
+
+function withInstance(pod: Pod, hv: string, inst: Instance): Pod {
+  return { ...pod, hypervisors: pod.hypervisors.map((h) => (h.name === hv ? { ...h, instances: [...h.instances, inst] } : h)) };
+}
+
+function withoutInstance(pod: Pod, name: string): Pod {
+  return { ...pod, hypervisors: pod.hypervisors.map((h) => ({ ...h, instances: h.instances.filter((i) => i.name !== name) })) };
+}
+
+export function findInstance(pod: Pod, name: string): { hv: string; inst: Instance } | undefined {
+  for (const h of pod.hypervisors) for (const i of h.instances) if (i.name === name) return { hv: h.name, inst: i };
+  return undefined;
+}
+
+/** The checks a deploy must pass before anything is touched; one clear line each. */
+function validateDeploy(state: RunState, spec: DeploySpec): { hv: string; inst: Instance } {
+  const pod = state.pod;
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(spec.name) || spec.name.length > NAME_MAX) throw new UsageError(`instance name '${spec.name}' must be 1-${NAME_MAX} characters of a-z, 0-9 and '-'`);
+  const nodes = [pod.core.name, pod.kea.name, pod.tor.name, ...pod.routers.map((r) => r.name), ...pod.hypervisors.flatMap((h) => [h.name, ...h.instances.map((i) => i.name)])];
+  if (nodes.includes(spec.name)) throw new UsageError(`name '${spec.name}' is taken in run ${state.run}`);
+  const hv = spec.hypervisor ?? [...pod.hypervisors].sort((a, b) => a.instances.length - b.instances.length)[0]!.name;
+  if (!pod.hypervisors.some((h) => h.name === hv)) throw new UsageError(`unknown hypervisor '${hv}' (hypervisors: ${pod.hypervisors.map((h) => h.name).join(', ')})`);
+  let mac: string;
+  try {
+    mac = spec.mac ? assertUnicastMac(spec.mac) : generateMac(`${pod.name}/${spec.name}`);
+  } catch (err) {
+    throw new UsageError(`--mac ${spec.mac}: ${(err as Error).message}`);
+  }
+  const owner = pod.hypervisors.flatMap((h) => h.instances).find((i) => i.mac === mac);
+  if (owner) throw new UsageError(`MAC ${mac} belongs to instance ${owner.name} already`);
+  const prefixes = spec.prefixes ?? pod.pod.prefixesPerInstance;
+  if (!Number.isInteger(prefixes) || prefixes < 0) throw new UsageError(`--prefixes ${prefixes} must be a whole number ≥ 0`);
+  const securityGroup = spec.securityGroup ?? 'default';
+  if (!pod.securityGroups[securityGroup]) throw new UsageError(`unknown security group '${securityGroup}' (groups: ${Object.keys(pod.securityGroups).join(', ')})`);
+  return { hv, inst: { name: spec.name, mac, prefixes, securityGroup } };
+}
+
+async function createKernelObjects(plan: Plan, inst: InstancePlan, state: RunState): Promise<void> {
+  const steps = instanceSteps(plan, inst);
+  // A resumed deploy may find a namespace the crash left half-configured: start it over.
+  await removeNamespaces(plan.run, [inst.ns]);
+  await run(['ip', '-batch', '-'], { input: `${steps.root.join('\n')}\n` });
+  step('after-namespace');
+  await Promise.all([
+    run(['ip', 'netns', 'exec', steps.hypervisor.ns, 'sh', '-es'], { input: nsShellScript(steps.hypervisor.script) }),
+    run(['ip', 'netns', 'exec', inst.ns, 'sh', '-es'], { input: nsShellScript(steps.setup) }),
+  ]);
+  await run(['ip', 'netns', 'exec', inst.ns, 'sh', '-es'], { input: nsShellScript({ sysctls: [], ip: steps.attach }) });
+  await waitInstancesReady(plan, state, 15_000, [inst]);
+}
+
+export async function deployInstance(runName: string, spec: DeploySpec): Promise<{ instance: InstancePlan; prefixes: string[] }> {
+  return withRunLock(runName, async () => {
+    const state = liveState(runName);
+    // A deploy a crash interrupted is resumed: every step below is idempotent.
+    const resumed = state.pending[spec.name] === 'deploying' ? findInstance(state.pod, spec.name) : undefined;
+    const { hv, inst } = resumed ?? validateDeploy(state, spec);
+    const pod = resumed ? state.pod : withInstance(state.pod, hv, inst);
+    const plan = buildPlan(pod, runName, state.ports);
+    const instance = plan.instances.find((i) => i.name === inst.name)!;
+    // Record the intent first: a crash from here on is finished (or undone) by destroy.
+    writeState({ ...state, pod, ports: { ...state.ports, [inst.name]: instance.port }, namespaces: [...state.namespaces, instance.ns], pending: { ...state.pending, [inst.name]: 'deploying' } });
+    step('after-intent');
+    let reserved = false;
+    try {
+      const prefixes = await withControl(plan, state, async (c) => (await c.reserve([{ mac: inst.mac, count: inst.prefixes }])).flatMap((r) => r.prefixes));
+      reserved = true;
+      step('after-reservation');
+      await createKernelObjects(plan, instance, state);
+      const done = readState(runName)!;
+      delete done.pending[inst.name];
+      writeState(done);
+      return { instance, prefixes };
+    } catch (err) {
+      // A failed deploy (not a crash) leaves nothing: no namespace, no reservation, no entry.
+      await removeNamespaces(runName, [instance.ns]);
+      if (reserved) await withControl(plan, state, (c) => c.release(inst.mac, 0)).catch(() => undefined);
+      forgetInState(runName, instance);
+      throw err;
+    }
+  });
+}
+
+/** Runs `fn` with the pod's store and allocator; a Kea that does not answer becomes one clear line. */
+async function withControl<T>(plan: Plan, state: RunState, fn: (c: PodControl) => Promise<T>): Promise<T> {
+  let control: PodControl | undefined;
+  try {
+    control = await PodControl.open(plan, state.pg);
+    return await fn(control);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    if (code === 'ECONNREFUSED' || code === 'ENOENT' || /did not answer/.test((err as Error).message)) {
+      throw new DaemonError(`Kea is not answering on ${keaPaths(plan.run).socket} (${(err as Error).message}); see ${keaPaths(plan.run).log}`);
+    }
+    throw err;
+  } finally {
+    await control?.close();
+  }
+}
+
+/**
+ * Removes an instance from the pod: namespace and port, then (after the destroy hooks) its leases
+ * and reservation, its prefixes quarantined for a lease's valid lifetime.
+ */
+async function forget(runName: string, plan: Plan, instance: InstancePlan, state: RunState): Promise<string[]> {
+  // Port and namespace first: the instance is gone from the network before its prefixes are.
+  await removeNamespaces(runName, [instance.ns]);
+  step('after-namespace-removed');
+  const prefixes = await withControl(plan, state, async (control) => {
+    const reserved = (await control.reservationOf(instance.mac))?.prefixes ?? [];
+    for (const hook of destroyHooks) await hook(plan, instance, reserved);
+    return control.release(instance.mac);
+  });
+  forgetInState(runName, instance);
+  return prefixes;
+}
+
+function forgetInState(runName: string, instance: InstancePlan): void {
+  const after = readState(runName)!;
+  delete after.pending[instance.name];
+  delete after.ports[instance.name];
+  writeState({ ...after, pod: withoutInstance(after.pod, instance.name), namespaces: after.namespaces.filter((n) => n !== instance.ns) });
+}
+
+/** Hooks run while an instance is destroyed (the relays drop its routes). */
+export type DestroyHook = (plan: Plan, instance: InstancePlan, prefixes: string[]) => Promise<void>;
+const destroyHooks: DestroyHook[] = [];
+export function onDestroy(hook: DestroyHook): void {
+  destroyHooks.push(hook);
+}
+
+export async function destroyInstance(runName: string, name: string): Promise<{ instance: InstancePlan; prefixes: string[] }> {
+  return withRunLock(runName, async () => {
+    const state = liveState(runName);
+    const found = findInstance(state.pod, name);
+    if (!found) throw new UsageError(`no instance '${name}' in run ${runName}`);
+    const plan = buildPlan(state.pod, runName, state.ports);
+    const instance = plan.instances.find((i) => i.name === name)!;
+    writeState({ ...state, pending: { ...state.pending, [name]: 'destroying' } });
+    return { instance, prefixes: await forget(runName, plan, instance, state) };
+  });
+}
