@@ -14,6 +14,16 @@ import { registerUp } from './commands/up.ts';
 import { registerDown } from './commands/down.ts';
 import { registerTest } from './commands/test.ts';
 import { registerVm } from './commands/vm.ts';
+import { registerStatus } from './commands/status.ts';
+import { registerExec } from './commands/exec.ts';
+import { registerGraph } from './commands/graph.ts';
+import { registerCapture } from './commands/capture.ts';
+
+// Output piped into `head` and closed early is not an error.
+process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+  if (err.code === 'EPIPE') process.exit(0);
+  throw err;
+});
 
 const program = new Command('v6pod')
   .description('IPv6 CloudStack Basic Networking pod: build it from namespaces, test it, tear it down')
@@ -26,6 +36,10 @@ registerUp(program);
 registerDown(program);
 registerTest(program);
 registerVm(program);
+registerStatus(program);
+registerExec(program);
+registerGraph(program);
+registerCapture(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -4,7 +4,9 @@
  * and MACs are already canonical text in the codec model. `describeFrame` gives a JSON-ready object,
  * `frameLine` one compact line.
  */
-import type { DecodedFrame } from './frame.ts';
+import { decodeFrame, type DecodedFrame } from './frame.ts';
+import { DecodeError } from './errors.ts';
+import type { PcapRecord } from './pcap.ts';
 import { DHCPV6_MESSAGE_NUMBERS, DHCPV6_OPTION_NUMBERS, DHCPV6_STATUS_CODES, DUID_TYPE_NUMBERS, numberLabel } from './dhcpv6.ts';
 import { ICMPV6_TYPE_NUMBERS } from './icmpv6.ts';
 import { ND_OPTION_NUMBERS } from './nd-options.ts';
@@ -82,4 +84,17 @@ const LAYERS = ['ethernet', 'ipv6', 'extensions', 'protocol', 'udp', 'icmpv6', '
 export function frameLine(shown: Record<string, Shown>): string {
   const head = [`#${String(shown.frame)}`, ...(shown.time !== undefined ? [`t=${String(shown.time)}`] : []), `len=${String(shown.length)}`].join(' ');
   return [head, ...LAYERS.filter((l) => shown[l] !== undefined).map((l) => `${l} ${inline(shown[l]!)}`)].join(' | ');
+}
+
+/** One captured frame as `v6pod decode` and `v6pod capture` print it (a line, or JSON); a frame that does not decode says why. */
+export function recordLine(rec: PcapRecord, index: number, json: boolean): { line: string; decoded: boolean } {
+  const meta = { index, timestampUs: rec.timestampUs, length: rec.data.length };
+  try {
+    const shown = describeFrame(decodeFrame(rec.data), meta);
+    return { line: json ? JSON.stringify(shown) : frameLine(shown), decoded: true };
+  } catch (err) {
+    if (!(err instanceof DecodeError)) throw err;
+    const error = { layer: err.layer, field: err.field, offset: err.offset, reason: err.reason };
+    return { line: json ? JSON.stringify({ frame: index, length: meta.length, error }) : `#${index} len=${meta.length} | error ${err.message}`, decoded: false };
+  }
 }

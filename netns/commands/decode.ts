@@ -1,8 +1,6 @@
 /** `v6pod decode FILE.pcap [--json]`: one decoded frame per line, every layer and option with its fields. */
 import type { Command } from 'commander';
-import { decodeFrame } from '../../harness/packet/frame.ts';
-import { DecodeError } from '../../harness/packet/errors.ts';
-import { describeFrame, frameLine } from '../../harness/packet/describe.ts';
+import { recordLine } from '../../harness/packet/describe.ts';
 import { LINKTYPE_ETHERNET, PcapError, readPcap } from '../../harness/packet/pcap.ts';
 import { UsageError } from '../usage-error.ts';
 
@@ -23,16 +21,9 @@ export function registerDecode(program: Command): void {
       if (capture.linkType !== LINKTYPE_ETHERNET) throw new UsageError(`${file}: link type ${capture.linkType} is not Ethernet (1)`);
       let failures = 0;
       capture.records.forEach((rec, i) => {
-        const meta = { index: i + 1, timestampUs: rec.timestampUs, length: rec.data.length };
-        try {
-          const shown = describeFrame(decodeFrame(rec.data), meta);
-          process.stdout.write(`${opts.json ? JSON.stringify(shown) : frameLine(shown)}\n`);
-        } catch (err) {
-          if (!(err instanceof DecodeError)) throw err;
-          failures++;
-          const error = { layer: err.layer, field: err.field, offset: err.offset, reason: err.reason };
-          process.stdout.write(opts.json ? `${JSON.stringify({ frame: meta.index, length: meta.length, error })}\n` : `#${meta.index} len=${meta.length} | error ${err.message}\n`);
-        }
+        const { line, decoded } = recordLine(rec, i + 1, opts.json === true);
+        if (!decoded) failures++;
+        process.stdout.write(`${line}\n`);
       });
       // Frames that do not decode are reported in-line; the exit code says some did not.
       if (failures) process.exitCode = 1;

@@ -78,7 +78,7 @@ export function registerTest(program: Command): void {
       const started = Date.now();
       let result: Counts;
       try {
-        const { plan } = await up(pod, runName, { podFile: opts.pod, owner: opts.keep ? null : process.pid, progress: say });
+        const { plan } = await up(pod, runName, { podFile: resolve(opts.pod), owner: opts.keep ? null : process.pid, progress: say });
         say(`pod ${runName} ready in ${((Date.now() - started) / 1000).toFixed(2)} s; running scenarios`);
         setCurrentPod(plan, artifacts);
         const files = readdirSync(SCENARIO_DIR).filter((f) => f.endsWith('.scenario.ts')).sort().map((f) => join(SCENARIO_DIR, f));

@@ -1,5 +1,6 @@
 /** `v6pod up [FILE] [--run NAME] [--dry-run]`: build the pod, or reconcile a run that is up. */
 import type { Command } from 'commander';
+import { resolve } from 'node:path';
 import { loadPodFile, PodFileError, type Pod } from '../topo/pod-file.ts';
 import { buildPlan, nsShellScript } from '../net/plan.ts';
 import { checkRunName } from '../net/names.ts';
@@ -45,7 +46,7 @@ export function registerUp(program: Command): void {
       }
       assertNetAdmin('v6pod up');
       const started = Date.now();
-      const { plan, reused } = await up(pod, runName, { podFile: file, owner: null, progress: progressPrinter() });
+      const { plan, reused } = await up(pod, runName, { podFile: resolve(file), owner: null, progress: progressPrinter() });
       const secs = ((Date.now() - started) / 1000).toFixed(2);
       process.stdout.write(`${reused ? 'already up' : 'up'}: run ${runName}, ${plan.nodes.length} nodes, ${plan.instances.length} instances ready in ${secs} s\n`);
     });

@@ -73,13 +73,22 @@ export function assertAlive(d: DaemonRecord): void {
   if (!daemonAlive(d)) throw new DaemonError(`${d.name} on ${d.node} exited; its log ${d.log} ends: ${logTail(d.log)}`);
 }
 
+/** Signals the daemon's process group (it was started as a group leader), so its helpers (radvd's privsep child) go too. */
+function signal(d: DaemonRecord, sig: NodeJS.Signals): void {
+  try {
+    process.kill(-d.pid, sig);
+  } catch {
+    process.kill(d.pid, sig);
+  }
+}
+
 export async function stopDaemon(d: DaemonRecord, timeoutMs = 3000): Promise<void> {
   if (!daemonAlive(d)) return;
-  process.kill(d.pid, 'SIGTERM');
+  signal(d, 'SIGTERM');
   try {
     await waitUntil(() => !daemonAlive(d), { timeoutMs, what: `${d.name} on ${d.node} (pid ${d.pid}) to exit after SIGTERM` });
   } catch {
-    if (daemonAlive(d)) process.kill(d.pid, 'SIGKILL');
+    if (daemonAlive(d)) signal(d, 'SIGKILL');
     await waitUntil(() => !daemonAlive(d), { timeoutMs, what: `${d.name} on ${d.node} (pid ${d.pid}) to exit after SIGKILL` });
   }
 }

@@ -38,7 +38,8 @@ export async function startRadvd(plan: Plan, router: RouterPlan): Promise<Daemon
     name: 'radvd',
     node: router.name,
     ns: router.ns,
-    argv: ['radvd', '--nodaemon', '-C', conf, '-p', `${dir}/radvd-${router.name}.pid`, '-m', 'logfile', '-l', log],
+    // A PID file of each start's own: after a crash radvd's privsep child lingers a moment holding the old one.
+    argv: ['radvd', '--nodaemon', '-C', conf, '-p', `${dir}/radvd-${router.name}.${Date.now()}.pid`, '-m', 'logfile', '-l', log],
     // radvd's own log and anything it prints on stdout/stderr go to one file (both append).
     log,
   });
