@@ -18,6 +18,7 @@ import { registerStatus } from './commands/status.ts';
 import { registerExec } from './commands/exec.ts';
 import { registerGraph } from './commands/graph.ts';
 import { registerCapture } from './commands/capture.ts';
+import { registerReport } from './commands/report.ts';
 
 // Output piped into `head` and closed early is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -40,6 +41,7 @@ registerStatus(program);
 registerExec(program);
 registerGraph(program);
 registerCapture(program);
+registerReport(program);
 
 try {
   await program.parseAsync(process.argv);

@@ -14,6 +14,7 @@ import { waitInstancesReady } from '../../netns/net/realize.ts';
 import { run } from '../../netns/exec.ts';
 import { DaemonError } from '../../netns/daemons/process.ts';
 import { keaPaths } from '../../netns/daemons/kea.ts';
+import { relayCommand, relayPaths } from '../../netns/daemons/relay.ts';
 import { UsageError } from '../../netns/usage-error.ts';
 import { assertUnicastMac, generateMac } from '../addr/mac.ts';
 import { PodControl } from './pod-control.ts';
@@ -138,18 +139,19 @@ async function withControl<T>(plan: Plan, state: RunState, fn: (c: PodControl) =
 }
 
 /**
- * Removes an instance from the pod: namespace and port, then (after the destroy hooks) its leases
- * and reservation, its prefixes quarantined for a lease's valid lifetime.
+ * Removes an instance from the pod: namespace and port, its leases and reservation (its prefixes
+ * quarantined for a lease's valid lifetime), then its routes on every router.
  */
 async function forget(runName: string, plan: Plan, instance: InstancePlan, state: RunState): Promise<string[]> {
   // Port and namespace first: the instance is gone from the network before its prefixes are.
   await removeNamespaces(runName, [instance.ns]);
   step('after-namespace-removed');
-  const prefixes = await withControl(plan, state, async (control) => {
-    const reserved = (await control.reservationOf(instance.mac))?.prefixes ?? [];
-    for (const hook of destroyHooks) await hook(plan, instance, reserved);
-    return control.release(instance.mac);
-  });
+  const prefixes = await withControl(plan, state, (control) => control.release(instance.mac));
+  // Its leases are gone, so no Release will ever pass a relay: every relay drops its routes now.
+  for (const r of plan.routers) {
+    const answer = await relayCommand(relayPaths(runName, r.name).socket, 'drop-routes', { mac: instance.mac }).catch((err: Error) => ({ result: 1, text: err.message }));
+    if (answer.result !== 0) throw new DaemonError(`the relay on ${r.name} did not drop ${instance.name}'s routes: ${answer.text ?? `result ${answer.result}`}`);
+  }
   forgetInState(runName, instance);
   return prefixes;
 }
@@ -159,13 +161,6 @@ function forgetInState(runName: string, instance: InstancePlan): void {
   delete after.pending[instance.name];
   delete after.ports[instance.name];
   writeState({ ...after, pod: withoutInstance(after.pod, instance.name), namespaces: after.namespaces.filter((n) => n !== instance.ns) });
-}
-
-/** Hooks run while an instance is destroyed (the relays drop its routes). */
-export type DestroyHook = (plan: Plan, instance: InstancePlan, prefixes: string[]) => Promise<void>;
-const destroyHooks: DestroyHook[] = [];
-export function onDestroy(hook: DestroyHook): void {
-  destroyHooks.push(hook);
 }
 
 export async function destroyInstance(runName: string, name: string): Promise<{ instance: InstancePlan; prefixes: string[] }> {

@@ -10,12 +10,19 @@ export interface ScenarioMeta {
   reference: string;
   /** What a pass proves, in one sentence. */
   proves: string;
+  /** Only in the full profile (slow: real timers, daemon restarts). */
+  slow?: boolean;
 }
 
 const registry: ScenarioMeta[] = [];
 
 export function scenarioRegistry(): readonly ScenarioMeta[] {
   return registry;
+}
+
+/** The metadata of the scenario whose mocha title is `title` ("ID title"). */
+export function scenarioOf(title: string): ScenarioMeta | undefined {
+  return registry.find((m) => title === `${m.id} ${m.title}`);
 }
 
 /** Declares a scenario: `ID title` is its mocha title, so `--grep SLAAC-001` selects it. */

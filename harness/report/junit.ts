@@ -1,45 +1,19 @@
-/** JUnit XML of a scenario run (junit-report-builder): one testsuite per area, one testcase per scenario. */
+/** JUnit XML of a conformance run (junit-report-builder): one testsuite per area, one testcase per scenario. */
 import junitModule, { type Builder } from 'junit-report-builder';
-import type Mocha from 'mocha';
+import type { RunResult } from './result.ts';
 
 // The package's CommonJS export is the builder itself; its typings describe an ESM default.
 const junit = junitModule as unknown as Builder;
 
-export class JUnitReport {
-  private readonly builder = junit.newBuilder();
-  private readonly suites = new Map<string, ReturnType<typeof this.builder.testSuite>>();
-
-  constructor(private readonly title: string) {}
-
-  private suite(test: Mocha.Runnable) {
-    const name = test.parent?.fullTitle() || this.title;
-    let s = this.suites.get(name);
-    if (!s) {
-      s = this.builder.testSuite().name(name);
-      this.suites.set(name, s);
+export function writeJUnit(result: RunResult, path: string): void {
+  const builder = junit.newBuilder();
+  for (const area of [...new Set(result.scenarios.map((s) => s.area))]) {
+    const suite = builder.testSuite().name(`v6pod ${area}`);
+    for (const s of result.scenarios.filter((x) => x.area === area)) {
+      const tc = suite.testCase().className(`v6pod.${area}`).name(`${s.id} ${s.title}`).time(s.durationMs / 1000);
+      if (s.verdict === 'fail') tc.failure(s.failure?.message ?? 'failed');
+      if (s.verdict === 'skip') tc.skipped();
     }
-    return s;
   }
-
-  pass(test: Mocha.Runnable): void {
-    this.suite(test).testCase().className(this.title).name(test.title).time((test.duration ?? 0) / 1000);
-  }
-
-  fail(test: Mocha.Runnable, err: Error): void {
-    this.suite(test)
-      .testCase()
-      .className(this.title)
-      .name(test.title)
-      .time((test.duration ?? 0) / 1000)
-      .failure(err.message)
-      .stacktrace(err.stack ?? '');
-  }
-
-  skip(test: Mocha.Runnable): void {
-    this.suite(test).testCase().className(this.title).name(test.title).skipped();
-  }
-
-  write(path: string): void {
-    this.builder.writeTo(path);
-  }
+  builder.writeTo(path);
 }

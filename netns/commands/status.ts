@@ -4,6 +4,7 @@
  * Exit 0 when the pod is as planned, 1 when it is degraded (the problems are listed).
  */
 import type { Command } from 'commander';
+import type { CounterSnapshot } from '../../harness/relay/counters.ts';
 import { inspectRun, type NodeStatus, type RunStatus } from '../net/inspect.ts';
 import { resolveRun } from './run-option.ts';
 
@@ -48,6 +49,7 @@ export function statusText(s: RunStatus): string {
       s.daemons.map((d) => [d.name, d.node, String(d.pid ?? '-'), d.alive ? 'alive' : 'DEAD', d.log ?? '-']),
     ),
     `kea control socket ${s.kea.socket}: ${s.kea.answering ? 'answering' : `NOT answering (${s.kea.error ?? ''})`}`,
+    ...s.relays.map((r) => `relay on ${r.router}: ${r.answering ? relayCounters(r.counters as unknown as CounterSnapshot) : `NOT answering on ${r.socket}`}`),
     '',
     ...table(
       ['INSTANCE', 'HV', 'PORT', 'MAC', 'SLAAC (predicted)', 'STATE', 'DEFAULT ROUTES', 'OK'],
@@ -78,4 +80,11 @@ export function registerStatus(program: Command): void {
       process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : statusText(s));
       if (s.verdict !== 'ok') process.exitCode = 1;
     });
+}
+
+/** One line of a relay's counters: what it received, sent and dropped, and its routes. */
+function relayCounters(c: CounterSnapshot): string {
+  const list = (t: Record<string, number>) => Object.entries(t).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  const r = c.routes;
+  return `received ${list(c.received)}; sent ${list(c.sent)}; dropped ${list(c.dropped)}; routes ${r.current} (installed ${r.installed}, removed ${r.removed}, expired ${r.expired})`;
 }

@@ -1,64 +1,130 @@
 /**
  * `v6pod test`: the main job. Brings up a pod under a run name of its own, runs the conformance
- * scenarios (scenarios/*.scenario.ts) against it with mocha, writes JUnit XML and keeps the
- * evidence in the artifacts directory, tears the pod down. Exit 0 only when every selected
- * scenario passes; 1 when one fails; 2 for usage or environment errors.
+ * scenarios (scenarios/*.scenario.ts) against it with mocha, keeps the evidence, writes the
+ * reports (JUnit XML, result.json, summary.md, a self-contained report.html, the topology SVG,
+ * the daemons' logs) and tears the pod down. Exit 0 only when every selected scenario passes;
+ * 1 when one fails; 2 for usage or environment errors.
  */
 import type { Command } from 'commander';
 import Mocha from 'mocha';
-import { readdirSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { up } from '../net/realize.ts';
 import { teardownRun } from '../net/teardown.ts';
-import { uniqueRunName } from '../net/names.ts';
+import { runDir, uniqueRunName } from '../net/names.ts';
 import { assertNetAdmin } from '../net/privileges.ts';
+import type { Plan } from '../net/plan.ts';
+import { podGraph, toDot } from '../net/graph.ts';
+import { run } from '../exec.ts';
 import { clearCurrentPod, setCurrentPod } from '../../harness/probe/pod-context.ts';
+import { scenarioOf } from '../../harness/probe/scenario.ts';
+import { areaOf, totalsOf, type RunResult, type ScenarioResult } from '../../harness/report/result.ts';
+import { endpointNames, packetLadder } from '../../harness/report/ladder.ts';
+import { writeReports } from '../../harness/report/artifacts.ts';
+import { UsageError } from '../usage-error.ts';
 import { DEFAULT_POD_FILE } from './run-option.ts';
 import { loadPod } from './up.ts';
 import { progressPrinter } from './progress.ts';
-import { JUnitReport } from '../../harness/report/junit.ts';
 
 const SCENARIO_DIR = new URL('../../scenarios/', import.meta.url).pathname;
 
 interface TestOptions {
   pod: string;
   grep?: string;
+  profile: string;
+  shard?: string;
   keep?: boolean;
+  keepArtifacts?: boolean;
   artifacts?: string;
 }
 
-interface Counts {
-  passed: number;
-  failed: number;
-  pending: number;
+function parseShard(text: string | undefined): { index: number; count: number } | undefined {
+  if (text === undefined) return undefined;
+  const m = /^(\d+)\/(\d+)$/.exec(text);
+  const shard = m ? { index: Number(m[1]), count: Number(m[2]) } : undefined;
+  if (!shard || shard.count < 1 || shard.index < 1 || shard.index > shard.count) throw new UsageError(`--shard '${text}' must be I/N with 1 ≤ I ≤ N`);
+  return shard;
 }
 
-/** Runs the scenario files; prints one line per scenario and writes JUnit XML to `junitPath`. */
-async function runScenarios(files: string[], grep: string | undefined, junitPath: string): Promise<Counts> {
-  const mocha = new Mocha({ reporter: Mocha.reporters.Base, timeout: 60_000, ...(grep ? { grep } : {}) });
-  files.forEach((f) => mocha.addFile(f));
+/** Keeps the I-th of N slices of the catalogue: scenario k (in ID order) belongs to shard k mod N + 1. */
+function keepShard(suite: Mocha.Suite, shard: { index: number; count: number }): void {
+  const all: Mocha.Test[] = [];
+  const walk = (s: Mocha.Suite) => {
+    all.push(...s.tests);
+    s.suites.forEach(walk);
+  };
+  walk(suite);
+  const ids = all.map((t) => t.title).sort();
+  const mine = new Set(ids.filter((_, k) => k % shard.count === shard.index - 1));
+  const prune = (s: Mocha.Suite) => {
+    s.tests = s.tests.filter((t) => mine.has(t.title));
+    s.suites.forEach(prune);
+  };
+  prune(suite);
+}
+
+interface Scenarios {
+  results: ScenarioResult[];
+  seconds: number;
+}
+
+async function runScenarios(plan: Plan, artifacts: string, opts: TestOptions): Promise<Scenarios> {
+  const started = Date.now();
+  const mocha = new Mocha({ reporter: Mocha.reporters.Base, timeout: 60_000, ...(opts.grep ? { grep: opts.grep } : {}) });
+  readdirSync(SCENARIO_DIR)
+    .filter((f) => f.endsWith('.scenario.ts'))
+    .sort()
+    .forEach((f) => mocha.addFile(join(SCENARIO_DIR, f)));
   await mocha.loadFilesAsync();
-  const report = new JUnitReport('v6pod conformance');
-  const counts: Counts = { passed: 0, failed: 0, pending: 0 };
+  const shard = parseShard(opts.shard);
+  if (shard) keepShard(mocha.suite, shard);
+  const names = endpointNames(plan);
+  const results: ScenarioResult[] = [];
+  const record = (t: Mocha.Runnable, verdict: ScenarioResult['verdict'], err?: Error & { expected?: unknown; actual?: unknown; showDiff?: boolean }) => {
+    const meta = scenarioOf(t.title) ?? { id: t.title.split(' ')[0]!, title: t.title, reference: '', proves: '' };
+    const pcaps = readdirSync(artifacts).filter((f) => f.startsWith(`${meta.id}`) && f.endsWith('.pcap'));
+    const result: ScenarioResult = { ...meta, area: areaOf(meta.id), verdict, durationMs: t.duration ?? 0, pcaps };
+    if (err) {
+      result.failure = { message: err.message, ...(err.showDiff !== false && err.expected !== undefined ? { expected: JSON.stringify(err.expected), actual: JSON.stringify(err.actual) } : {}) };
+      result.ladders = Object.fromEntries(pcaps.map((p) => [p, packetLadder(join(artifacts, p), names)]));
+    } else if (verdict === 'pass' && !opts.keepArtifacts) {
+      // Evidence is kept for failures; passes keep theirs only with --keep-artifacts.
+      for (const p of pcaps) rmSync(join(artifacts, p), { force: true });
+      result.pcaps = [];
+    }
+    results.push(result);
+  };
   await new Promise<void>((done) => {
     const runner = mocha.run(() => done());
+    runner.on('test', (t) => {
+      const meta = scenarioOf(t.title);
+      if (meta?.slow && opts.profile === 'quick') t.pending = true;
+    });
     runner.on('pass', (t) => {
-      counts.passed++;
-      report.pass(t);
+      record(t, 'pass');
       process.stdout.write(`  ✔ ${t.title} (${t.duration ?? 0} ms)\n`);
     });
     runner.on('fail', (t, err: Error) => {
-      counts.failed++;
-      report.fail(t, err);
+      record(t, 'fail', err);
       process.stdout.write(`  ✘ ${t.title}\n      ${err.message.split('\n').join('\n      ')}\n`);
     });
     runner.on('pending', (t) => {
-      counts.pending++;
-      report.skip(t);
+      record(t, 'skip');
+      process.stdout.write(`  - ${t.title} (skipped)\n`);
     });
   });
-  report.write(junitPath);
-  return counts;
+  return { results, seconds: (Date.now() - started) / 1000 };
+}
+
+/** The topology as SVG (Graphviz) and the daemons' logs, next to the reports. */
+async function saveEvidence(plan: Plan, artifacts: string): Promise<void> {
+  const dot = toDot(podGraph(plan));
+  writeFileSync(join(artifacts, 'topology.dot'), dot);
+  const svg = await run(['dot', '-Tsvg'], { input: dot, allowFailure: true });
+  if (svg.exitCode === 0) writeFileSync(join(artifacts, 'topology.svg'), svg.stdout);
+  const logs = join(artifacts, 'logs');
+  mkdirSync(logs, { recursive: true });
+  for (const f of readdirSync(runDir(plan.run)).filter((n) => /\.(log|conf|json|out)$/.test(n))) cpSync(join(runDir(plan.run), f), join(logs, f));
 }
 
 export function registerTest(program: Command): void {
@@ -67,29 +133,53 @@ export function registerTest(program: Command): void {
     .description('bring up a pod, run the conformance scenarios, write the report, tear the pod down')
     .option('--pod <file>', 'pod file', DEFAULT_POD_FILE)
     .option('--grep <pattern>', 'only scenarios whose "ID title" matches')
+    .option('--profile <name>', 'quick (skips slow scenarios) or full', 'full')
+    .option('--shard <i/n>', 'run the I-th of N deterministic slices of the catalogue')
     .option('--keep', 'leave the pod up afterwards (v6pod down RUN removes it)')
-    .option('--artifacts <dir>', 'where JUnit XML and captures go (default: artifacts/<run>)')
+    .option('--keep-artifacts', 'keep the captures of passing scenarios too')
+    .option('--artifacts <dir>', 'where reports and evidence go (default: artifacts/<run>)')
     .action(async (opts: TestOptions) => {
+      if (!['quick', 'full'].includes(opts.profile)) throw new UsageError(`--profile '${opts.profile}' must be quick or full`);
+      parseShard(opts.shard);
       assertNetAdmin('v6pod test');
       const pod = loadPod(opts.pod);
       const runName = uniqueRunName(pod.name);
       const artifacts = resolve(opts.artifacts ?? join('artifacts', runName));
+      mkdirSync(artifacts, { recursive: true });
       const say = progressPrinter();
       const started = Date.now();
-      let result: Counts;
+      let upSeconds: number;
+      let scenarios: Scenarios;
+      let downStarted: number;
       try {
         const { plan } = await up(pod, runName, { podFile: resolve(opts.pod), owner: opts.keep ? null : process.pid, progress: say });
-        say(`pod ${runName} ready in ${((Date.now() - started) / 1000).toFixed(2)} s; running scenarios`);
+        upSeconds = (Date.now() - started) / 1000;
+        say(`pod ${runName} ready in ${upSeconds.toFixed(2)} s; running scenarios`);
         setCurrentPod(plan, artifacts);
-        const files = readdirSync(SCENARIO_DIR).filter((f) => f.endsWith('.scenario.ts')).sort().map((f) => join(SCENARIO_DIR, f));
-        result = await runScenarios(files, opts.grep, join(artifacts, 'junit.xml'));
+        scenarios = await runScenarios(plan, artifacts, opts);
+        await saveEvidence(plan, artifacts);
       } finally {
         clearCurrentPod();
+        downStarted = Date.now();
         if (!opts.keep) await teardownRun(runName);
       }
-      const secs = ((Date.now() - started) / 1000).toFixed(1);
-      process.stdout.write(`\nv6pod test: run ${runName}, ${secs} s wall, report ${join(artifacts, 'junit.xml')}${opts.keep ? ` (pod kept: v6pod down ${runName})` : ''}\n`);
-      process.stdout.write(`${result.passed} passed, ${result.failed} failed${result.pending ? `, ${result.pending} skipped` : ''}\n`);
-      if (result.failed > 0 || result.passed === 0) process.exitCode = 1;
+      const now = Date.now();
+      const result: RunResult = {
+        tool: 'v6pod',
+        schema: 1,
+        run: runName,
+        podFile: resolve(opts.pod),
+        ...(opts.shard ? { shard: parseShard(opts.shard)! } : {}),
+        startedAt: new Date(started).toISOString(),
+        figures: { wallSeconds: +((now - started) / 1000).toFixed(3), upSeconds: +upSeconds.toFixed(3), scenariosSeconds: +scenarios.seconds.toFixed(3), downSeconds: +((now - downStarted) / 1000).toFixed(3) },
+        totals: totalsOf(scenarios.results),
+        scenarios: scenarios.results,
+      };
+      const paths = writeReports(artifacts, result);
+      const f = result.figures;
+      process.stdout.write(`\nv6pod test: run ${runName}: ${f.wallSeconds} s wall (up ${f.upSeconds} s, scenarios ${f.scenariosSeconds} s, down ${f.downSeconds} s)${opts.keep ? `; pod kept: v6pod down ${runName}` : ''}\n`);
+      process.stdout.write(`report ${paths.html}\njunit  ${paths.junit}\n`);
+      process.stdout.write(`${result.totals.passed} passed, ${result.totals.failed} failed${result.totals.skipped ? `, ${result.totals.skipped} skipped` : ''}\n`);
+      if (result.totals.failed > 0 || result.totals.passed === 0) process.exitCode = 1;
     });
 }

@@ -92,22 +92,22 @@ export interface KeaAnswer {
   arguments?: Record<string, unknown>;
 }
 
-/** Sends one command over Kea's control socket and returns its answer. */
+/** Sends one command over Kea's control socket and returns its answer (Kea closes the connection after answering). */
 export function keaCommand(socket: string, command: string, args?: object, timeoutMs = 2000): Promise<KeaAnswer> {
   return new Promise((resolve, reject) => {
     const conn = createConnection(socket);
-    let data = '';
+    const chunks: Buffer[] = [];
     const timer = setTimeout(() => conn.destroy(new Error(`Kea did not answer '${command}' within ${timeoutMs} ms`)), timeoutMs);
     conn.on('connect', () => conn.write(JSON.stringify({ command, ...(args ? { arguments: args } : {}) })));
-    conn.setEncoding('utf8').on('data', (d: string) => {
-      data += d;
+    conn.on('data', (d: Buffer) => chunks.push(d));
+    // Parsed once, at the end: a large answer (lease6-get-all) arrives in many chunks.
+    conn.on('end', () => {
+      clearTimeout(timer);
       try {
-        const answer = JSON.parse(data) as KeaAnswer | KeaAnswer[];
-        clearTimeout(timer);
-        conn.end();
+        const answer = JSON.parse(Buffer.concat(chunks).toString('utf8')) as KeaAnswer | KeaAnswer[];
         resolve(Array.isArray(answer) ? answer[0]! : answer);
-      } catch {
-        // an incomplete JSON document: wait for more
+      } catch (err) {
+        reject(new Error(`Kea's answer to '${command}' is not JSON: ${(err as Error).message}`));
       }
     });
     conn.on('error', (err) => {

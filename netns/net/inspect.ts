@@ -12,6 +12,7 @@ import { readState, type RunState } from './run-state.ts';
 import { v6podNamespaces } from './teardown.ts';
 import { observeInstances, usable, type ObservedAddress } from './observe.ts';
 import { keaCommand, keaPaths } from '../daemons/kea.ts';
+import { relayCommand, relayPaths } from '../daemons/relay.ts';
 import { daemonAlive } from '../daemons/process.ts';
 import { UsageError } from '../usage-error.ts';
 
@@ -93,6 +94,14 @@ export interface InstanceStatus {
   ok: boolean;
 }
 
+/** A router's DHCPv6 relay: whether its control socket answers, and its counters (harness/relay/counters.ts). */
+export interface RelayStatus {
+  router: string;
+  socket: string;
+  answering: boolean;
+  counters: Record<string, unknown> | null;
+}
+
 export interface RunStatus {
   schemaVersion: typeof STATUS_SCHEMA_VERSION;
   run: string;
@@ -108,6 +117,7 @@ export interface RunStatus {
   links: LinkStatus[];
   daemons: DaemonStatus[];
   kea: KeaStatus;
+  relays: RelayStatus[];
   instances: InstanceStatus[];
 }
 
@@ -195,7 +205,10 @@ function expectedDaemons(plan: Plan): Array<{ name: string; node: string; ns: st
   return [
     ...(plan.pod.kea.backend === 'postgresql' ? [{ name: 'postgres', node: plan.pod.kea.name, ns: '' }] : []),
     { name: 'kea-dhcp6', node: plan.pod.kea.name, ns: plan.kea.ns },
-    ...plan.routers.map((r) => ({ name: 'radvd', node: r.name, ns: r.ns })),
+    ...plan.routers.flatMap((r) => [
+      { name: 'radvd', node: r.name, ns: r.ns },
+      { name: 'dhcp6-relay', node: r.name, ns: r.ns },
+    ]),
   ];
 }
 
@@ -254,6 +267,16 @@ export async function inspectRun(runName: string): Promise<RunStatus> {
   if (keaAnswer !== null) problems.push(`Kea's control socket ${socket} does not answer: ${keaAnswer}`);
   const kea: KeaStatus = { node: plan.pod.kea.name, namespace: plan.kea.ns, address: plan.kea.address, socket, answering: keaAnswer === null, error: keaAnswer };
 
+  const relays: RelayStatus[] = await Promise.all(
+    plan.routers.map(async (r) => {
+      const socket = relayPaths(runName, r.name).socket;
+      const answer = await relayCommand(socket, 'counters', undefined, 1000).catch(() => undefined);
+      const answering = answer?.result === 0;
+      if (!answering) problems.push(`the DHCPv6 relay on ${r.name} does not answer on ${socket}`);
+      return { router: r.name, socket, answering, counters: answering ? (answer.arguments ?? null) : null };
+    }),
+  );
+
   const routerLinkLocals = plan.routers.map((r) => r.linkLocal);
   const instances: InstanceStatus[] = plan.instances.map((i) => {
     const o = observed.get(i.ns);
@@ -296,6 +319,7 @@ export async function inspectRun(runName: string): Promise<RunStatus> {
     links,
     daemons,
     kea,
+    relays,
     instances,
   };
 }

@@ -18,6 +18,7 @@ import { postgresDaemonRecord, startPostgres } from '../daemons/postgres.ts';
 import { keaHostsDatabase } from '../../harness/control/pg-store.ts';
 import { PodControl } from '../../harness/control/pod-control.ts';
 import { startRadvd } from '../daemons/radvd.ts';
+import { startRelay } from '../daemons/relay.ts';
 import { assertAlive, daemonAlive } from '../daemons/process.ts';
 import { waitUntil } from '../wait.ts';
 import { UsageError } from '../usage-error.ts';
@@ -64,6 +65,14 @@ async function startDaemons(plan: Plan, state: RunState): Promise<void> {
     },
     { timeoutMs: 10_000, what: `Kea's control socket ${socket} to answer${kea ? ` (log ${kea.log})` : ''}` },
   );
+}
+
+/** The routers' DHCPv6 relays, after Kea: each reconciles its routes against Kea's leases as it starts. */
+async function startRelays(plan: Plan, state: RunState): Promise<void> {
+  const missing = plan.routers.filter((r) => !state.daemons.some((d) => d.name === 'dhcp6-relay' && d.node === r.name && daemonAlive(d)));
+  const started = await Promise.all(missing.map((r) => startRelay(plan, r)));
+  state.daemons = [...state.daemons.filter((d) => !(d.name === 'dhcp6-relay' && missing.some((r) => r.name === d.node))), ...started];
+  writeState(state);
 }
 
 /** Waits until the instances hold their SLAAC address (usable) and a default route via each router's link-local. */
@@ -116,6 +125,7 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
     if (existing.phase === 'ready' && plan.nodes.every((n) => present.has(n.ns))) {
       say('pod is up already: restarting any daemon that died and checking readiness');
       await startDaemons(plan, existing);
+      await startRelays(plan, existing);
       await waitInstancesReady(plan, existing, opts.readyTimeoutMs ?? 15_000);
       return { plan, reused: true };
     }
@@ -149,9 +159,14 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
     await startDaemons(plan, state);
     say(`reserving prefixes for ${plan.instances.length} instances`);
     await reserveDeclared(plan, state);
-    say(`bringing up ${plan.instances.length} instances`);
-    await inNamespaces(Object.fromEntries(Object.entries(plan.attach).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })])));
-    await waitInstancesReady(plan, state, opts.readyTimeoutMs ?? 15_000);
+    say(`bringing up ${plan.instances.length} instances and the relays`);
+    // Instances come up (SLAAC needs only radvd) while the relays start (DHCPv6 needs them).
+    const instancesReady = inNamespaces(Object.fromEntries(Object.entries(plan.attach).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })]))).then(() =>
+      waitInstancesReady(plan, state, opts.readyTimeoutMs ?? 15_000),
+    );
+    // Both settle before any error is thrown, so the rollback sees every daemon that was started.
+    const settled = await Promise.allSettled([startRelays(plan, state), instancesReady]);
+    for (const r of settled) if (r.status === 'rejected') throw r.reason;
     writeState({ ...state, phase: 'ready' });
     return { plan, reused: false };
   } catch (err) {

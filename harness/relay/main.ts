@@ -1,0 +1,58 @@
+/**
+ * The relay daemon: `node --import tsx harness/relay/main.ts --config FILE`, run inside a router's
+ * namespace by netns/daemons/relay.ts. Reconciles its routes with Kea, then relays until SIGTERM,
+ * when it saves its route table and exits (routes stay in the kernel: leases outlive the relay).
+ */
+import { loadRelayConfig } from './config.ts';
+import { Counters } from './counters.ts';
+import { IpBatch } from './ip-batch.ts';
+import { RouteTable } from './routes.ts';
+import { reconcile } from './reconcile.ts';
+import { RelayAgent } from './relay-agent.ts';
+import { LanPort } from './lan-port.ts';
+import { ServerPort } from './server-port.ts';
+import { serveControl } from './control.ts';
+
+const EXPIRY_SWEEP_MS = 1000;
+
+const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
+
+const i = process.argv.indexOf('--config');
+const file = i > 0 ? process.argv[i + 1] : undefined;
+if (!file) {
+  process.stderr.write('usage: main.ts --config FILE\n');
+  process.exit(2);
+}
+const cfg = loadRelayConfig(file);
+const counters = new Counters();
+const batch = new IpBatch();
+const routes = new RouteTable(batch, { dev: cfg.lanInterface, protocol: cfg.routeProtocol, stateFile: cfg.stateFile }, counters, log);
+
+log('reconciling routes with Kea\'s leases');
+const report = await reconcile(cfg, routes, log);
+log(`reconciled: ${report.leases} active PD lease(s), ${report.kept} route(s) kept, ${report.removed} stray removed${report.unknownVia.length ? `, no link-local known for ${report.unknownVia.join(' ')}` : ''}`);
+
+// The ports open one after the other; a message arriving before the other side is open is not relayed.
+const open: { lan?: LanPort; server?: ServerPort } = {};
+const agent = new RelayAgent(cfg, counters, { toServer: (s, m) => open.server?.send(s, m), toClient: (p, mac, m) => open.lan?.deliver(p, mac, m) }, routes, log);
+open.server = await ServerPort.open(cfg.serviceAddress, (payload, from) => agent.fromServer(payload, from));
+open.lan = await LanPort.open(cfg, (frame) => agent.fromClient(frame));
+const sweep = setInterval(() => routes.expire().catch((err: Error) => log(`expiry failed: ${err.message}`)), EXPIRY_SWEEP_MS);
+const control = await serveControl(cfg.controlSocket, counters, routes);
+log(`relaying on ${cfg.lanInterface} (link-address ${cfg.linkAddress}) to ${cfg.servers.join(', ')} from ${cfg.serviceAddress}`);
+
+let stopping = false;
+async function stop(signal: string): Promise<void> {
+  if (stopping) return;
+  stopping = true;
+  clearInterval(sweep);
+  open.lan?.close();
+  open.server?.close();
+  control.close();
+  routes.persist();
+  await batch.close();
+  log(`stopped (${signal})`);
+  process.exit(0);
+}
+process.on('SIGTERM', () => void stop('SIGTERM'));
+process.on('SIGINT', () => void stop('SIGINT'));

@@ -1,0 +1,140 @@
+/**
+ * The delegated routes the relay holds: `prefix via <client link-local> dev <lan>` with the
+ * prefix's valid lifetime as the kernel route's `expires`, tagged with the relay's own routing
+ * protocol number so removal and reconciliation never touch another route. The table is the
+ * relay's memory of them (with the MAC each was delegated to, for `drop-routes`) and is persisted
+ * to the state file, so a restarted relay knows each prefix's link-local (Kea does not store it).
+ */
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { IpBatch } from './ip-batch.ts';
+import type { Counters } from './counters.ts';
+
+export interface DelegatedRoute {
+  /** "2001:db8:200::/60" */
+  prefix: string;
+  /** The client's link-local. */
+  via: string;
+  /** The client MAC the prefix was delegated to (from the frame that asked for it). */
+  mac?: string;
+  /** Epoch milliseconds; null for an infinite valid lifetime. */
+  expiresAt: number | null;
+}
+
+export const INFINITE_LIFETIME = 0xffffffff;
+// The kernel keeps `expires` in jiffies of a 32-bit clock: longer lifetimes are clamped (the relay still removes on time).
+const MAX_KERNEL_EXPIRES_S = 2_000_000;
+
+export interface RouteTableOptions {
+  dev: string;
+  protocol: number;
+  stateFile: string;
+  /** Debounce for state-file writes, so bursts of changes write it once. */
+  persistDelayMs?: number;
+}
+
+export function expiresAtFor(validLifetime: number, now = Date.now()): number | null {
+  return validLifetime >= INFINITE_LIFETIME ? null : now + validLifetime * 1000;
+}
+
+export function readPersistedRoutes(file: string): DelegatedRoute[] {
+  try {
+    const data = JSON.parse(readFileSync(file, 'utf8')) as { routes?: DelegatedRoute[] };
+    return Array.isArray(data.routes) ? data.routes : [];
+  } catch {
+    return [];
+  }
+}
+
+export class RouteTable {
+  private readonly routes = new Map<string, DelegatedRoute>();
+  private persistTimer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly batch: IpBatch,
+    private readonly opts: RouteTableOptions,
+    private readonly counters: Counters,
+    private readonly log: (msg: string) => void = () => undefined,
+  ) {}
+
+  private replaceLine(r: DelegatedRoute, now: number): string {
+    const expires = r.expiresAt === null ? '' : ` expires ${Math.min(MAX_KERNEL_EXPIRES_S, Math.max(1, Math.ceil((r.expiresAt - now) / 1000)))}`;
+    return `route replace ${r.prefix} via ${r.via} dev ${this.opts.dev} proto ${this.opts.protocol}${expires}`;
+  }
+
+  private deleteLine(prefix: string): string {
+    return `route del ${prefix} dev ${this.opts.dev} proto ${this.opts.protocol}`;
+  }
+
+  /** Installs or refreshes routes (`replace`: a prefix never has two routes). */
+  async install(routes: readonly DelegatedRoute[], now = Date.now()): Promise<void> {
+    if (!routes.length) return;
+    const lines = routes.map((r) => this.replaceLine(r, now));
+    const fresh = routes.map((r) => !this.routes.has(r.prefix));
+    for (const r of routes) this.routes.set(r.prefix, r);
+    this.changed();
+    const failed = new Set((await this.batch.submit(lines)).map((f) => {
+      this.log(`route install failed: ${f.line}: ${f.error}`);
+      return f.line;
+    }));
+    routes.forEach((r, i) => {
+      if (failed.has(lines[i]!)) {
+        this.counters.routes.failed++;
+        if (this.routes.get(r.prefix) === r) this.routes.delete(r.prefix);
+      } else if (fresh[i]) this.counters.routes.installed++;
+      else this.counters.routes.refreshed++;
+    });
+    if (failed.size) this.changed();
+  }
+
+  /** Removes the routes of these prefixes (those the relay holds; others are left alone). */
+  async remove(prefixes: readonly string[], reason: 'removed' | 'expired' = 'removed'): Promise<string[]> {
+    const held = prefixes.filter((p) => this.routes.delete(p));
+    if (!held.length) return [];
+    this.counters.routes[reason] += held.length;
+    this.changed();
+    // A route the kernel expired already fails with "No such process": nothing left to do.
+    await this.batch.submit(held.map((p) => this.deleteLine(p)));
+    return held;
+  }
+
+  /** Routes delegated to `mac`, removed (the instance was destroyed: no Release will come). */
+  removeByMac(mac: string): Promise<string[]> {
+    const m = mac.toLowerCase();
+    return this.remove([...this.routes.values()].filter((r) => r.mac === m).map((r) => r.prefix));
+  }
+
+  /** Removes routes whose valid lifetime has run out. */
+  expire(now = Date.now()): Promise<string[]> {
+    const due = [...this.routes.values()].filter((r) => r.expiresAt !== null && r.expiresAt <= now).map((r) => r.prefix);
+    return this.remove(due, 'expired');
+  }
+
+  /** Deletes kernel routes with the relay's protocol that the table does not hold (left by an earlier run). */
+  async deleteStray(prefixes: readonly string[]): Promise<number> {
+    const stray = prefixes.filter((p) => !this.routes.has(p));
+    if (stray.length) await this.batch.submit(stray.map((p) => this.deleteLine(p)));
+    return stray.length;
+  }
+
+  list(): DelegatedRoute[] {
+    return [...this.routes.values()];
+  }
+
+  private changed(): void {
+    this.counters.routes.current = this.routes.size;
+    this.persistTimer ??= setTimeout(() => this.persist(), this.opts.persistDelayMs ?? 1000);
+  }
+
+  /** Writes the table to the state file now (atomically: temp file, rename); a failure is logged, never fatal. */
+  persist(): void {
+    clearTimeout(this.persistTimer);
+    this.persistTimer = undefined;
+    const tmp = `${this.opts.stateFile}.tmp`;
+    try {
+      writeFileSync(tmp, `${JSON.stringify({ savedAt: new Date().toISOString(), routes: this.list() })}\n`);
+      renameSync(tmp, this.opts.stateFile);
+    } catch (err) {
+      this.log(`could not save the route table to ${this.opts.stateFile}: ${(err as Error).message}`);
+    }
+  }
+}

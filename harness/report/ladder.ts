@@ -1,0 +1,52 @@
+/**
+ * A packet ladder: who sent what to whom, in order, drawn from a capture. Endpoints are named after
+ * the pod's nodes (by MAC and address) so a failure reads like the exchange it broke.
+ */
+import { readPcap } from '../packet/pcap.ts';
+import { decodeFrame, type DecodedFrame } from '../packet/frame.ts';
+import { DecodeError } from '../packet/errors.ts';
+import type { Plan } from '../../netns/net/plan.ts';
+
+/** Names for the pod's MACs and addresses: routers, instances, Kea, core. */
+export function endpointNames(plan: Plan): Map<string, string> {
+  const names = new Map<string, string>();
+  for (const r of plan.routers) for (const k of [r.mac, r.linkLocal, r.lanAddress, r.serviceAddress]) names.set(k, r.name);
+  for (const i of plan.instances) for (const k of [i.mac, i.linkLocal, i.slaac]) names.set(k, i.name);
+  names.set(plan.kea.address, plan.pod.kea.name);
+  names.set(plan.core.address, plan.pod.core.name);
+  names.set('ff02::1', 'all-nodes');
+  names.set('ff02::2', 'all-routers');
+  names.set('ff02::1:2', 'dhcp-agents');
+  return names;
+}
+
+function what(f: DecodedFrame): string {
+  if (f.dhcpv6) {
+    const inner = 'options' in f.dhcpv6 ? f.dhcpv6.options.find((o) => o.type === 'relay-message') : undefined;
+    return `DHCPv6 ${f.dhcpv6.type}${inner && 'message' in inner ? `(${inner.message.type})` : ''}`;
+  }
+  if (f.icmpv6) return `ICMPv6 ${f.icmpv6.type}${'target' in f.icmpv6 ? ` ${f.icmpv6.target}` : ''}`;
+  if (f.udp) return `UDP ${f.udp.srcPort}→${f.udp.dstPort}`;
+  const frag = f.extensions?.find((e) => e.type === 'fragment');
+  if (frag) return `fragment offset ${frag.offset}${frag.more ? ' (more)' : ''}`;
+  return f.ipv6 ? `protocol ${f.protocol}` : `ethertype 0x${f.ethernet.etherType.toString(16)}`;
+}
+
+export function packetLadder(pcapPath: string, names: Map<string, string>, limit = 40): string[] {
+  const { records } = readPcap(pcapPath);
+  if (!records.length) return ['(no frames captured)'];
+  const t0 = records[0]!.timestampUs;
+  const name = (mac: string, ip?: string) => (ip && names.get(ip)) || names.get(mac) || ip || mac;
+  const rows = records.slice(0, limit).map((r) => {
+    const ms = ((r.timestampUs - t0) / 1000).toFixed(1).padStart(8);
+    try {
+      const f = decodeFrame(r.data);
+      return `${ms} ms  ${name(f.ethernet.src, f.ipv6?.src).padEnd(12)} → ${name(f.ethernet.dst, f.ipv6?.dst).padEnd(12)}  ${what(f)}`;
+    } catch (err) {
+      if (err instanceof DecodeError) return `${ms} ms  (undecodable: ${err.message})`;
+      throw err;
+    }
+  });
+  if (records.length > limit) rows.push(`… ${records.length - limit} more frames in ${pcapPath}`);
+  return rows;
+}
