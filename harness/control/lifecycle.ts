@@ -148,7 +148,8 @@ async function forget(runName: string, plan: Plan, instance: InstancePlan, state
   step('after-namespace-removed');
   const prefixes = await withControl(plan, state, (control) => control.release(instance.mac));
   // Its leases are gone, so no Release will ever pass a relay: every relay drops its routes now.
-  for (const r of plan.routers) {
+  const relays = plan.routers.filter((r) => state.daemons.some((d) => d.name === 'dhcp6-relay' && d.node === r.name));
+  for (const r of relays) {
     const answer = await relayCommand(relayPaths(runName, r.name).socket, 'drop-routes', { mac: instance.mac }).catch((err: Error) => ({ result: 1, text: err.message }));
     if (answer.result !== 0) throw new DaemonError(`the relay on ${r.name} did not drop ${instance.name}'s routes: ${answer.text ?? `result ${answer.result}`}`);
   }

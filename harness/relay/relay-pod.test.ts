@@ -87,7 +87,6 @@ describe('relay agent in a real pod (issue 5)', function () {
   let kea: Capture;
   const inst = (name: string): InstancePlan => plan.instances.find((i) => i.name === name)!;
   const dir = () => `${runDir(runName)}/relay-test`;
-  const started: DaemonRecord[] = [];
 
   const recordDaemon = (d: DaemonRecord) => {
     const state = readState(runName)!;
@@ -104,11 +103,6 @@ describe('relay agent in a real pod (issue 5)', function () {
     writeFileSync(keaPaths(runName).config, `${JSON.stringify(keaConfig(plan, reservations), null, 2)}\n`);
     const reload = await keaCommand(keaPaths(runName).socket, 'config-reload');
     expect(reload.result, reload.text).to.equal(0);
-    for (const r of plan.routers) {
-      const d = await startRelay(plan, r);
-      started.push(d);
-      recordDaemon(d);
-    }
     mkdirSync(dir(), { recursive: true });
     kea = await Capture.start(plan.kea.ns, BRIDGES.service, `${dir()}/kea.pcap`, 'ip6 and udp port 547');
   });
@@ -213,10 +207,10 @@ describe('relay agent in a real pod (issue 5)', function () {
     const before = (await relayRoutes(r1)).map((x) => `${x.dst} via ${x.gateway}`).sort();
     expect(before).to.include(`${RESERVED.vm3[0]} via ${inst('vm3').linkLocal}`);
     await run(['ip', '-6', 'route', 'add', '2001:db8:2ff::/60', 'via', 'fe80::99', 'dev', 'lan', 'proto', '201'], { ns: r1.ns });
-    const old = started.find((d) => d.node === r1.name)!;
+    // The relay `up` started on r1, stopped and started again.
+    const old = readState(runName)!.daemons.find((d) => d.name === 'dhcp6-relay' && d.node === r1.name)!;
     await stopDaemon(old);
-    const d = await startRelay(plan, r1);
-    recordDaemon(d);
+    recordDaemon(await startRelay(plan, r1));
     const after = (await relayRoutes(r1)).map((x) => `${x.dst} via ${x.gateway}`).sort();
     expect(after).to.deep.equal(before);
     const held = (await relayCommand(relayPaths(runName, r1.name).socket, 'routes')).arguments!.routes as { prefix: string }[];

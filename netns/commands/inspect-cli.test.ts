@@ -196,7 +196,7 @@ describe(`v6pod status, exec, graph, capture (live pod ${RUN})`, function () {
       const s = JSON.parse(json.stdout) as RunStatus;
       expect(validate(s), JSON.stringify(validate.errors)).to.equal(true);
       expect(s.verdict).to.equal('degraded');
-      expect(s.daemons.map((d) => `${d.name}@${d.node}:${d.alive}`)).to.deep.equal(['kea-dhcp6@kea:true', 'radvd@r1:true', 'radvd@r2:false']);
+      expect(s.daemons.map((d) => `${d.name}@${d.node}:${d.alive}`)).to.deep.equal(['kea-dhcp6@kea:true', 'radvd@r1:true', 'dhcp6-relay@r1:true', 'radvd@r2:false', 'dhcp6-relay@r2:true']);
       const text = await cli('status', '--run', RUN);
       expect(text.code).to.equal(1);
       expect(text.stdout).to.match(new RegExp(`^radvd +r2 +${radvd.pid} +DEAD `, 'm'));

@@ -48,7 +48,7 @@ describe('pod realization (real namespaces, radvd, Kea)', function () {
       }
       const state = readState(runName)!;
       expect(state.phase).to.equal('ready');
-      expect(state.daemons.map((d) => `${d.name}@${d.node}`).sort()).to.deep.equal(['kea-dhcp6@kea', 'radvd@r1', 'radvd@r2']);
+      expect(state.daemons.map((d) => `${d.name}@${d.node}`).sort()).to.deep.equal(['dhcp6-relay@r1', 'dhcp6-relay@r2', 'kea-dhcp6@kea', 'radvd@r1', 'radvd@r2']);
       expect(state.daemons.every(daemonAlive)).to.equal(true);
       daemonsPids = state.daemons.map((d) => d.pid);
     });
@@ -160,12 +160,12 @@ describe('pod realization (real namespaces, radvd, Kea)', function () {
       const dir = mkdtempSync(join(tmpdir(), 'v6pod-bad-'));
       const file = join(dir, 'bad.yaml');
       writeFileSync(file, 'name: bad\npod:\n  l2Prefix: 2001:db8::/56\n  pdPool: 2001:db8::/40\nhypervisors: []\n');
-      const before = [...v6podNamespaces().keys()];
       const r = cli(['up', file]);
       expect(r.status).to.equal(2);
       expect(r.stderr.trim().split('\n').length).to.be.greaterThan(1);
       expect(r.stderr).to.not.match(/at .*\.ts:\d+/);
-      expect([...v6podNamespaces().keys()]).to.deep.equal(before);
+      expect(v6podNamespaces().get('bad'), 'namespaces of run bad').to.equal(undefined);
+      expect(existsSync(runDir('bad')), 'run directory of run bad').to.equal(false);
     });
   });
 });

@@ -29,6 +29,8 @@ export interface UpOptions {
   owner: number | null;
   progress?: (msg: string) => void;
   readyTimeoutMs?: number;
+  /** false: no DHCPv6 relay on the routers (for tests that play the relay themselves). */
+  relays?: boolean;
 }
 
 export function podHash(pod: Pod): string {
@@ -125,7 +127,7 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
     if (existing.phase === 'ready' && plan.nodes.every((n) => present.has(n.ns))) {
       say('pod is up already: restarting any daemon that died and checking readiness');
       await startDaemons(plan, existing);
-      await startRelays(plan, existing);
+      if (opts.relays !== false) await startRelays(plan, existing);
       await waitInstancesReady(plan, existing, opts.readyTimeoutMs ?? 15_000);
       return { plan, reused: true };
     }
@@ -165,7 +167,7 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
       waitInstancesReady(plan, state, opts.readyTimeoutMs ?? 15_000),
     );
     // Both settle before any error is thrown, so the rollback sees every daemon that was started.
-    const settled = await Promise.allSettled([startRelays(plan, state), instancesReady]);
+    const settled = await Promise.allSettled([opts.relays === false ? Promise.resolve() : startRelays(plan, state), instancesReady]);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
     writeState({ ...state, phase: 'ready' });
     return { plan, reused: false };

@@ -35,7 +35,8 @@ export interface TestPod {
 export async function upTestPod(tag: string): Promise<TestPod> {
   const runName = `${tag}-${process.pid}`;
   const pod = loadPodFile(POD_FILE);
-  const { plan } = await up(pod, runName, { podFile: POD_FILE, owner: process.pid });
+  // The test plays the relay itself (relay-client.ts in r1), so the pod's own relays stay off.
+  const { plan } = await up(pod, runName, { podFile: POD_FILE, owner: process.pid, relays: false });
   const socket = keaPaths(runName).socket;
   const base = keaConfig(plan) as { Dhcp6: { subnet6: { id: number }[] } };
   const router = plan.routers[0]!;
