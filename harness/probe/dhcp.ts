@@ -1,0 +1,110 @@
+/**
+ * Scenario helpers for prefix delegation: the codec client and wide-dhcpv6 dhcp6c as actors in an
+ * instance, what the control plane reserved, what each router routes, and the relays' counters.
+ */
+import { spawn } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { currentPod } from './pod-context.ts';
+import { run, ipJson } from '../../netns/exec.ts';
+import { waitUntil } from '../../netns/wait.ts';
+import { processAlive, readState } from '../../netns/net/run-state.ts';
+import { buildPlan, type InstancePlan, type RouterPlan } from '../../netns/net/plan.ts';
+import { relayCommand, relayPaths } from '../../netns/daemons/relay.ts';
+import { PodControl } from '../control/pod-control.ts';
+import type { CounterSnapshot } from '../relay/counters.ts';
+import type { DhcpClientResult, DhcpStep } from './dhcp-client.ts';
+
+const CLIENT = fileURLToPath(new URL('./dhcp-client.ts', import.meta.url));
+const TSX = import.meta.resolve('tsx');
+/** The routes the relays install carry this protocol number (harness/relay/routes.ts). */
+const RELAY_ROUTE_PROTO = '201';
+
+export interface ClientOptions {
+  iaPds?: number;
+  /** DUID-LL link-layer address the client claims (default: its own MAC). */
+  duid?: string;
+  steps?: DhcpStep[];
+}
+
+/** Runs the codec DHCPv6 client in the instance (default: one IA_PD, acquire). */
+export async function dhcpClient(inst: InstancePlan, opts: ClientOptions = {}): Promise<DhcpClientResult> {
+  const script = { iface: 'eth0', linkLocal: inst.linkLocal, duid: opts.duid ?? inst.mac, iaids: Array.from({ length: opts.iaPds ?? 1 }, (_, i) => i + 1), steps: opts.steps ?? [{ op: 'acquire' }] };
+  const { stdout } = await run([process.execPath, '--import', TSX, CLIENT, JSON.stringify(script)], { ns: inst.ns, timeoutMs: 30_000 });
+  return JSON.parse(stdout) as DhcpClientResult;
+}
+
+/** The prefixes the control plane reserved for the instance's MAC (Kea's store). */
+export async function reservedPrefixes(inst: InstancePlan): Promise<string[]> {
+  const state = readState(currentPod().run)!;
+  const control = await PodControl.open(buildPlan(state.pod, state.run, state.ports), state.pg);
+  try {
+    return (await control.reservationOf(inst.mac))?.prefixes ?? [];
+  } finally {
+    await control.close();
+  }
+}
+
+export interface RelayRoute {
+  prefix: string;
+  via?: string;
+  expires?: number;
+}
+
+/** The delegated-prefix routes a router holds (the relay's, on its LAN). */
+export async function relayRoutes(router: RouterPlan): Promise<RelayRoute[]> {
+  const rows = await ipJson<Array<{ dst: string; gateway?: string; expires?: number }>>(router.ns, ['-6', 'route', 'show', 'proto', RELAY_ROUTE_PROTO, 'dev', 'lan']);
+  return rows.map((r) => ({ prefix: r.dst, via: r.gateway, expires: r.expires }));
+}
+
+/** Waits until every router holds exactly one route for each prefix, via `via`. */
+export function waitRoutesOnAllRouters(prefixes: readonly string[], via: string, timeoutMs = 5000): Promise<true> {
+  return waitUntil(
+    async () => {
+      for (const r of currentPod().routers) {
+        const held = await relayRoutes(r);
+        if (!prefixes.every((p) => held.filter((x) => x.prefix === p && x.via === via).length === 1)) return false;
+      }
+      return true;
+    },
+    { timeoutMs, what: `every router to route ${prefixes.join(', ')} via ${via}` },
+  );
+}
+
+/** Waits until no router holds a route for any of the prefixes. */
+export function waitNoRoutes(prefixes: readonly string[], timeoutMs = 5000): Promise<true> {
+  return waitUntil(
+    async () => {
+      for (const r of currentPod().routers) if ((await relayRoutes(r)).some((x) => prefixes.includes(x.prefix))) return false;
+      return true;
+    },
+    { timeoutMs, what: `no router to route ${prefixes.join(', ')}` },
+  );
+}
+
+export async function relayCounters(router: RouterPlan): Promise<CounterSnapshot> {
+  const answer = await relayCommand(relayPaths(currentPod().run, router.name).socket, 'counters');
+  return answer.arguments as unknown as CounterSnapshot;
+}
+
+/** wide-dhcpv6 dhcp6c with the seed's configuration, its DUID folder private to this actor. */
+export function startDhcp6c(inst: InstancePlan, dir: string): { pid: number; stop(): Promise<void> } {
+  mkdirSync(`${dir}/dhcpv6`, { recursive: true });
+  // The seed's dhcp6c.conf, as CloudStack documents it for instances.
+  writeFileSync(`${dir}/dhcp6c.conf`, 'interface eth0 {\n  send ia-pd 1;\n  send ia-na 0;\n  request domain-name-servers;\n  request domain-name;\n};\nid-assoc pd 1 { };\nid-assoc na 0 { };\n');
+  // dhcp6c keeps its DUID under /var/lib/dhcpv6: a bind mount inside ip netns exec's private mount namespace.
+  const child = spawn('ip', ['netns', 'exec', inst.ns, 'sh', '-c', `mount --bind '${dir}/dhcpv6' /var/lib/dhcpv6 && exec dhcp6c -f -c '${dir}/dhcp6c.conf' -p '${dir}/dhcp6c.pid' eth0`], {
+    detached: true,
+    stdio: 'ignore',
+  });
+  child.unref();
+  const pid = child.pid!;
+  return {
+    pid,
+    async stop() {
+      // SIGTERM makes dhcp6c send a Release before it exits.
+      if (processAlive(pid)) process.kill(pid, 'SIGTERM');
+      await waitUntil(() => !processAlive(pid), { timeoutMs: 10_000, what: `dhcp6c (pid ${pid}) to release and exit` });
+    },
+  };
+}
