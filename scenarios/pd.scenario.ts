@@ -150,6 +150,26 @@ describe('PD: prefix delegation', () => {
 
   scenario(
     {
+      id: 'PD-008',
+      title: "a lease's expiry removes the prefix's route on both routers",
+      reference: 'RFC 8415 §18.2.10.1 (valid lifetime), §21.22; seed: "Release/expiry removes it" (DESIGN.md)',
+      proves: 'a delegated prefix is routed no longer than its lease is valid, even when the client never releases it',
+      slow: true,
+    },
+    async () => {
+      const vm = instance('vm4');
+      const reserved = await reservedPrefixes(vm);
+      const valid = 4;
+      const r = await dhcpClient(vm, { lifetimeHint: { preferred: 2, valid }, steps: [{ op: 'acquire' }] });
+      expect(r.steps[0]!.iaPds.flatMap((ia) => ia.prefixes.map((p) => p.validLifetime)), 'granted valid lifetime').to.deep.equal([valid]);
+      await waitRoutesOnAllRouters(reserved, vm.linkLocal);
+      // The routes must outlive none of the lease: gone within its lifetime plus the relays' 1 s expiry sweep.
+      await waitNoRoutes(reserved, (valid + 2) * 1000);
+    },
+  );
+
+  scenario(
+    {
       id: 'PD-006',
       title: 'the core reaches an address inside the delegated prefix through the routers',
       reference: 'seed: "The Layer 3 routers/gateways of the CloudStack POD get a /40 IPv6 subnet routed to them … we also want to route a subnet to the Instance"',

@@ -20,6 +20,8 @@ export interface DhcpClientScript {
   duid: string;
   iaids: number[];
   steps: DhcpStep[];
+  /** Lifetimes to ask for in the Solicit's IAPREFIX hint (the server may grant them). */
+  lifetimeHint?: { preferred: number; valid: number };
   timeoutMs?: number;
 }
 
@@ -104,11 +106,14 @@ class Client {
     const elapsed: Dhcpv6Option = { type: 'elapsed-time', centiseconds: 0 };
     switch (step.op) {
       case 'acquire': {
-        const iaPds: Dhcpv6Option[] = this.script.iaids.map((iaid) => ({ type: 'ia-pd', iaid, t1: 0, t2: 0, options: [] }));
+        const hint = this.script.lifetimeHint;
+        const hintOptions: Dhcpv6Option[] = hint ? [{ type: 'iaprefix', preferredLifetime: hint.preferred, validLifetime: hint.valid, prefixLength: 0, prefix: '::', options: [] }] : [];
+        const iaPds: Dhcpv6Option[] = this.script.iaids.map((iaid) => ({ type: 'ia-pd', iaid, t1: 0, t2: 0, options: hintOptions }));
         const advertise = await this.exchange('solicit', [this.clientId, elapsed, ...iaPds], 'advertise');
         if (!advertise) return done(undefined);
         this.serverId = findOption(advertise.options, 'server-id');
-        const offered = findOptions(advertise.options, 'ia-pd').map((ia) => ({ ...ia, options: findOptions(ia.options, 'iaprefix') }));
+        // The Request carries what was offered, keeping the hinted lifetimes.
+        const offered = findOptions(advertise.options, 'ia-pd').map((ia) => ({ ...ia, options: findOptions(ia.options, 'iaprefix').map((p) => (hint ? { ...p, preferredLifetime: hint.preferred, validLifetime: hint.valid } : p)) }));
         const reply = await this.exchange('request', [this.clientId, ...(this.serverId ? [this.serverId] : []), elapsed, ...offered], 'reply');
         if (reply) this.leased = findOptions(reply.options, 'ia-pd').filter((ia) => findOptions(ia.options, 'iaprefix').length > 0);
         return done(reply);

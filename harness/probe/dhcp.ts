@@ -25,11 +25,12 @@ export interface ClientOptions {
   /** DUID-LL link-layer address the client claims (default: its own MAC). */
   duid?: string;
   steps?: DhcpStep[];
+  lifetimeHint?: { preferred: number; valid: number };
 }
 
 /** Runs the codec DHCPv6 client in the instance (default: one IA_PD, acquire). */
 export async function dhcpClient(inst: InstancePlan, opts: ClientOptions = {}): Promise<DhcpClientResult> {
-  const script = { iface: 'eth0', linkLocal: inst.linkLocal, duid: opts.duid ?? inst.mac, iaids: Array.from({ length: opts.iaPds ?? 1 }, (_, i) => i + 1), steps: opts.steps ?? [{ op: 'acquire' }] };
+  const script = { iface: 'eth0', linkLocal: inst.linkLocal, duid: opts.duid ?? inst.mac, iaids: Array.from({ length: opts.iaPds ?? 1 }, (_, i) => i + 1), steps: opts.steps ?? [{ op: 'acquire' }], lifetimeHint: opts.lifetimeHint };
   const { stdout } = await run([process.execPath, '--import', TSX, CLIENT, JSON.stringify(script)], { ns: inst.ns, timeoutMs: 30_000 });
   return JSON.parse(stdout) as DhcpClientResult;
 }

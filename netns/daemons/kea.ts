@@ -57,6 +57,11 @@ export function keaConfig(plan: Plan, reservations: readonly KeaReservation[] = 
       'rebind-timer': 2000,
       'preferred-lifetime': 3000,
       'valid-lifetime': KEA_VALID_LIFETIME_S,
+      // A client may ask for lifetimes down to these in its IAPREFIX hint (expiry scenarios do).
+      'min-preferred-lifetime': 2,
+      'min-valid-lifetime': 4,
+      'max-preferred-lifetime': 3000,
+      'max-valid-lifetime': KEA_VALID_LIFETIME_S,
       // Clients otherwise wait ~1 s for more Advertises (RFC 8415 §18.2.1).
       'option-data': [{ name: 'preference', data: '255', 'always-send': true }],
       subnet6: [
