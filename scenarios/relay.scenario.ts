@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { scenario } from '../harness/probe/scenario.ts';
 import { artifactPath, currentPod } from '../harness/probe/pod-context.ts';
 import { instance } from '../harness/probe/instance.ts';
-import { Capture } from '../harness/probe/capture.ts';
+import { Capture } from '../harness/probe/agent-client.ts';
 import { dhcpClient, relayCounters } from '../harness/probe/dhcp.ts';
 import { encodeDhcpv6, findOption, innermostMessage, relayChain, type ClientServerMessage, type Dhcpv6Message } from '../harness/packet/dhcpv6.ts';
 import type { DecodedFrame } from '../harness/packet/frame.ts';

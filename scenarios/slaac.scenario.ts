@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { scenario } from '../harness/probe/scenario.ts';
 import { currentPod, artifactPath } from '../harness/probe/pod-context.ts';
 import { inNode, instances, kernelState } from '../harness/probe/instance.ts';
-import { Capture } from '../harness/probe/capture.ts';
+import { Capture } from '../harness/probe/agent-client.ts';
 import { slaacAddress, linkLocalAddress } from '../harness/addr/slaac.ts';
 import { parsePodFile, PodFileError } from '../netns/topo/pod-file.ts';
 import type { RouterAdvertisement } from '../harness/packet/icmpv6.ts';

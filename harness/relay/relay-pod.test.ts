@@ -19,7 +19,7 @@ import { relayCommand, relayPaths, startRelay } from '../../netns/daemons/relay.
 import { stopDaemon } from '../../netns/daemons/process.ts';
 import { ipJson, run } from '../../netns/exec.ts';
 import { waitUntil } from '../../netns/wait.ts';
-import { Capture } from '../probe/capture.ts';
+import { Capture } from '../probe/agent-client.ts';
 import { encodeDhcpv6, findOption, innermostMessage, relayChain } from '../packet/dhcpv6.ts';
 import { linkLocalAddress } from '../addr/slaac.ts';
 import type { TestClientResult, TestClientScript } from './test-client.ts';

@@ -17,6 +17,7 @@ import type { Plan } from '../net/plan.ts';
 import { podGraph, toDot } from '../net/graph.ts';
 import { run } from '../exec.ts';
 import { clearCurrentPod, setCurrentPod } from '../../harness/probe/pod-context.ts';
+import { ProbeAgent } from '../../harness/probe/agent-client.ts';
 import { scenarioOf } from '../../harness/probe/scenario.ts';
 import { areaOf, totalsOf, type RunResult, type ScenarioResult } from '../../harness/report/result.ts';
 import { endpointNames, packetLadder } from '../../harness/report/ladder.ts';
@@ -159,6 +160,7 @@ export function registerTest(program: Command): void {
         scenarios = await runScenarios(plan, artifacts, opts);
         await saveEvidence(plan, artifacts);
       } finally {
+        await ProbeAgent.closeShared();
         clearCurrentPod();
         downStarted = Date.now();
         if (!opts.keep) await teardownRun(runName);

@@ -48,6 +48,11 @@ export interface PlanLink {
 export interface NsScript {
   /** "net/ipv6/conf/eth0/accept_ra=1": written under /proc/sys in order. */
   sysctls: string[];
+  /**
+   * Interfaces whose offloads are turned off: checksums filled in and segments kept wire-sized, so
+   * captures hold what a NIC would send (veth otherwise leaves partial checksums and 64 KiB frames).
+   */
+  offloadsOff?: string[];
   /** `ip -batch` lines run after the sysctls. */
   ip: string[];
 }
@@ -245,6 +250,7 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
     setup[inst.ns] = { sysctls: instanceSysctls(pod.pod.dad), ip: ['link set lo up'] };
     attach[inst.ns] = ['link set eth0 up'];
   }
+  for (const n of nodes) setup[n.ns]!.offloadsOff = portsOf(n.name);
 
   return {
     run,
@@ -277,7 +283,7 @@ export function instanceSteps(plan: Plan, inst: InstancePlan): { root: string[];
     root: [`netns add ${inst.ns}`, vethLine(plan.run, link)],
     hypervisor: {
       ns: namespaceName(plan.run, inst.hypervisor),
-      script: { sysctls: [v6(inst.port, 'disable_ipv6', 1)], ip: [`link set ${inst.port} master ${BRIDGES.hypervisor}`, `link set ${inst.port} up`] },
+      script: { sysctls: [v6(inst.port, 'disable_ipv6', 1)], offloadsOff: [inst.port], ip: [`link set ${inst.port} master ${BRIDGES.hypervisor}`, `link set ${inst.port} up`] },
     },
     setup: plan.setup[inst.ns]!,
     attach: plan.attach[inst.ns]!,
@@ -291,5 +297,6 @@ export function nsShellScript(script: NsScript): string {
     return `echo ${value} > /proc/sys/${path}`;
   });
   const batch = script.ip.length ? [`ip -batch - <<'EOF'`, ...script.ip, 'EOF'] : [];
-  return [...writes, ...batch].join('\n');
+  const offloads = (script.offloadsOff ?? []).map((i) => `ethtool -K ${i} tx off tso off gso off >/dev/null`);
+  return [...writes, ...offloads, ...batch].join('\n');
 }
