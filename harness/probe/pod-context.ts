@@ -23,6 +23,17 @@ export function currentPod(): Plan {
   return current.plan;
 }
 
+let scenarioId: string | undefined;
+
+/** The scenario running now (its ID names the evidence it keeps). */
+export function setCurrentScenario(id: string | undefined): void {
+  scenarioId = id;
+}
+
+export function currentScenario(): string | undefined {
+  return scenarioId;
+}
+
 /** A file path in this run's artifacts directory. */
 export function artifactPath(name: string): string {
   if (!current) throw new Error('no scenario run is active');

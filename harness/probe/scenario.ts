@@ -3,6 +3,8 @@
  * section) and a sentence saying what it proves. The metadata is kept for the report and for
  * docs/conformance.md.
  */
+import { setCurrentScenario } from './pod-context.ts';
+
 export interface ScenarioMeta {
   id: string;
   title: string;
@@ -28,5 +30,12 @@ export function scenarioOf(title: string): ScenarioMeta | undefined {
 /** Declares a scenario: `ID title` is its mocha title, so `--grep SLAAC-001` selects it. */
 export function scenario(meta: ScenarioMeta, body: () => Promise<void> | void): void {
   registry.push(meta);
-  it(`${meta.id} ${meta.title}`, body);
+  it(`${meta.id} ${meta.title}`, async () => {
+    setCurrentScenario(meta.id);
+    try {
+      await body();
+    } finally {
+      setCurrentScenario(undefined);
+    }
+  });
 }
