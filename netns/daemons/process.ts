@@ -12,6 +12,9 @@ export class DaemonError extends Error {
   override name = 'DaemonError';
 }
 
+/** How daemons started by this process ended (by PID), for the one-line error that names them. */
+const exits = new Map<number, string>();
+
 export interface StartOptions {
   name: string;
   node: string;
@@ -36,6 +39,8 @@ export async function startDaemon(opts: StartOptions): Promise<DaemonRecord> {
     child.once('error', (err) => reject(new DaemonError(`${opts.name} on ${opts.node} did not start: ${err.message}`)));
   });
   child.unref();
+  // Kept for the error message should the daemon die while this process still runs.
+  child.once('exit', (code, sig) => exits.set(pid, sig ? `killed by ${sig}` : `exit code ${code}`));
   return { name: opts.name, node: opts.node, ns: opts.ns, pid, argv: opts.argv, log: opts.log };
 }
 
@@ -70,7 +75,7 @@ export function logTail(path: string, lines = 3): string {
 
 /** Fails with the daemon's name and log when it is not running. */
 export function assertAlive(d: DaemonRecord): void {
-  if (!daemonAlive(d)) throw new DaemonError(`${d.name} on ${d.node} exited; its log ${d.log} ends: ${logTail(d.log)}`);
+  if (!daemonAlive(d)) throw new DaemonError(`${d.name} on ${d.node} exited${exits.has(d.pid) ? ` (${exits.get(d.pid)})` : ''}; its log ${d.log} ends: ${logTail(d.log)}`);
 }
 
 /** Signals the daemon's process group (it was started as a group leader), so its helpers (radvd's privsep child) go too. */

@@ -3,7 +3,7 @@
  * its namespaces, the namespaces (and with them every link), then the run directory. Only objects
  * carrying the run's prefix are touched; `sweepAll` also finds namespaces whose run directory is gone.
  */
-import { readdirSync, rmSync } from 'node:fs';
+import { readdirSync, rmSync, statSync } from 'node:fs';
 import { run } from '../exec.ts';
 import { NS_PREFIX, runDir, runOfNamespace } from './names.ts';
 import { listRuns, processAlive, readState, writeState, type RunState } from './run-state.ts';
@@ -31,15 +31,27 @@ async function pidsIn(ns: string): Promise<number[]> {
   return stdout.split('\n').filter(Boolean).map(Number).filter((p) => p !== process.pid);
 }
 
+/** True while `pid` runs inside namespace `ns` (same network-namespace inode): a recycled PID elsewhere is not. */
+function inNamespace(pid: number, ns: string): boolean {
+  try {
+    return statSync(`/proc/${pid}/ns/net`).ino === statSync(`/run/netns/${ns}`).ino;
+  } catch {
+    return false;
+  }
+}
+
 /** Every process still inside the namespace is ours (it was started there): TERM, then KILL. */
 async function emptyNamespace(ns: string): Promise<void> {
   const pids = await pidsIn(ns);
   if (!pids.length) return;
-  for (const p of pids) process.kill(p, 'SIGTERM');
+  const signal = (sig: NodeJS.Signals) => {
+    for (const p of pids) if (inNamespace(p, ns)) process.kill(p, sig);
+  };
+  signal('SIGTERM');
   try {
-    await waitUntil(() => pids.every((p) => !processAlive(p)), { timeoutMs: 2000, what: `processes ${pids.join(', ')} in ${ns} to exit` });
+    await waitUntil(() => pids.every((p) => !inNamespace(p, ns)), { timeoutMs: 2000, what: `processes ${pids.join(', ')} in ${ns} to exit` });
   } catch {
-    for (const p of pids.filter(processAlive)) process.kill(p, 'SIGKILL');
+    signal('SIGKILL');
   }
 }
 
