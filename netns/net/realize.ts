@@ -14,7 +14,7 @@ import { readState, writeState, type DaemonRecord, type RunState } from './run-s
 import { teardownRun, v6podNamespaces } from './teardown.ts';
 import { observeInstances, usable } from './observe.ts';
 import { keaCommand, keaPaths, startKea } from '../daemons/kea.ts';
-import { postgresDaemonRecord, startPostgres } from '../daemons/postgres.ts';
+import { connectPostgres, postgresDaemonRecord, startPostgres } from '../daemons/postgres.ts';
 import { keaHostsDatabase } from '../../harness/control/pg-store.ts';
 import { PodControl } from '../../harness/control/pod-control.ts';
 import { startRadvd } from '../daemons/radvd.ts';
@@ -50,7 +50,12 @@ async function startDaemons(plan: Plan, state: RunState): Promise<void> {
     return d;
   };
   const missing = (name: string, node: string) => !state.daemons.some((d) => d.name === name && d.node === node && daemonAlive(d));
-  if (plan.pod.kea.backend === 'postgresql' && missing('postgres', plan.pod.kea.name)) {
+  const db = plan.pod.kea.database;
+  if (plan.pod.kea.backend === 'postgresql' && db && !state.pg) {
+    // The user's server: v6pod checks it answers and holds Kea's schema, and never stops it.
+    state.pg = await connectPostgres({ host: db.host, port: db.port, user: db.user, database: db.name, password: db.password });
+    writeState(state);
+  } else if (plan.pod.kea.backend === 'postgresql' && !db && missing('postgres', plan.pod.kea.name)) {
     // A private cluster in the run directory, unix socket only; Kea reads reservations from it on every packet.
     const pg = await startPostgres(`${runDir(plan.run)}/postgres`);
     state.pg = pg.target;

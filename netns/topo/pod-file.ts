@@ -31,9 +31,18 @@ export interface Router extends NamedNode {
   /** Canonical MAC: declared, or generated from pod and router name. */
   readonly mac: string;
 }
+export interface KeaDatabase {
+  readonly host: string;
+  readonly port?: number;
+  readonly user: string;
+  readonly name: string;
+  readonly password?: string;
+}
 export interface Kea extends NamedNode {
   readonly backend: KeaBackend;
   readonly dynamicPool: boolean;
+  /** The user's PostgreSQL server for the postgresql backend; absent: a private cluster per run. */
+  readonly database?: KeaDatabase;
 }
 export interface Instance extends NamedNode {
   /** Canonical unicast MAC: declared, or generated from pod and instance name. */
@@ -253,7 +262,15 @@ function instancePaths(f: Fields): Path[] {
 }
 
 function meaningProblems(f: Fields): Problem[] {
-  return [...prefixProblems(f), ...nameProblems(f), ...macProblems(f), ...securityGroupProblems(f)];
+  return [...prefixProblems(f), ...nameProblems(f), ...macProblems(f), ...securityGroupProblems(f), ...keaProblems(f)];
+}
+
+function keaProblems(f: Fields): Problem[] {
+  const backend = f.get(['kea', 'backend']) ?? 'config';
+  if (f.get(['kea', 'database']) !== undefined && backend !== 'postgresql') {
+    return [{ path: ['kea', 'database'], rule: `names a PostgreSQL server, but kea.backend is ${String(backend)} (set it to postgresql)` }];
+  }
+  return [];
 }
 
 function prefixProblems(f: Fields): Problem[] {

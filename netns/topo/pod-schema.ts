@@ -54,6 +54,19 @@ export const podSchema = {
     kea: node('kea', {
       backend: { enum: ['config', 'postgresql'], default: 'config' },
       dynamicPool: { type: 'boolean', default: false },
+      // A PostgreSQL server the user names for the postgresql backend (default: a private cluster per run).
+      database: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['host', 'user', 'name'],
+        properties: {
+          host: { type: 'string', minLength: 1, description: 'a hostname, or a unix socket directory starting with /' },
+          port: { type: 'integer', minimum: 1, maximum: 65535 },
+          user: { type: 'string', minLength: 1 },
+          name: { type: 'string', minLength: 1 },
+          password: { type: 'string' },
+        },
+      },
     }),
     tor: node('tor'),
     hypervisors: {
