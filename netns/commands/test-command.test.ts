@@ -4,7 +4,7 @@
  * `report merge` joins them; a selection that runs nothing does not pass.
  */
 import { expect } from 'chai';
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -48,6 +48,20 @@ describe('v6pod test (the conformance run)', function () {
     expect(m.status, m.stdout + m.stderr).to.equal(0);
     expect(result(merged).scenarios.map((s) => s.id)).to.deep.equal([...ids[0]!, ...ids[1]!].sort());
     expect(result(merged).totals).to.deep.equal({ passed: ids[0]!.length + ids[1]!.length, failed: 0, skipped: 0 });
+  });
+
+  it('two runs at the same time on one host both pass', async () => {
+    const runOne = (i: number) =>
+      new Promise<{ code: number | null; out: string }>((resolve) => {
+        const child = spawn('node', [CLI, 'test', '--grep', 'SLAAC|PD-00[12]', '--artifacts', join(dir, `concurrent${i}`)], { stdio: ['ignore', 'pipe', 'pipe'] });
+        let out = '';
+        child.stdout.on('data', (d: Buffer) => (out += d));
+        child.stderr.on('data', (d: Buffer) => (out += d));
+        child.on('close', (code) => resolve({ code, out }));
+      });
+    const both = await Promise.all([runOne(1), runOne(2)]);
+    for (const r of both) expect(r.code, r.out).to.equal(0);
+    expect(result(join(dir, 'concurrent1')).run).to.not.equal(result(join(dir, 'concurrent2')).run);
   });
 
   it('a selection that runs no scenario fails, and bad arguments are one line with exit 2', () => {
