@@ -3,12 +3,12 @@
  * instance, what the control plane reserved, what each router routes, and the relays' counters.
  */
 import { spawn } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { currentPod } from './pod-context.ts';
 import { run, ipJson } from '../../netns/exec.ts';
 import { waitUntil } from '../../netns/wait.ts';
-import { processAlive, readState } from '../../netns/net/run-state.ts';
+import { readState } from '../../netns/net/run-state.ts';
 import { buildPlan, type InstancePlan, type RouterPlan } from '../../netns/net/plan.ts';
 import { relayCommand, relayPaths } from '../../netns/daemons/relay.ts';
 import { PodControl } from '../control/pod-control.ts';
@@ -100,12 +100,20 @@ export function startDhcp6c(inst: InstancePlan, dir: string): { pid: number; sto
   });
   child.unref();
   const pid = child.pid!;
+  // Ours while it runs with this actor's config file (a recycled PID is never signalled).
+  const ours = () => {
+    try {
+      return readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(`${dir}/dhcp6c.conf`);
+    } catch {
+      return false;
+    }
+  };
   return {
     pid,
     async stop() {
       // SIGTERM makes dhcp6c send a Release before it exits.
-      if (processAlive(pid)) process.kill(pid, 'SIGTERM');
-      await waitUntil(() => !processAlive(pid), { timeoutMs: 10_000, what: `dhcp6c (pid ${pid}) to release and exit` });
+      if (ours()) process.kill(pid, 'SIGTERM');
+      await waitUntil(() => !ours(), { timeoutMs: 10_000, what: `dhcp6c (pid ${pid}) to release and exit` });
     },
   };
 }
