@@ -55,12 +55,15 @@ function cmdline(pid: number): string[] | undefined {
 /** True while the recorded process runs with the recorded command line (not a recycled PID, not a zombie). */
 export function daemonAlive(d: DaemonRecord): boolean {
   const cmd = cmdline(d.pid);
-  if (!cmd || cmd.length === 0) return false;
+  if (cmd === undefined) return false;
   try {
     if (/^State:\s+Z/m.test(readFileSync(`/proc/${d.pid}/status`, 'utf8'))) return false;
   } catch {
     return false;
   }
+  // Mid-execve (`ip netns exec` becoming the daemon) /proc/PID/cmdline reads empty for a moment:
+  // a live, non-zombie process there is the daemon starting, not a dead one.
+  if (cmd.length === 0) return true;
   return cmd.join('\0') === d.argv.join('\0') || (cmd[0] === 'ip' && cmd.slice(4).join('\0') === d.argv.join('\0'));
 }
 
