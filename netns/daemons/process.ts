@@ -52,8 +52,11 @@ function cmdline(pid: number): string[] | undefined {
   }
 }
 
-/** True while the recorded process runs with the recorded command line (not a recycled PID, not a zombie). */
-export function daemonAlive(d: DaemonRecord): boolean {
+/**
+ * True while the recorded process runs with the recorded command line (not a recycled PID, not a
+ * zombie). `starting: false` before signalling: then only a command line seen to match will do.
+ */
+export function daemonAlive(d: DaemonRecord, starting = true): boolean {
   const cmd = cmdline(d.pid);
   if (cmd === undefined) return false;
   try {
@@ -63,7 +66,7 @@ export function daemonAlive(d: DaemonRecord): boolean {
   }
   // Mid-execve (`ip netns exec` becoming the daemon) /proc/PID/cmdline reads empty for a moment:
   // a live, non-zombie process there is the daemon starting, not a dead one.
-  if (cmd.length === 0) return true;
+  if (cmd.length === 0) return starting;
   return cmd.join('\0') === d.argv.join('\0') || (cmd[0] === 'ip' && cmd.slice(4).join('\0') === d.argv.join('\0'));
 }
 
@@ -91,12 +94,12 @@ function signal(d: DaemonRecord, sig: NodeJS.Signals): void {
 }
 
 export async function stopDaemon(d: DaemonRecord, timeoutMs = 3000): Promise<void> {
-  if (!daemonAlive(d)) return;
+  if (!daemonAlive(d, false)) return;
   signal(d, 'SIGTERM');
   try {
     await waitUntil(() => !daemonAlive(d), { timeoutMs, what: `${d.name} on ${d.node} (pid ${d.pid}) to exit after SIGTERM` });
   } catch {
-    if (daemonAlive(d)) signal(d, 'SIGKILL');
+    if (daemonAlive(d, false)) signal(d, 'SIGKILL');
     await waitUntil(() => !daemonAlive(d), { timeoutMs, what: `${d.name} on ${d.node} (pid ${d.pid}) to exit after SIGKILL` });
   }
 }
