@@ -106,7 +106,7 @@ describe('instance lifecycle on a real pod', function () {
     expect(namespaces().has(`v6p-${pod.run}.vm8`)).to.equal(false);
     const state = readState(pod.run)!;
     await up(state.pod, pod.run, { podFile: state.podFile, owner: process.pid });
-    expect(readState(pod.run)!.daemons.filter((d) => d.name === 'kea-dhcp6').every(daemonAlive)).to.equal(true);
+    expect(readState(pod.run)!.daemons.filter((d) => d.name === 'kea-dhcp6').every((d) => daemonAlive(d))).to.equal(true);
     await deployInstance(pod.run, { name: 'vm8' });
     await destroyInstance(pod.run, 'vm8');
   });

@@ -49,7 +49,7 @@ describe('pod realization (real namespaces, radvd, Kea)', function () {
       const state = readState(runName)!;
       expect(state.phase).to.equal('ready');
       expect(state.daemons.map((d) => `${d.name}@${d.node}`).sort()).to.deep.equal(['dhcp6-relay@r1', 'dhcp6-relay@r2', 'kea-dhcp6@kea', 'radvd@r1', 'radvd@r2']);
-      expect(state.daemons.every(daemonAlive)).to.equal(true);
+      expect(state.daemons.every((d) => daemonAlive(d))).to.equal(true);
       daemonsPids = state.daemons.map((d) => d.pid);
     });
 
