@@ -3,16 +3,19 @@
  * instance must never inject its own option 37, and bad messages are dropped and counted while
  * the relay keeps serving. Every drop has its positive control in the same window (a legitimate
  * Solicit from the same instance reaches Kea) and its evidence (the capture at Kea, the counters).
+ * The hostile frames are put on the wire past the instance's security group (which stops most of
+ * them first, see SG-012): this is the relay's own defence, in depth.
  */
 import { expect } from 'chai';
 import { scenario } from '../harness/probe/scenario.ts';
 import { artifactPath, currentPod } from '../harness/probe/pod-context.ts';
 import { instance } from '../harness/probe/instance.ts';
-import { Capture } from '../harness/probe/agent-client.ts';
+import { Capture, ProbeAgent } from '../harness/probe/agent-client.ts';
 import { dhcpClient, relayCounters } from '../harness/probe/dhcp.ts';
 import { encodeDhcpv6, findOption, innermostMessage, relayChain, type ClientServerMessage, type Dhcpv6Message } from '../harness/packet/dhcpv6.ts';
-import type { DecodedFrame } from '../harness/packet/frame.ts';
-import type { DhcpStep } from '../harness/probe/dhcp-client.ts';
+import { buildFrame, type DecodedFrame } from '../harness/packet/frame.ts';
+import { ETHERTYPE_IPV6 } from '../harness/packet/ethernet.ts';
+import { namespaceName } from '../netns/net/names.ts';
 
 const solicitFrom = (duid: string): ClientServerMessage => ({
   type: 'solicit',
@@ -27,16 +30,32 @@ const solicitFrom = (duid: string): ClientServerMessage => ({
 const remoteIdOf = (f: DecodedFrame) => (f.dhcpv6 && 'options' in f.dhcpv6 ? findOption(f.dhcpv6.options, 'remote-id')?.remoteId : undefined);
 
 /**
+ * vm1's DHCPv6 datagram as a frame on the pod L2. It is injected on vm1's hypervisor uplink, past
+ * vm1's security group (which drops most of these first): the relay must refuse them on its own.
+ */
+function fromVm1(payload: Buffer): Buffer {
+  const vm = instance('vm1');
+  return buildFrame({
+    ethernet: { src: vm.mac, dst: '33:33:00:01:00:02', etherType: ETHERTYPE_IPV6 },
+    ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 1, src: vm.linkLocal, dst: 'ff02::1:2' },
+    udp: { srcPort: 546, dstPort: 547 },
+    payload,
+  });
+}
+
+/**
  * Sends the bad datagrams and then a legitimate Solicit from the same instance, capturing at Kea:
  * returns what Kea received in that window and how much each router's counter for `reason` grew.
  */
-async function hostileWindow(id: string, bad: DhcpStep[], reason: string): Promise<{ atKea: DecodedFrame[]; grew: number[] }> {
+async function hostileWindow(id: string, bad: Buffer[], reason: string): Promise<{ atKea: DecodedFrame[]; grew: number[] }> {
   const vm = instance('vm1');
   const routers = currentPod().routers;
   const before = await Promise.all(routers.map(async (r) => (await relayCounters(r)).dropped[reason] ?? 0));
   const capture = await Capture.start(currentPod().kea.ns, 'svc0', artifactPath(`${id}.pcap`), 'udp port 547');
   try {
-    await dhcpClient(vm, { steps: [...bad, { op: 'acquire' }, { op: 'release' }] });
+    const uplink = await ProbeAgent.in(namespaceName(currentPod().run, vm.hypervisor));
+    for (const payload of bad) await uplink.inject('uplink', fromVm1(payload));
+    await dhcpClient(vm, { steps: [{ op: 'acquire' }, { op: 'release' }] });
     // The control: vm1's own Solicit reached Kea from every router, with option 37 = vm1's MAC.
     const frames = await capture.waitFor(
       (fs) => (fs.filter((f) => f.frame.dhcpv6?.type === 'relay-forward' && remoteIdOf(f.frame) === vm.mac && innermostMessage(f.frame.dhcpv6)?.type === 'solicit').length >= routers.length ? fs : undefined),
@@ -70,7 +89,7 @@ describe('RELAY: the relay agent under hostile input', () => {
           { type: 'relay-message', message: solicitFrom(victim.mac) },
         ],
       };
-      const { atKea, grew } = await hostileWindow('RELAY-001', [{ op: 'raw', hex: encodeDhcpv6(forged).toString('hex') }], 'from-client:relay-forward');
+      const { atKea, grew } = await hostileWindow('RELAY-001', [encodeDhcpv6(forged)], 'from-client:relay-forward');
       const claimingVictim = atKea.filter((f) => f.dhcpv6?.type === 'relay-forward' && (remoteIdOf(f) === victim.mac || relayChain(f.dhcpv6!).length > 1));
       expect(claimingVictim, 'Relay-Forwards at Kea claiming vm2 or nesting the forged one').to.deep.equal([]);
       expect(grew, 'each relay counted one forged Relay-Forward').to.deep.equal(currentPod().routers.map(() => 1));
@@ -86,7 +105,7 @@ describe('RELAY: the relay agent under hostile input', () => {
     },
     async () => {
       const tooFar: Dhcpv6Message = { type: 'relay-forward', hopCount: 8, linkAddress: '::', peerAddress: instance('vm1').linkLocal, options: [{ type: 'relay-message', message: solicitFrom('02:00:00:00:08:08') }] };
-      const { grew } = await hostileWindow('RELAY-002', [{ op: 'raw', hex: encodeDhcpv6(tooFar).toString('hex') }], 'hop-count-exceeded');
+      const { grew } = await hostileWindow('RELAY-002', [encodeDhcpv6(tooFar)], 'hop-count-exceeded');
       expect(grew, 'each relay counted one message over the hop limit').to.deep.equal(currentPod().routers.map(() => 1));
     },
   );
@@ -99,12 +118,12 @@ describe('RELAY: the relay agent under hostile input', () => {
       proves: 'bytes that do not decode never crash a relay nor reach Kea, and the next legitimate exchange is served',
     },
     async () => {
-      const truncated = encodeDhcpv6(solicitFrom('02:00:00:00:03:03')).subarray(0, 9).toString('hex');
-      const malformed = await hostileWindow('RELAY-003', [{ op: 'raw', hex: truncated }], 'malformed');
+      const truncated = encodeDhcpv6(solicitFrom('02:00:00:00:03:03')).subarray(0, 9);
+      const malformed = await hostileWindow('RELAY-003', [truncated], 'malformed');
       expect(malformed.grew, 'each relay counted the malformed message').to.deep.equal(currentPod().routers.map(() => 1));
       const big = solicitFrom('02:00:00:00:03:04');
       const huge = encodeDhcpv6({ ...big, options: [...big.options, { type: 'unknown', optionCode: 65000, data: Buffer.alloc(1400) }] });
-      const oversize = await hostileWindow('RELAY-003-oversize', [{ op: 'raw', hex: huge.toString('hex') }], 'oversize');
+      const oversize = await hostileWindow('RELAY-003-oversize', [huge], 'oversize');
       expect(oversize.grew, 'each relay counted the oversize message').to.deep.equal(currentPod().routers.map(() => 1));
     },
   );

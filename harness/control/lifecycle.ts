@@ -15,6 +15,8 @@ import { run } from '../../netns/exec.ts';
 import { DaemonError } from '../../netns/daemons/process.ts';
 import { keaPaths } from '../../netns/daemons/kea.ts';
 import { relayCommand, relayPaths } from '../../netns/daemons/relay.ts';
+import { driverFor, hypervisorRef } from '../sg/driver.ts';
+import { instanceModel } from '../sg/model.ts';
 import { UsageError } from '../../netns/usage-error.ts';
 import { assertUnicastMac, generateMac } from '../addr/mac.ts';
 import { PodControl } from './pod-control.ts';
@@ -75,7 +77,7 @@ function validateDeploy(state: RunState, spec: DeploySpec): { hv: string; inst: 
   return { hv, inst: { name: spec.name, mac, prefixes, securityGroup } };
 }
 
-async function createKernelObjects(plan: Plan, inst: InstancePlan, state: RunState): Promise<void> {
+async function createKernelObjects(plan: Plan, inst: InstancePlan, state: RunState, prefixes: string[]): Promise<void> {
   const steps = instanceSteps(plan, inst);
   // A resumed deploy may find a namespace the crash left half-configured: start it over.
   await removeNamespaces(plan.run, [inst.ns]);
@@ -85,6 +87,8 @@ async function createKernelObjects(plan: Plan, inst: InstancePlan, state: RunSta
     run(['ip', 'netns', 'exec', steps.hypervisor.ns, 'sh', '-es'], { input: nsShellScript(steps.hypervisor.script) }),
     run(['ip', 'netns', 'exec', inst.ns, 'sh', '-es'], { input: nsShellScript(steps.setup) }),
   ]);
+  // The port is in the bridge and eth0 still down: the security group is in force before the instance's first frame.
+  await (await driverFor()).add(hypervisorRef(plan, inst.hypervisor), instanceModel(plan, inst, prefixes));
   await run(['ip', 'netns', 'exec', inst.ns, 'sh', '-es'], { input: nsShellScript({ sysctls: [], ip: steps.attach }) });
   await waitInstancesReady(plan, state, 15_000, [inst]);
 }
@@ -106,13 +110,14 @@ export async function deployInstance(runName: string, spec: DeploySpec): Promise
       const prefixes = await withControl(plan, state, async (c) => (await c.reserve([{ mac: inst.mac, count: inst.prefixes }])).flatMap((r) => r.prefixes));
       reserved = true;
       step('after-reservation');
-      await createKernelObjects(plan, instance, state);
+      await createKernelObjects(plan, instance, state, prefixes);
       const done = readState(runName)!;
       delete done.pending[inst.name];
       writeState(done);
       return { instance, prefixes };
     } catch (err) {
-      // A failed deploy (not a crash) leaves nothing: no namespace, no reservation, no entry.
+      // A failed deploy (not a crash) leaves nothing: no group, no namespace, no reservation, no entry.
+      await (await driverFor()).remove(hypervisorRef(plan, instance.hypervisor), instanceModel(plan, instance, [])).catch(() => undefined);
       await removeNamespaces(runName, [instance.ns]);
       if (reserved) await withControl(plan, state, (c) => c.release(inst.mac, 0)).catch(() => undefined);
       forgetInState(runName, instance);
@@ -143,8 +148,9 @@ async function withControl<T>(plan: Plan, state: RunState, fn: (c: PodControl) =
  * quarantined for a lease's valid lifetime), then its routes on every router.
  */
 async function forget(runName: string, plan: Plan, instance: InstancePlan, state: RunState): Promise<string[]> {
-  // Port and namespace first: the instance is gone from the network before its prefixes are.
+  // Port, group and namespace first: the instance is gone from the network before its prefixes are.
   await removeNamespaces(runName, [instance.ns]);
+  await (await driverFor()).remove(hypervisorRef(plan, instance.hypervisor), instanceModel(plan, instance, []));
   step('after-namespace-removed');
   const prefixes = await withControl(plan, state, (control) => control.release(instance.mac));
   // Its leases are gone, so no Release will ever pass a relay: every relay drops its routes now.

@@ -151,6 +151,8 @@ export function decodeIpv6(buf: Buffer, base: number): DecodedIpv6 {
       extensions.push({ type: 'fragment', offset: fr.offsetFlags >>> 3, more: (fr.offsetFlags & 1) === 1, identification: fr.identification, ...(fr.reserved ? { reserved: fr.reserved } : {}) });
       next = fr.nextHeader;
       at += FRAGMENT.size;
+      // A later fragment's data continues the first fragment's chain: nothing after its header is a header.
+      if (fr.offsetFlags >>> 3 !== 0) break;
       continue;
     }
     const p = EXT_PREFIX.read(packet, at, base);

@@ -37,6 +37,7 @@ interface TestOptions {
   keep?: boolean;
   keepArtifacts?: boolean;
   artifacts?: string;
+  sgDriver?: string;
 }
 
 function parseShard(text: string | undefined): { index: number; count: number } | undefined {
@@ -139,10 +140,13 @@ export function registerTest(program: Command): void {
     .option('--keep', 'leave the pod up afterwards (v6pod down RUN removes it)')
     .option('--keep-artifacts', 'keep the captures of passing scenarios too')
     .option('--artifacts <dir>', 'where reports and evidence go (default: artifacts/<run>)')
+    .option('--sg-driver <cmd>', 'apply security groups with this external driver instead of the reference one (docs/sg-driver.md)')
     .action(async (opts: TestOptions) => {
       if (!['quick', 'full'].includes(opts.profile)) throw new UsageError(`--profile '${opts.profile}' must be quick or full`);
       parseShard(opts.shard);
       assertNetAdmin('v6pod test');
+      // The driver every deploy and `up` use in this process (harness/sg/driver.ts driverFor).
+      if (opts.sgDriver) process.env.V6POD_SG_DRIVER = opts.sgDriver;
       const pod = loadPod(opts.pod);
       const runName = uniqueRunName(pod.name);
       const artifacts = resolve(opts.artifacts ?? join('artifacts', runName));

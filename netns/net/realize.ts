@@ -17,6 +17,7 @@ import { keaCommand, keaPaths, startKea } from '../daemons/kea.ts';
 import { connectPostgres, postgresDaemonRecord, startPostgres } from '../daemons/postgres.ts';
 import { keaHostsDatabase } from '../../harness/control/pg-store.ts';
 import { PodControl } from '../../harness/control/pod-control.ts';
+import { applyAll, driverFor, podInstanceModels } from '../../harness/sg/driver.ts';
 import { startRadvd } from '../daemons/radvd.ts';
 import { startRelay } from '../daemons/relay.ts';
 import { assertAlive, daemonAlive } from '../daemons/process.ts';
@@ -166,6 +167,8 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
     await startDaemons(plan, state);
     say(`reserving prefixes for ${plan.instances.length} instances`);
     await reserveDeclared(plan, state);
+    say('applying security groups');
+    await applyAll(plan, await driverFor(), await podInstanceModels(plan));
     say(`bringing up ${plan.instances.length} instances and the relays`);
     // Instances come up (SLAAC needs only radvd) while the relays start (DHCPv6 needs them).
     const instancesReady = inNamespaces(Object.fromEntries(Object.entries(plan.attach).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })]))).then(() =>
