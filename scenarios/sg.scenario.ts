@@ -4,9 +4,11 @@
  * the same instance crosses first, in the same window, then the offending frame is captured
  * entering the instance's hypervisor port and is absent beyond it — and, with the reference driver,
  * by the counter of the rule that matched going up. Allowed traffic is proved by capture beyond.
+ * Real attackers (thc-ipv6, ipv6toolkit) run inside an instance where they can be aimed at a
+ * bounded target; their frames are proved absent from pcaps.
  *
- * Until `up` applies security groups itself, this file applies the reference driver to every
- * instance in a `before` hook and removes it afterwards (only what it created).
+ * `up` applied every instance's group (the reference driver, or the one `--sg-driver` names);
+ * scenarios that change a group restore it, and instances they deploy they destroy.
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
@@ -25,8 +27,10 @@ import type { InstancePlan } from '../netns/net/plan.ts';
 import { namespaceName } from '../netns/net/names.ts';
 import { run } from '../netns/exec.ts';
 import { WaitTimeout } from '../netns/wait.ts';
+import { deployInstance, destroyInstance } from '../harness/control/lifecycle.ts';
 import { driverFor, hypervisorRef, podInstanceModels, type SgDriver } from '../harness/sg/driver.ts';
-import { chainsOf, NftDriver, ruleCounters, TABLE } from '../harness/sg/nft-driver.ts';
+import { bridgeTablePresent, chainsOf, NftDriver } from '../harness/sg/nft-driver.ts';
+import { ruleCounters, sourceSetsAdmitting } from '../harness/sg/nft-inspect.ts';
 import { parseRule, type SgInstance } from '../harness/sg/model.ts';
 
 /** The run's driver, for re-rendering one instance (SG-003, SG-014). */
@@ -114,6 +118,26 @@ function na(vm: InstancePlan, target: string, o: { tlla?: string; router?: boole
   };
 }
 
+/** A Neighbor Solicitation from an instance for `target`, to its solicited-node group. */
+function ns(vm: InstancePlan, src: string, target: string): Frame {
+  const group = solicitedNode(target);
+  return {
+    ethernet: { src: vm.mac, dst: multicastMac(group), etherType: ETHERTYPE_IPV6 },
+    ipv6: ip(src, group, 255),
+    icmpv6: { type: 'neighbor-solicitation', code: 0, target, options: [{ type: 'source-link-layer-address', address: vm.mac }] },
+  };
+}
+
+/**
+ * A UDP datagram from `fromMac` to `dst` (and the ports given), read from its bytes: a real tool's
+ * DHCPv6 message need not decode. Only plain IPv6 + UDP (no extension headers) matches.
+ */
+function udpBytes(f: { data: Buffer }, o: { fromMac: string; dst: string; sport?: number; dport: number }): boolean {
+  const d = f.data;
+  if (d.length < 62 || d.readUInt16BE(12) !== ETHERTYPE_IPV6 || d[20] !== 17) return false;
+  return d.subarray(6, 12).equals(macToBytes(o.fromMac)) && d.subarray(38, 54).equals(ipv6ToBytes(o.dst)) && (o.sport === undefined || d.readUInt16BE(54) === o.sport) && d.readUInt16BE(56) === o.dport;
+}
+
 /** DHCPv6 from an instance (a client's Solicit by default). */
 function dhcp(vm: InstancePlan, o: { src?: string; dst?: string; dstMac?: string; sport?: number; dport?: number; message?: Frame['dhcpv6'] }): Frame {
   const dst = o.dst ?? 'ff02::1:2';
@@ -170,8 +194,8 @@ async function counted<T>(inst: InstancePlan, rule: string, fn: () => Promise<T>
   return result;
 }
 
-async function referenceDriverPresent(inst: InstancePlan): Promise<boolean> {
-  return (await run(['nft', 'list', 'table', 'bridge', TABLE], { ns: hvNs(inst), allowFailure: true })).exitCode === 0;
+function referenceDriverPresent(inst: InstancePlan): Promise<boolean> {
+  return bridgeTablePresent(hvNs(inst));
 }
 
 function portOf(spec: string): { ns: string; iface: string } {
@@ -181,16 +205,16 @@ function portOf(spec: string): { ns: string; iface: string } {
 
 const evidence = (label: string) => artifactPath(`${currentScenario() ?? 'SG'}-${label}-${Date.now() % 1_000_000}.pcap`);
 
-/** The frame sent from an instance is seen beyond `beyond` (allowed traffic). */
-async function expectForwarded(frame: Frame | Buffer, o: { from: string; beyond: string }): Promise<void> {
-  const inst = instance(o.from);
+/** The frame sent from an instance (by name, or one a scenario deployed) is seen beyond `beyond` (allowed traffic). */
+async function expectForwarded(frame: Frame | Buffer, o: { from: string | InstancePlan; beyond: string }): Promise<void> {
+  const inst = typeof o.from === 'string' ? instance(o.from) : o.from;
   const wire = Buffer.isBuffer(frame) ? frame : buildFrame(frame);
   const at = portOf(o.beyond);
   const [sender, watcher] = await Promise.all([ProbeAgent.in(inst.ns), ProbeAgent.in(at.ns)]);
-  const capture = await watcher.capture(at.iface, '', evidence(`${o.from}-allowed-${at.iface}`));
+  const capture = await watcher.capture(at.iface, '', evidence(`${inst.name}-allowed-${at.iface}`));
   try {
     await sender.inject('eth0', wire);
-    await capture.waitFor((fs) => fs.find((f) => f.data.equals(wire)), 2000, `the allowed frame from ${o.from} beyond ${o.beyond}`);
+    await capture.waitFor((fs) => fs.find((f) => f.data.equals(wire)), 2000, `the allowed frame from ${inst.name} beyond ${o.beyond}`);
   } finally {
     await capture.stop();
   }
@@ -236,6 +260,7 @@ async function inbound(frame: Frame, o: { via: string; to: string; control?: Fra
 
 /** A frame read back from a pcap: its bytes, and its layers when the codecs can decode it. */
 interface PcapFrame {
+  timestampUs: number;
   data: Buffer;
   frame?: DecodedFrame;
 }
@@ -248,9 +273,9 @@ interface PcapFrame {
 function pcapFrames(file: string): PcapFrame[] {
   return readPcap(file).records.map((r) => {
     try {
-      return { data: r.data, frame: decodeFrame(r.data) };
+      return { timestampUs: r.timestampUs, data: r.data, frame: decodeFrame(r.data) };
     } catch {
-      return { data: r.data };
+      return { timestampUs: r.timestampUs, data: r.data };
     }
   });
 }
@@ -290,6 +315,61 @@ async function expectDroppedByPcap(o: { from: string; send: Buffer[] | string[];
   expect(sent.length, `${tool ? tool.join(' ') : 'the offending frames'} entering ${inst.hypervisor}:${inst.port} (capture ${entering.file})${toolResult}`).to.be.above(0);
   const leaked = pcapFrames(past.file).filter(isAttack);
   expect(leaked.length, `${tool ? tool.join(' ') : 'offending frames'} beyond ${inst.hypervisor}:uplink (captures ${entering.file}, ${past.file})`).to.equal(0);
+  return sent.length;
+}
+
+/** A frame as a live capture or a pcap has it: its bytes, and its layers when they decode. */
+type SeenFrame = { data: Buffer; frame?: DecodedFrame };
+
+/** How long a real tool gets to open its capture or bind its socket before it is provoked. */
+const TOOL_READY_MS = 700;
+/** How long a provoked tool gets to answer (its kernel may resolve the victim's address first). */
+const TOOL_ANSWER_MS = 3000;
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Drop proof for a real tool that answers what it sees (atk6-fake_dhcps6, atk6-parasite6): the tool
+ * runs in `attacker`, then `provoke` makes a victim send what it answers. The legitimate answer
+ * (`control`) must reach `watch` — its latency L sets the window, 4×L within 50 ms – 1 s, as in
+ * expectDropped — while the tool's answers (`attack`) are captured entering the attacker's port and
+ * are absent at `watch` and beyond the hypervisor's uplink, which are watched for at least the
+ * window after the last of them entered. Returns how many answers the tool sent.
+ */
+async function expectAnswersDropped(o: { attacker: string; tool: string[]; provoke: () => Promise<void>; attack: (f: SeenFrame) => boolean; control: (f: SeenFrame) => boolean; watch: string }): Promise<number> {
+  const inst = instance(o.attacker);
+  const port = portOf(`${inst.hypervisor}:${inst.port}`);
+  const spots = [...new Set([o.watch, `${inst.hypervisor}:uplink`])];
+  const label = o.tool[0]!.replace(/[^a-z0-9]+/gi, '-');
+  const entering = await (await ProbeAgent.in(port.ns)).capture(port.iface, '', evidence(`${label}-entering`));
+  const beyond = await Promise.all(spots.map(async (spot) => (await ProbeAgent.in(portOf(spot).ns)).capture(portOf(spot).iface, '', evidence(`${label}-${spot.replace(':', '-')}`))));
+  const tool = spawnIn(inst.ns, o.tool);
+  let windowMs: number;
+  let stoppedAt: number;
+  try {
+    await sleep(TOOL_READY_MS);
+    const provokedAt = Date.now();
+    await o.provoke();
+    const control = await beyond[0]!.waitFor((fs) => fs.find(o.control), 3000, `the legitimate answer at ${o.watch} (positive control)`);
+    windowMs = Math.min(1000, Math.max(50, 4 * Math.max(1, control.timestampUs / 1000 - provokedAt)));
+    // Frames that do not decode wake no waiter: then the pcap alone shows whether the tool answered.
+    await entering.waitFor((fs) => fs.find(o.attack), TOOL_ANSWER_MS, `${o.tool[0]}'s answer entering ${inst.hypervisor}:${inst.port}`).catch((err: unknown) => {
+      if (!(err instanceof WaitTimeout)) throw err;
+    });
+    await sleep(windowMs + 100);
+  } finally {
+    tool.kill();
+    stoppedAt = Date.now();
+    await Promise.all([entering.stop(), ...beyond.map((c) => c.stop())]);
+  }
+  const sent = pcapFrames(entering.file).filter(o.attack);
+  expect(sent.length, `${o.tool.join(' ')}: its answers entering ${inst.hypervisor}:${inst.port} (capture ${entering.file}; tool said: ${tool.output() || 'nothing'})`).to.be.above(0);
+  spots.forEach((spot, i) => {
+    const leaked = pcapFrames(beyond[i]!.file).filter(o.attack);
+    expect(leaked.length, `${o.tool.join(' ')}: its answers at ${spot} (captures ${entering.file}, ${beyond[i]!.file})`).to.equal(0);
+  });
+  const lastMs = Math.max(...sent.map((f) => f.timestampUs / 1000));
+  expect(stoppedAt - lastMs, `ms watched after ${o.tool[0]}'s last answer entered (window ${windowMs} ms)`).to.be.at.least(windowMs);
   return sent.length;
 }
 
@@ -658,6 +738,128 @@ describe('SG: security groups on the hypervisor', function () {
       }
     },
   );
+  scenario(
+    {
+      id: 'SG-017',
+      title: "a newly deployed instance's delegated prefix is a source at once; after `vm destroy` no group admits it and a frame from it is dropped",
+      reference: 'seed: "When an Instance is deployed we pick a new /60 … We also allow this /60 in the Security Group of the Instance"; issue 7: "accepted as source after deploy and refused after destroy"',
+      proves:
+        'the group follows the real lifecycle (deployInstance/destroyInstance, not a re-rendered model): the reserved prefix is a valid source from the first frame, and once the instance is destroyed no port on any hypervisor may use it',
+    },
+    async () => {
+      // How the refusal is proved: after destroy the instance's port and namespace are gone, so no
+      // frame can come "from" it any more. What must hold is that the prefix is a valid source for
+      // nobody: (1) in the kernel, no source set on any hypervisor admits it (the reference driver's
+      // sets, read back with nft -j), and (2) on the wire, a frame using it from vm1 — on the same
+      // hypervisor, whose group never held it — is dropped by source-spoof, with vm1's own frame as
+      // control. Destroy quarantines the prefix, so no new reservation re-uses it to mask the result.
+      const runName = currentPod().run;
+      const { instance: fresh, prefixes } = await deployInstance(runName, { name: 'sg17', hypervisor: 'hv1', prefixes: 1 });
+      let destroyed = false;
+      try {
+        expect(prefixes, 'sg17 reservation').to.have.length(1);
+        const inPrefix = Prefix.parse(prefixes[0]!).address(1n);
+        const reference = await referenceDriverPresent(fresh);
+        if (reference) expect(await sourceSetsAdmitting(hvNs(fresh), inPrefix), `groups on hv1 admitting ${inPrefix}`).to.deep.equal(['sg17']);
+        await expectForwarded(udpOut(fresh, { src: inPrefix }), { from: fresh, beyond: 'hv1:uplink' });
+
+        await destroyInstance(runName, 'sg17');
+        destroyed = true;
+        if (reference) {
+          for (const hv of currentPod().nodes.filter((n) => n.role === 'hypervisor')) {
+            expect(await sourceSetsAdmitting(hv.ns, inPrefix), `groups on ${hv.name} admitting ${inPrefix} after destroy`).to.deep.equal([]);
+          }
+        }
+        const vm1 = instance('vm1');
+        await counted(vm1, 'source-spoof', () => drop(udpOut(vm1, { src: inPrefix }), 'vm1', udpOut(vm1)));
+      } finally {
+        if (!destroyed) await destroyInstance(runName, 'sg17');
+      }
+    },
+  );
+
+  scenario(
+    {
+      id: 'SG-018',
+      title: 'real attacker: thc-ipv6 atk6-fake_dhcps6 in an instance answers a Solicit to a link-local and a global destination; both answers are stopped at the port',
+      reference: 'RFC 8415 §7.2, §18.3 (only servers and relays answer clients); seed: "DHCPv6 server under control of CloudStack"; thc-ipv6 fake_dhcps6',
+      proves:
+        "a rogue DHCPv6 server in an instance cannot reach clients: Kea's own Advertise reaches the victim in the same window, the rogue's never leaves the attacker's port — even when the attacker's group lets Solicits in",
+    },
+    async () => {
+      // fake_dhcps6 is a socket server on udp/547 answering from an ephemeral port to whoever asked,
+      // so the rule that stops it is `dhcpv6-to-client` (anything to port 546), not `dhcpv6-server`.
+      // The default group never lets a Solicit reach an instance; the attacker is given the ingress
+      // rule a tenant running a server would add (I:udp;547;547;::/0), so the tool sees real Solicits.
+      const [vm1, vm2] = [instance('vm1'), instance('vm2')];
+      const r1 = router('r1');
+      const tool = ['atk6-fake_dhcps6', 'eth0', '2001:db8:bad::/64', '2001:db8:bad::53'];
+      const routerMacs = currentPod().routers.map((r) => r.mac);
+      await withModel('vm1', { rules: [parseRule('I:udp;547;547;::/0')] }, async () => {
+        // Link-local: vm2's own Solicit to ff02::1:2 reaches the relays and the attacker alike.
+        await counted(vm1, 'dhcpv6-to-client', () =>
+          expectAnswersDropped({
+            attacker: 'vm1',
+            tool,
+            provoke: async () => (await ProbeAgent.in(vm2.ns)).inject('eth0', buildFrame(dhcp(vm2, {}))),
+            attack: (f) => udpBytes(f, { fromMac: vm1.mac, dst: vm2.linkLocal, dport: 546 }),
+            control: (f) => routerMacs.some((mac) => udpBytes(f, { fromMac: mac, dst: vm2.linkLocal, sport: 547, dport: 546 })),
+            watch: `hv1:${vm2.port}`,
+          }),
+        );
+        // Global: a client outside the pod (the core's address) reaches the attacker by unicast; the
+        // rogue's answer to it must not leave hv1, while vm1's own datagram to the core does.
+        const solicit = { ...(dhcp(vm1, {}).dhcpv6!), transactionId: 0x5348 };
+        const fromOutside: Frame = { ethernet: { src: r1.mac, dst: vm1.mac, etherType: ETHERTYPE_IPV6 }, ipv6: ip(core(), vm1.slaac), udp: { srcPort: 546, dstPort: 547 }, dhcpv6: solicit };
+        const control = buildFrame(udpOut(vm1));
+        await counted(vm1, 'dhcpv6-to-client', () =>
+          expectAnswersDropped({
+            attacker: 'vm1',
+            tool,
+            provoke: async () => {
+              await (await ProbeAgent.in(portOf('r1:lan').ns)).inject('lan', buildFrame(fromOutside));
+              await (await ProbeAgent.in(vm1.ns)).inject('eth0', control);
+            },
+            attack: (f) => udpBytes(f, { fromMac: vm1.mac, dst: core(), dport: 546 }),
+            control: (f) => f.data.equals(control),
+            watch: 'hv1:uplink',
+          }),
+        );
+      });
+    },
+  );
+
+  scenario(
+    {
+      id: 'SG-019',
+      title: "real attacker: thc-ipv6 atk6-parasite6 answers every NS it sees; its NAs for an instance's and a router's address are stopped, the owners' own NAs pass",
+      reference: 'RFC 4861 §7.2.4, §7.2.6; seed: "prevent source address spoofing"; thc-ipv6 parasite6',
+      proves:
+        "neighbor-cache poisoning from an instance fails: vm2 asks for vm3's address and for r1's link-local, the owners' NAs reach vm2 and the attacker's spoofed NAs (the victim's address as source, its own MAC as target link-layer address) never leave its port",
+    },
+    async () => {
+      // parasite6 answers from the NS's target address, so `source-spoof` stops it before the NA rules.
+      const [vm1, vm2, vm3] = [instance('vm1'), instance('vm2'), instance('vm3')];
+      const r1 = router('r1');
+      const victims = [
+        { target: vm3.slaac, owner: vm3.mac, askFrom: vm2.slaac },
+        { target: r1.linkLocal, owner: r1.mac, askFrom: vm2.linkLocal },
+      ];
+      for (const v of victims) {
+        const isNa = (f: SeenFrame, mac: string) => f.frame?.ethernet.src === mac && f.frame.icmpv6?.type === 'neighbor-advertisement' && f.frame.icmpv6.target === v.target;
+        await counted(vm1, 'source-spoof', () =>
+          expectAnswersDropped({
+            attacker: 'vm1',
+            tool: ['atk6-parasite6', 'eth0'],
+            provoke: async () => (await ProbeAgent.in(vm2.ns)).inject('eth0', buildFrame(ns(vm2, v.askFrom, v.target))),
+            attack: (f) => isNa(f, vm1.mac),
+            control: (f) => isNa(f, v.owner),
+            watch: `hv1:${vm2.port}`,
+          }),
+        );
+      }
+    },
+  );
 });
 
 /** The solicited-node multicast address of an address (RFC 4291 §2.7.1). */
@@ -666,9 +868,16 @@ function solicitedNode(address: string): string {
   return `ff02::1:ff${b[13]!.toString(16).padStart(2, '0')}:${b.subarray(14).toString('hex')}`;
 }
 
-/** A long-running tool in a namespace; `ip netns exec` execs it, so the child's PID is the tool's own. */
-function spawnIn(ns: string, argv: string[]): { kill(): void } {
-  const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: 'ignore' });
-  child.on('error', () => undefined); // a missing tool shows as the attack never seen entering
-  return { kill: () => void child.kill('SIGTERM') };
+/**
+ * A long-running tool in a namespace; `ip netns exec` execs it, so the child's PID is the tool's own
+ * (killed by that PID, never by name). The tail of its output explains a tool that never answered.
+ */
+function spawnIn(ns: string, argv: string[]): { kill(): void; output(): string } {
+  const child = spawn('ip', ['netns', 'exec', ns, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let output = '';
+  const keep = (d: string) => (output = (output + d).slice(-2000));
+  child.stdout.setEncoding('utf8').on('data', keep);
+  child.stderr.setEncoding('utf8').on('data', keep);
+  child.on('error', (err) => keep(`\n${err.message}`)); // a missing tool shows as the attack never seen entering
+  return { kill: () => void child.kill('SIGTERM'), output: () => output.trim().split('\n').slice(-3).join(' | ') };
 }

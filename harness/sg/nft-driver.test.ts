@@ -16,6 +16,8 @@ import type { Plan } from '../../netns/net/plan.ts';
 import { parseRule, type SgInstance } from './model.ts';
 import { egressRules, ingressRules, NftDriver, renderInstance, renderRemoval, TABLE } from './nft-driver.ts';
 import { driverRequest, ExternalDriver, hypervisorRef, podInstanceModels } from './driver.ts';
+import { sourceSetsAdmitting } from './nft-inspect.ts';
+import { Prefix } from '../addr/prefix.ts';
 
 const sample: SgInstance = {
   name: 'vm1',
@@ -32,7 +34,10 @@ const sample: SgInstance = {
 describe('nft reference driver: rendering', () => {
   it("renders one instance's set, chains and port map elements, and nothing else", () => {
     const text = renderInstance(sample);
-    expect(text).to.include('add element bridge v6pod src-vm1 { 2001:db8:100:0:47a:88ff:fe00:8b/128, fe80::47a:88ff:fe00:8b/128, 2001:db8:200::/60, 2001:db8:200:10::/60 }');
+    expect(text).to.include('add set bridge v6pod src-vm1 { type ifname . ipv6_addr; flags interval; }');
+    expect(text).to.include(
+      'add element bridge v6pod src-vm1 { "vnet0" . 2001:db8:100:0:47a:88ff:fe00:8b/128, "vnet0" . fe80::47a:88ff:fe00:8b/128, "vnet0" . 2001:db8:200::/60, "vnet0" . 2001:db8:200:10::/60 }',
+    );
     expect(text).to.include('add element bridge v6pod from-port { "vnet0" : jump out-vm1 }');
     expect(text).to.include('add element bridge v6pod to-port { "vnet0" : jump in-vm1 }');
     for (const line of text.split('\n')) expect(line, line).to.match(/(vm1|"vnet0")/);
@@ -114,6 +119,10 @@ describe('nft reference driver on a real pod', function () {
     await driver.update(hv, { ...vm1, prefixes: ['2001:db8:2ff::/60'] });
     const set = (await listTable(hv.ns)).find((o) => o.set?.name === 'src-vm1')!.set!;
     expect(JSON.stringify(set.elem)).to.include('2001:db8:2ff::').and.not.include(vm1.prefixes[0]!.split('/')[0]);
+    // Read back as the scenarios do: the new prefix admitted (for vm1 only), the old one no longer.
+    expect(await sourceSetsAdmitting(hv.ns, '2001:db8:2ff::1')).to.deep.equal(['vm1']);
+    expect(await sourceSetsAdmitting(hv.ns, vm1.slaac)).to.deep.equal(['vm1']);
+    expect(await sourceSetsAdmitting(hv.ns, Prefix.parse(vm1.prefixes[0]!).address(1n))).to.deep.equal([]);
     await driver.remove(hv, vm1);
     await driver.remove(hv, vm1);
     const after = await listTable(hv.ns);

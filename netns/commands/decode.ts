@@ -2,7 +2,7 @@
 import type { Command } from 'commander';
 import { recordLine } from '../../harness/packet/describe.ts';
 import { LINKTYPE_ETHERNET, PcapError, readPcap } from '../../harness/packet/pcap.ts';
-import { UsageError } from '../usage-error.ts';
+import { ioReason, UsageError } from '../usage-error.ts';
 
 export function registerDecode(program: Command): void {
   program
@@ -16,7 +16,7 @@ export function registerDecode(program: Command): void {
         capture = readPcap(file);
       } catch (err) {
         const e = err as NodeJS.ErrnoException;
-        throw new UsageError(err instanceof PcapError ? err.message : `${file}: cannot read: ${e.code === 'ENOENT' ? 'no such file' : e.message}`);
+        throw new UsageError(err instanceof PcapError ? err.message : `${file}: cannot read: ${ioReason(e)}`);
       }
       if (capture.linkType !== LINKTYPE_ETHERNET) throw new UsageError(`${file}: link type ${capture.linkType} is not Ethernet (1)`);
       let failures = 0;

@@ -10,7 +10,8 @@ import { podGraph, toDot, toMermaid } from '../net/graph.ts';
 import { planOfRun } from '../net/inspect.ts';
 import { listRuns } from '../net/run-state.ts';
 import { run } from '../exec.ts';
-import { UsageError } from '../usage-error.ts';
+import { ioReason, UsageError } from '../usage-error.ts';
+import { checkRunName } from '../net/names.ts';
 import { DEFAULT_POD_FILE, resolveRun } from './run-option.ts';
 import { loadPod } from './up.ts';
 
@@ -25,6 +26,8 @@ export async function renderGraph(plan: Plan, format: Format): Promise<string> {
 }
 
 function planFor(file: string | undefined, runName: string | undefined): Plan {
+  const bad = runName ? checkRunName(runName) : undefined;
+  if (bad) throw new UsageError(bad);
   if (file) {
     const pod = loadPod(file);
     return buildPlan(pod, runName ?? pod.name);
@@ -47,7 +50,13 @@ export function registerGraph(program: Command): void {
     .action(async (file: string | undefined, opts: { run?: string; format: string; output?: string }) => {
       if (!FORMATS.includes(opts.format as Format)) throw new UsageError(`--format ${opts.format}: expected one of ${FORMATS.join(', ')}`);
       const text = await renderGraph(planFor(file, opts.run), opts.format as Format);
-      if (opts.output) writeFileSync(opts.output, text);
+      if (opts.output) {
+        try {
+          writeFileSync(opts.output, text);
+        } catch (err) {
+          throw new UsageError(`${opts.output}: cannot write: ${ioReason(err)}`);
+        }
+      }
       else process.stdout.write(text);
     });
 }

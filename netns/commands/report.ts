@@ -1,16 +1,16 @@
 /** `v6pod report merge DIR… [--out DIR]`: join shard results into one JUnit file and one report. */
 import type { Command } from 'commander';
-import { mkdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { mergeResults, type RunResult } from '../../harness/report/result.ts';
 import { writeReports } from '../../harness/report/artifacts.ts';
-import { UsageError } from '../usage-error.ts';
+import { makeDir, UsageError } from '../usage-error.ts';
 
 function readResult(dir: string): RunResult {
   const path = join(dir, 'result.json');
   try {
     const r = JSON.parse(readFileSync(path, 'utf8')) as RunResult;
-    if (r.tool !== 'v6pod' || r.schema !== 1) throw new Error('not a v6pod result (schema 1)');
+    if (r.tool !== 'v6pod' || r.schema !== 1 || !Array.isArray(r.scenarios)) throw new Error('not a v6pod result (schema 1)');
     return r;
   } catch (err) {
     throw new UsageError(`${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file (is it a v6pod test artifacts directory?)' : (err as Error).message}`);
@@ -30,7 +30,7 @@ export function registerReport(program: Command): void {
       const dup = ids.find((id, i) => ids.indexOf(id) !== i);
       if (dup) throw new UsageError(`scenario ${dup} appears in more than one result: merge disjoint shards`);
       const out = resolve(opts.out);
-      mkdirSync(out, { recursive: true });
+      makeDir(out, `--out ${opts.out}`);
       const paths = writeReports(out, merged);
       process.stdout.write(`merged ${dirs.length} results: ${merged.totals.passed} passed, ${merged.totals.failed} failed, ${merged.totals.skipped} skipped\nreport ${paths.html}\njunit  ${paths.junit}\n`);
       if (merged.totals.failed > 0) process.exitCode = 1;

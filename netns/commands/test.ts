@@ -22,7 +22,7 @@ import { scenarioOf } from '../../harness/probe/scenario.ts';
 import { areaOf, totalsOf, type RunResult, type ScenarioResult } from '../../harness/report/result.ts';
 import { endpointNames, packetLadder } from '../../harness/report/ladder.ts';
 import { writeReports } from '../../harness/report/artifacts.ts';
-import { UsageError } from '../usage-error.ts';
+import { makeDir, UsageError } from '../usage-error.ts';
 import { DEFAULT_POD_FILE } from './run-option.ts';
 import { loadPod } from './up.ts';
 import { progressPrinter } from './progress.ts';
@@ -150,7 +150,7 @@ export function registerTest(program: Command): void {
       const pod = loadPod(opts.pod);
       const runName = uniqueRunName(pod.name);
       const artifacts = resolve(opts.artifacts ?? join('artifacts', runName));
-      mkdirSync(artifacts, { recursive: true });
+      makeDir(artifacts, `--artifacts ${opts.artifacts ?? artifacts}`);
       const say = progressPrinter();
       const started = Date.now();
       let upSeconds: number;

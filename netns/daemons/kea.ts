@@ -80,7 +80,8 @@ export function keaConfig(plan: Plan, reservations: readonly KeaReservation[] = 
 export async function startKea(plan: Plan, reservations: readonly KeaReservation[] = [], opts: KeaOptions = {}): Promise<DaemonRecord> {
   const p = keaPaths(plan.run);
   mkdirSync(p.data, { recursive: true });
-  writeFileSync(p.config, `${JSON.stringify(keaConfig(plan, reservations, opts), null, 2)}\n`);
+  // A restart (up's reconcile) keeps the file the reservation store wrote: it is the one source of truth.
+  if (!existsSync(p.config)) writeFileSync(p.config, `${JSON.stringify(keaConfig(plan, reservations, opts), null, 2)}\n`);
   return startDaemon({
     name: 'kea-dhcp6',
     node: plan.pod.kea.name,

@@ -5,7 +5,9 @@
  * link-local. Any failure removes everything this run created before the error is reported.
  */
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { Pod } from '../topo/pod-file.ts';
 import { run } from '../exec.ts';
 import { assignPorts, buildPlan, nsShellScript, type InstancePlan, type Plan } from './plan.ts';
@@ -149,6 +151,7 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
     podFile: opts.podFile,
     podHash: hash,
     owner: opts.owner,
+    creator: process.pid,
     phase: 'creating',
     createdAt: new Date().toISOString(),
     namespaces: plan.nodes.map((n) => namespaceName(runName, n.name)),
@@ -181,7 +184,22 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
     return { plan, reused: false };
   } catch (err) {
     say(`up failed: removing run '${runName}'`);
+    const kept = keepLogs(runName);
     await teardownRun(runName);
+    // The error names a log in the run directory, which the rollback removed: point at the copy.
+    if (err instanceof Error && kept) err.message = err.message.replaceAll(`${runDir(runName)}/`, `${kept}/`);
     throw err;
+  }
+}
+
+/** Copies a failed run's logs and configs out of its run directory before the rollback removes it. */
+function keepLogs(runName: string): string | undefined {
+  const dest = join(tmpdir(), `v6pod-${runName}-failed`);
+  try {
+    mkdirSync(dest, { recursive: true });
+    for (const f of readdirSync(runDir(runName)).filter((n) => /\.(log|out|conf|json)$/.test(n))) cpSync(join(runDir(runName), f), join(dest, f));
+    return dest;
+  } catch {
+    return undefined;
   }
 }

@@ -25,6 +25,8 @@ export interface RunState {
   podHash: string;
   /** PID of the process that owns the run (v6pod test), or null for a pod left up on purpose. */
   owner: number | null;
+  /** PID of the `up` that is building the run (while phase is 'creating'). */
+  creator?: number;
   phase: 'creating' | 'ready' | 'removing';
   createdAt: string;
   namespaces: string[];

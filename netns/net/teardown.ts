@@ -81,6 +81,9 @@ export function sweepableRuns(): string[] {
   const runs = new Set<string>();
   for (const r of listRuns()) {
     const s: RunState | undefined = readState(r);
+    // An `up` still building its run (or between creating the directory and its first write) is not an orphan.
+    if (s?.phase === 'creating' && s.creator !== undefined && processAlive(s.creator)) continue;
+    if (!s && Date.now() - statSync(runDir(r)).mtimeMs < 10_000) continue;
     if (!s || s.owner === null || !processAlive(s.owner)) runs.add(r);
   }
   const withDir = new Set(listRuns());

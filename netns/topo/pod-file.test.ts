@@ -124,7 +124,7 @@ describe('pod file: every broken rule is one line, <file>:<line>: <path> <rule>'
   }
 
   it('a missing file is one line too', () => {
-    expect(errorsOf(() => loadPodFile(`${invalid}absent.yaml`))).to.deep.equal([`${invalid}absent.yaml: cannot read: no such file`]);
+    expect(errorsOf(() => loadPodFile(`${invalid}absent.yaml`))).to.deep.equal([`${invalid}absent.yaml: cannot read: no such file or directory`]);
   });
 
   it('reports every problem at once, shape and meaning alike, in line order', () => {

@@ -10,6 +10,7 @@ import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } fro
 import { assertUnicastMac, generateMac } from '../../harness/addr/mac.ts';
 import { Prefix } from '../../harness/addr/prefix.ts';
 import { podSchema } from './pod-schema.ts';
+import { ioReason } from '../usage-error.ts';
 
 export type DadMode = 'optimistic' | 'full';
 export type KeaBackend = 'config' | 'postgresql';
@@ -100,7 +101,7 @@ export function loadPodFile(file: string): Pod {
   try {
     text = readFileSync(file, 'utf8');
   } catch (err) {
-    const reason = (err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message;
+    const reason = ioReason(err);
     throw new PodFileError([`${file}: cannot read: ${reason}`]);
   }
   return parsePodFile(text, file);

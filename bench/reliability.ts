@@ -1,0 +1,178 @@
+/**
+ * Reliability figures (issue 9): kill trials (v6pod SIGKILLed at seeded random points of up, test
+ * and down, then `down`), daemon start failures, Kea SIGKILLed and restarted by up()'s reconcile,
+ * and the codec fuzzed with mutants of the golden capture. Prints one JSON line: trials run, faults
+ * injected, objects leaked (must be 0), prefixes double-delegated (must be 0), packets fuzzed,
+ * decoded/rejected, crashes (must be 0). V6POD_BENCH_KILLS (default 9) and V6POD_BENCH_FUZZ
+ * (default 1,000,000) size it.
+ */
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { emit, progress } from './_stats.ts';
+import { loadPodFile } from '../netns/topo/pod-file.ts';
+import { up } from '../netns/net/realize.ts';
+import { teardownRun } from '../netns/net/teardown.ts';
+import { runDir, uniqueRunName } from '../netns/net/names.ts';
+import { readState } from '../netns/net/run-state.ts';
+import { daemonAlive } from '../netns/daemons/process.ts';
+import { keaCommand, keaPaths } from '../netns/daemons/kea.ts';
+import { waitUntil } from '../netns/wait.ts';
+import { dhcpClient } from '../harness/probe/dhcp.ts';
+import { killSchedule, killTrial, type KillVerb } from '../netns/faults/kill-trial.ts';
+import { leftovers, prng, runsWithPrefix, smallPodFile, v6pod, type Rng } from '../netns/faults/testing.ts';
+import { DecodeError } from '../harness/packet/errors.ts';
+import { decodeFrame } from '../harness/packet/frame.ts';
+import { readPcap } from '../harness/packet/pcap.ts';
+
+const SEED = 0x9c0de;
+const KILLS = Number(process.env.V6POD_BENCH_KILLS ?? 9);
+const FUZZ = Number(process.env.V6POD_BENCH_FUZZ ?? 1_000_000);
+const GOLDEN = fileURLToPath(new URL('../fixtures/golden/link.pcap', import.meta.url));
+
+const figures = { trials: 0, faultsInjected: 0, objectsLeaked: 0, prefixesDoubleDelegated: 0, packetsFuzzed: 0, decoded: 0, rejected: 0, crashes: 0, leaks: [] as string[], problems: [] as string[] };
+
+const name = `rb${(process.pid % 0xffff).toString(16)}`;
+const podFile = smallPodFile(name, 2);
+const pod = loadPodFile(podFile);
+
+// 1. Kill trials.
+const verbs: KillVerb[] = Array.from({ length: KILLS }, (_, i) => (['up', 'test', 'down'] as const)[i % 3]!);
+for (const t of killSchedule(SEED, verbs)) {
+  progress(`kill trial ${t.i + 1}/${KILLS}: ${t.verb} killed after ${t.delayMs} ms`);
+  const o = await killTrial({ ...t, all: false }, pod, podFile);
+  figures.trials++;
+  if (o.killed) figures.faultsInjected++;
+  figures.objectsLeaked += o.leaked.length;
+  figures.leaks.push(...o.leaked);
+  figures.problems.push(...o.downFailures);
+}
+
+// 2. Daemons that fail to start: radvd missing from PATH; the relay's control socket path taken.
+{
+  const bin = mkdtempSync(join(tmpdir(), `${name}-bin-`));
+  for (const f of readdirSync('/usr/sbin')) if (f !== 'radvd') symlinkSync(join('/usr/sbin', f), join(bin, f));
+  const path = [bin, ...(process.env.PATH ?? '/usr/bin:/bin').split(':').filter((p) => !/sbin$/.test(p))].join(':');
+  const cases: Array<{ run: string; env: NodeJS.ProcessEnv; prepare?: (r: string) => void }> = [
+    { run: `${name}-radvd`, env: { ...process.env, PATH: path } },
+    { run: `${name}-relay`, env: process.env, prepare: (r) => mkdirSync(`${runDir(r)}/relay-r1.sock/taken`, { recursive: true }) },
+  ];
+  for (const c of cases) {
+    progress(`daemon failure: ${c.run}`);
+    c.prepare?.(c.run);
+    const res = await v6pod(['up', podFile, '--run', c.run], { env: c.env });
+    figures.trials++;
+    figures.faultsInjected++;
+    if (res.status === 0) figures.problems.push(`${c.run}: up succeeded despite the fault`);
+    const left = await leftovers(c.run);
+    figures.objectsLeaked += left.length;
+    figures.leaks.push(...left);
+    if (left.length) await teardownRun(c.run);
+  }
+  rmSync(bin, { recursive: true, force: true });
+}
+
+// 3. Kea SIGKILLed and restarted by up(): count prefixes leased to two clients or to a MAC they are not reserved for.
+{
+  const runName = uniqueRunName(name);
+  progress(`Kea restart on ${runName}`);
+  try {
+    const { plan } = await up(pod, runName, { podFile, owner: process.pid });
+    const socket = keaPaths(runName).socket;
+    /** Instances that did not get their prefixes. */
+    const acquireAll = async () => {
+      const without: string[] = [];
+      for (const inst of plan.instances) {
+        const r = await dhcpClient(inst, { iaPds: inst.prefixes });
+        if (r.steps[0]!.iaPds.flatMap((ia) => ia.prefixes).length !== inst.prefixes) without.push(inst.name);
+      }
+      return without;
+    };
+    const before = await acquireAll();
+    if (before.length) figures.problems.push(`before Kea's restart, no prefixes for ${before.join(', ')}`);
+    const old = readState(runName)!.daemons.find((d) => d.name === 'kea-dhcp6')!;
+    process.kill(old.pid, 'SIGKILL');
+    figures.trials++;
+    figures.faultsInjected++;
+    await waitUntil(() => !daemonAlive(old), { timeoutMs: 10_000, what: 'Kea to die' });
+    await up(pod, runName, { podFile, owner: process.pid });
+    const after = await acquireAll();
+    if (after.length) figures.problems.push(`after Kea's restart by up(), no prefixes for ${after.join(', ')}`);
+    const leases = ((await keaCommand(socket, 'lease6-get-all', undefined, 10_000)).arguments?.leases ?? []) as Array<{ type: string; 'ip-address': string; 'prefix-len': number; 'hw-address'?: string }>;
+    const byPrefix = new Map<string, Set<string>>();
+    for (const l of leases.filter((x) => x.type === 'IA_PD')) {
+      const p = `${l['ip-address']}/${l['prefix-len']}`;
+      byPrefix.set(p, new Set([...(byPrefix.get(p) ?? []), l['hw-address'] ?? '?']));
+    }
+    figures.prefixesDoubleDelegated = [...byPrefix.values()].filter((macs) => macs.size > 1).length;
+  } catch (err) {
+    figures.problems.push(`Kea restart: ${(err as Error).message}`);
+  } finally {
+    await teardownRun(runName);
+  }
+}
+for (const r of runsWithPrefix(`${name}-`)) {
+  figures.leaks.push(`run ${r}`);
+  figures.objectsLeaked++;
+  await teardownRun(r);
+}
+rmSync(join(podFile, '..'), { recursive: true, force: true });
+
+// 4. The codec fuzzed: mutants of the golden capture's frames (as harness/packet/fuzz.test.ts mutates them).
+progress(`fuzzing the codec with ${FUZZ} mutated packets`);
+const corpus = readPcap(GOLDEN).records.map((r) => Buffer.from(r.data));
+const rng = prng(SEED);
+const INTERESTING = [0x00, 0x01, 0x02, 0x03, 0x04, 0x06, 0x07, 0x08, 0x10, 0x1f, 0x20, 0x3f, 0x40, 0x7f, 0x80, 0xfe, 0xff];
+function fixLengths(buf: Buffer): Buffer {
+  if (buf.length < 14) return buf;
+  const ip = buf.readUInt16BE(12) === 0x8100 ? 18 : 14;
+  if (buf.length < ip + 40 || buf.readUInt16BE(ip - 2) !== 0x86dd) return buf;
+  const payload = Math.min(buf.length - ip - 40, 0xffff);
+  buf.writeUInt16BE(payload, ip + 4);
+  if (buf[ip + 6] === 17 && payload >= 8) buf.writeUInt16BE(payload, ip + 44);
+  return buf;
+}
+const MUTATIONS: Array<(buf: Buffer, r: Rng, other: Buffer) => Buffer> = [
+  (buf, r) => {
+    for (let n = 1 + r.int(4); n > 0 && buf.length; n--) buf[r.int(buf.length)]! ^= 1 << r.int(8);
+    return buf;
+  },
+  (buf, r) => {
+    for (let n = 1 + r.int(3); n > 0 && buf.length; n--) buf[r.int(buf.length)] = r.int(2) ? r.pick(INTERESTING) : r.int(256);
+    return buf;
+  },
+  (buf, r) => buf.subarray(0, r.int(buf.length + 1)),
+  (buf, r) => Buffer.concat([buf, r.bytes(1 + r.int(64))]),
+  (buf, r, other) => Buffer.concat([buf.subarray(0, r.int(buf.length + 1)), other.subarray(r.int(other.length + 1))]),
+  (buf, r) => {
+    const at = r.int(buf.length + 1);
+    return r.int(2) ? Buffer.concat([buf.subarray(0, at), r.bytes(1 + r.int(8)), buf.subarray(at)]) : Buffer.concat([buf.subarray(0, at), buf.subarray(at + 1 + r.int(8))]);
+  },
+];
+const started = Date.now();
+for (let i = 0; i < FUZZ; i++) {
+  let buf: Buffer = Buffer.from(rng.pick(corpus));
+  for (let n = 1 + rng.int(3); n > 0; n--) buf = MUTATIONS[rng.int(MUTATIONS.length)]!(buf, rng, rng.pick(corpus));
+  if (rng.int(2)) buf = fixLengths(Buffer.from(buf));
+  try {
+    decodeFrame(buf);
+    figures.decoded++;
+  } catch (err) {
+    if (err instanceof DecodeError && Number.isInteger(err.offset) && err.offset >= 0 && err.offset <= buf.length) figures.rejected++;
+    else figures.crashes++;
+  }
+  figures.packetsFuzzed++;
+}
+const fuzzSeconds = (Date.now() - started) / 1000;
+
+const { leaks, problems, ...rest } = figures;
+emit({
+  benchmark: 'reliability',
+  seed: SEED,
+  ...rest,
+  fuzzPacketsPerSecond: Math.round(figures.packetsFuzzed / fuzzSeconds),
+  ...(leaks.length ? { leaks } : {}),
+  ...(problems.length ? { problems } : {}),
+  ok: figures.objectsLeaked === 0 && figures.prefixesDoubleDelegated === 0 && figures.crashes === 0 && problems.length === 0,
+});

@@ -1,0 +1,62 @@
+/**
+ * Reading the reference driver's state back from a hypervisor's kernel (`nft -j`), for scenarios
+ * and tests: the packets each commented rule counted, and which instance's source set admits an
+ * address. Nothing here changes the ruleset.
+ */
+import ipaddr from 'ipaddr.js';
+import { run } from '../../netns/exec.ts';
+import { TABLE } from './nft-driver.ts';
+
+interface NftJsonRule {
+  rule?: { chain: string; comment?: string; expr: Array<{ counter?: { packets: number; bytes: number } }> };
+}
+
+/** Packets counted by each commented rule of a chain, by comment. */
+export async function ruleCounters(ns: string, chain: string): Promise<Map<string, number>> {
+  const { stdout } = await run(['nft', '-j', 'list', 'chain', 'bridge', TABLE, chain], { ns });
+  const rows = (JSON.parse(stdout) as { nftables: NftJsonRule[] }).nftables;
+  const out = new Map<string, number>();
+  for (const r of rows) {
+    if (!r.rule?.comment) continue;
+    const counter = r.rule.expr.find((e) => e.counter)?.counter;
+    out.set(r.rule.comment, (out.get(r.rule.comment) ?? 0) + (counter?.packets ?? 0));
+  }
+  return out;
+}
+
+/** One element of a set in nft's JSON: an address, a prefix, a range, a concatenation of those, or any of them wrapped with its own counter. */
+type NftJsonElem = string | { prefix?: { addr: string; len: number }; range?: [string, string]; concat?: NftJsonElem[]; elem?: { val: NftJsonElem } };
+
+/** The IPv6 part of an element as [first, last] addresses (the port of a `port . address` element is dropped). */
+function addressRange(e: NftJsonElem): [ipaddr.IPv6, ipaddr.IPv6] | undefined {
+  if (typeof e === 'string') return ipaddr.IPv6.isValid(e) ? [ipaddr.IPv6.parse(e), ipaddr.IPv6.parse(e)] : undefined;
+  if (e.elem) return addressRange(e.elem.val);
+  if (e.concat) return e.concat.map(addressRange).find(Boolean);
+  if (e.range) return [ipaddr.IPv6.parse(e.range[0]), ipaddr.IPv6.parse(e.range[1])];
+  if (e.prefix) {
+    const net = ipaddr.IPv6.parse(e.prefix.addr);
+    return [ipaddr.IPv6.networkAddressFromCIDR(`${net.toString()}/${e.prefix.len}`), ipaddr.IPv6.broadcastAddressFromCIDR(`${net.toString()}/${e.prefix.len}`)];
+  }
+  return undefined;
+}
+
+const big = (a: ipaddr.IPv6) => BigInt(`0x${Buffer.from(a.toByteArray()).toString('hex')}`);
+
+/**
+ * The instances (by their `src-NAME` set) whose group admits `address` as a source on this
+ * hypervisor; empty when none does, or when the reference driver's table is absent.
+ */
+export async function sourceSetsAdmitting(ns: string, address: string): Promise<string[]> {
+  const r = await run(['nft', '-j', 'list', 'sets', 'bridge'], { ns, allowFailure: true });
+  if (r.exitCode !== 0) return [];
+  const a = big(ipaddr.IPv6.parse(address));
+  const sets = (JSON.parse(r.stdout) as { nftables: Array<{ set?: { name: string; table: string; elem?: NftJsonElem[] } }> }).nftables.flatMap((o) => (o.set?.table === TABLE && o.set.name.startsWith('src-') ? [o.set] : []));
+  return sets
+    .filter((s) =>
+      (s.elem ?? []).some((e) => {
+        const range = addressRange(e);
+        return range !== undefined && big(range[0]) <= a && a <= big(range[1]);
+      }),
+    )
+    .map((s) => s.name.slice('src-'.length));
+}
