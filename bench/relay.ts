@@ -12,8 +12,12 @@
  *  - route installs/s: the relay's RouteTable (one long-lived `ip -batch -`) installing and
  *    removing 20,000 delegated routes in a namespace.
  * Leases are wiped between runs (lease6-wipe) so every run starts from an empty lease table.
+ * The rates depend on what else the machine runs; the CPU each process spent per completed
+ * exchange in the best run (`cpu_us_per_exchange`, from /proc) does not, and says where a
+ * relayed exchange's cost goes: Kea's share against the relay's.
  */
 import { readFileSync } from 'node:fs';
+import { readState } from '../netns/net/run-state.ts';
 import { fileURLToPath } from 'node:url';
 import { parsePodFile } from '../netns/topo/pod-file.ts';
 import { up } from '../netns/net/realize.ts';
@@ -50,19 +54,38 @@ async function wipeLeases(plan: Plan): Promise<void> {
   await keaCommand(keaPaths(plan.run).socket, 'lease6-wipe', { 'subnet-id': 1 }, 60_000);
 }
 
-/** The best completed rate over increasing offered rates (stops once offering more completes less). */
-async function bestRate(label: string, plan: Plan, rates: number[], measure: (rate: number) => Promise<number>): Promise<{ best: number; runs: Record<string, number> }> {
+/** CPU time (user + system) a process has used so far, in µs; Linux counts it in ticks of 1/CLK_TCK s (100 on Debian). */
+const TICK_US = 10_000;
+function cpuUs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_US; // utime, stime (fields 14 and 15 of stat)
+}
+
+/**
+ * The best completed rate over increasing offered rates (stops once offering more completes less),
+ * with the CPU µs each of `pids` spent per exchange completed in that best run.
+ */
+async function bestRate(
+  label: string,
+  plan: Plan,
+  rates: number[],
+  measure: (rate: number) => Promise<number>,
+  pids: Record<string, number>,
+): Promise<{ best: number; runs: Record<string, number>; cpu: Record<string, number> }> {
   const runs: Record<string, number> = {};
   let best = 0;
+  let cpu: Record<string, number> = {};
   for (const rate of rates) {
     await wipeLeases(plan);
+    const before = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuUs(pid)]));
     const done = await measure(rate);
     runs[String(rate)] = round(done);
     progress(`${label}: offered ${rate}/s, completed ${round(done)}/s`);
     if (done < best * 0.9) break;
+    if (done > best && done > 0) cpu = Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, round((cpuUs(pid) - before[name]!) / (done * PERIOD_S))]));
     best = Math.max(best, done);
   }
-  return { best, runs };
+  return { best, runs, cpu };
 }
 
 async function routeInstallRate(ns: string, stateFile: string): Promise<{ install: number; remove: number }> {
@@ -88,14 +111,17 @@ async function routeInstallRate(ns: string, stateFile: string): Promise<{ instal
 const pod = parsePodFile(readFileSync(POD, 'utf8').replace('backend: config', 'backend: config\n  dynamicPool: true'), 'bench-relay.yaml');
 const runName = uniqueRunName('bench');
 progress(`bringing up pod ${runName}`);
-const { plan } = await up(pod, runName, { podFile: 'bench-relay.yaml', owner: process.pid });
+// No relays at up: perfdhcp -A1 plays r1's relay on its port 547 first, then only r1's relay is
+// started, so Kea sees each relayed exchange once (two relays would double Kea's work).
+const { plan } = await up(pod, runName, { podFile: 'bench-relay.yaml', owner: process.pid, relays: false });
 try {
   const r1 = plan.routers[0]!;
   const l2 = plan.pod.pod.l2Prefix;
 
   // Direct: Kea answers perfdhcp's Relay-Forwards (link-address = r1's LAN address) back through r1.
   await run(['ip', '-n', plan.kea.ns, '-6', 'route', 'add', l2, 'via', r1.serviceAddress, 'dev', BRIDGES.service]);
-  const direct = await bestRate('direct (perfdhcp -A1)', plan, [4000, 8000, 12000, 16000], (rate) => perfdhcp(r1.ns, ['-A1', '-l', r1.lanAddress, '-r', String(rate), plan.kea.address]));
+  const kea = readState(runName)!.daemons.find((d) => d.name === 'kea-dhcp6')!.pid;
+  const direct = await bestRate('direct (perfdhcp -A1)', plan, [4000, 8000, 12000, 16000], (rate) => perfdhcp(r1.ns, ['-A1', '-l', r1.lanAddress, '-r', String(rate), plan.kea.address]), { kea });
   await run(['ip', '-n', plan.kea.ns, '-6', 'route', 'del', l2, 'via', r1.serviceAddress, 'dev', BRIDGES.service]);
 
   // A client namespace on the ToR bridge with only a link-local (clients send from it; the relay refuses others).
@@ -107,8 +133,8 @@ try {
   await run(['sh', '-ec', 'for k in accept_ra=0 autoconf=0 accept_dad=0; do echo ${k#*=} > /proc/sys/net/ipv6/conf/eth0/${k%=*}; done; ip link set lo up; ip link set eth0 up'], { ns: clientNs });
 
   await wipeLeases(plan);
-  await startRelay(plan, r1);
-  const relayed = await bestRate('relayed (perfdhcp through the relay)', plan, [2000, 3000, 4000, 6000, 8000], (rate) => perfdhcp(clientNs, ['-l', 'eth0', '-r', String(rate)]));
+  const relay = (await startRelay(plan, r1)).pid;
+  const relayed = await bestRate('relayed (perfdhcp through the relay)', plan, [2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000], (rate) => perfdhcp(clientNs, ['-l', 'eth0', '-r', String(rate)]), { kea, relay });
   await wipeLeases(plan);
   const { stdout } = await run([process.execPath, '--import', TSX, LOAD_CLIENT, JSON.stringify({ iface: 'eth0', clients: 100_000, window: 128, durationMs: PERIOD_S * 1000, tag: 1 })], { ns: clientNs, timeoutMs: 60_000 });
   const synthetic = JSON.parse(stdout.trim().split('\n').at(-1)!) as LoadResult;
@@ -130,6 +156,7 @@ try {
     route_installs_per_s: round(routes.install),
     route_removals_per_s: round(routes.remove),
     runs: { direct: direct.runs, relayed: relayed.runs },
+    cpu_us_per_exchange: { direct: direct.cpu, relayed: relayed.cpu },
     relay_counters: counters,
     goals: { ratio_relayed_direct: 0.8, route_installs_per_s: 5000 },
   });

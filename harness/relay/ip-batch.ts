@@ -3,7 +3,9 @@
  * costs ~2 ms, so one spawn per route would cap the relay near 500 routes/s). `-force` keeps it
  * going past a failed command; each submission ends with a sentinel command whose output line
  * marks it done, and the "Command failed -:N" lines before it name which of its lines failed.
- * Submissions made in the same turn of the event loop share one write and one sentinel.
+ * Submissions made in the same turn of the event loop share one write and one sentinel; with
+ * `coalesceMs`, so do all submissions within that window (under load a relay sees a Reply or two
+ * per turn, and each write and each sentinel costs both processes a little).
  */
 import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { createInterface } from 'node:readline';
@@ -42,8 +44,14 @@ export class IpBatch {
   private group: Group | undefined;
   private lastError = '';
 
-  /** `ns`: run in that namespace (`ip -n`); by default in the caller's own. */
-  constructor(private readonly ns?: string) {}
+  /**
+   * `ns`: run in that namespace (`ip -n`); by default in the caller's own. `coalesceMs`: how long a
+   * submission may wait for others to share its write (0: the current turn of the event loop only).
+   */
+  constructor(
+    private readonly ns?: string,
+    private readonly coalesceMs = 0,
+  ) {}
 
   private start(): ChildProcessWithoutNullStreams {
     const nsArgs = this.ns ? `-n ${this.ns} ` : '';
@@ -83,7 +91,8 @@ export class IpBatch {
     if (lines.some((l) => l.includes('\n'))) throw new Error('an ip -batch line must not contain a newline');
     if (!this.group) {
       this.group = { lines: [], waiters: [], failures: [], first: 0 };
-      setImmediate(() => this.flush());
+      if (this.coalesceMs > 0) setTimeout(() => this.flush(), this.coalesceMs);
+      else setImmediate(() => this.flush());
     }
     const g = this.group;
     return new Promise((resolve, reject) => {

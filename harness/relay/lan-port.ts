@@ -1,18 +1,20 @@
 /**
  * The relay's client side on the LAN. Receives with libpcap (`cap`) rather than a UDP socket,
  * because the relay must know the Ethernet source of each client frame: that MAC, not the client's
- * DUID or link-local, is what goes into option 37. Delivers server messages as frames crafted with
- * the frame codec and injected on the LAN (from the router's MAC and link-local, port 547, to the
- * MAC the client's frames came from), so no neighbour discovery stands between the relay and a
- * client; a client the relay has not seen yet is reached through a UDP socket bound to the
+ * DUID or link-local, is what goes into option 37. Delivers server messages in frames completed
+ * from a prebuilt template and injected on the LAN (from the router's MAC and link-local, port 547,
+ * to the MAC the client's frames came from), so no neighbour discovery stands between the relay
+ * and a client; a client the relay has not seen yet is reached through a UDP socket bound to the
  * router's link-local instead. UDP sockets also sit on port 547 of the router's LAN addresses so
  * the kernel does not answer unicast client messages with Port Unreachable (pcap sees them first).
  */
 import { createSocket, type Socket } from 'node:dgram';
 import cap from 'cap';
-import { buildFrame, DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../packet/frame.ts';
+import { DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../packet/frame.ts';
 import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
-import { encodeDhcpv6, type Dhcpv6Message } from '../packet/dhcpv6.ts';
+import { PROTO } from '../packet/ipv6.ts';
+import { pseudoHeaderChecksum } from '../packet/checksum.ts';
+import { ipv6ToBytes, macToBytes } from '../addr/bytes.ts';
 import type { RelayConfig } from './config.ts';
 
 const CAPTURE_BUFFER_BYTES = 8 * 1024 * 1024;
@@ -20,38 +22,80 @@ const SNAPLEN = 65535;
 /** Hop limit of delivered messages (Linux's default for unicast). */
 const HOP_LIMIT = 64;
 
+/** Ethernet + IPv6 + UDP in front of the DHCPv6 message. */
+const HEADERS = 14 + 40 + 8;
+const IPV6_SRC = 14 + 8;
+const IPV6_DST = 14 + 24;
+const UDP = 14 + 40;
+
+/**
+ * Frames carrying a server message to a client: Ethernet from the router's MAC, IPv6 from its
+ * link-local (hop limit 64, no traffic class or flow label), UDP 547 → 546 — the frame codec's
+ * buildFrame output for them (relay-wire.test.ts), from a template completed per message.
+ */
+export class DeliveryFrames {
+  private readonly template = Buffer.alloc(HEADERS);
+
+  constructor(routerMac: string, linkLocal: string) {
+    const t = this.template;
+    macToBytes(routerMac).copy(t, 6);
+    t.writeUInt16BE(ETHERTYPE_IPV6, 12);
+    t.writeUInt32BE(0x60000000, 14); // version 6, traffic class 0, flow label 0
+    t[20] = PROTO.udp;
+    t[21] = HOP_LIMIT;
+    ipv6ToBytes(linkLocal).copy(t, IPV6_SRC);
+    t.writeUInt16BE(DHCPV6_SERVER_PORT, UDP);
+    t.writeUInt16BE(DHCPV6_CLIENT_PORT, UDP + 2);
+  }
+
+  build(mac: string, peer: string, message: Buffer): Buffer {
+    const frame = Buffer.allocUnsafe(HEADERS + message.length);
+    this.template.copy(frame, 0);
+    macToBytes(mac).copy(frame, 0);
+    ipv6ToBytes(peer).copy(frame, IPV6_DST);
+    frame.writeUInt16BE(8 + message.length, 18); // IPv6 payload length
+    frame.writeUInt16BE(8 + message.length, UDP + 4); // UDP length
+    message.copy(frame, HEADERS);
+    // The checksum field is zero (from the template) while the sum runs.
+    frame.writeUInt16BE(pseudoHeaderChecksum(frame.subarray(IPV6_SRC, IPV6_SRC + 16), frame.subarray(IPV6_DST, IPV6_DST + 16), PROTO.udp, frame.subarray(UDP)), UDP + 6);
+    return frame;
+  }
+}
+
 export class LanPort {
   private readonly pcap = new cap.Cap();
   private readonly buffer = Buffer.alloc(SNAPLEN);
   private readonly sockets: Socket[] = [];
+  private readonly frames: DeliveryFrames;
 
-  private constructor(private readonly cfg: RelayConfig) {}
+  private constructor(private readonly cfg: RelayConfig) {
+    this.frames = new DeliveryFrames(cfg.routerMac, cfg.linkLocal);
+  }
 
-  /** Opens the capture; `onFrame` gets a copy of each client frame sent to UDP port 547. */
+  /**
+   * Opens the capture; `onFrame` gets each client frame sent to UDP port 547, as a view of the
+   * capture buffer valid during the call only (no copy per frame: the relay reads it and is done).
+   */
   static async open(cfg: RelayConfig, onFrame: (frame: Buffer) => void): Promise<LanPort> {
     const port = new LanPort(cfg);
     // Not from the router itself. (libpcap's `inbound` matches nothing through this binding on veth.)
     const filter = `ip6 and udp dst port ${DHCPV6_SERVER_PORT} and not ether src ${cfg.routerMac}`;
     const linkType = port.pcap.open(cfg.lanInterface, filter, CAPTURE_BUFFER_BYTES, port.buffer);
     if (linkType !== 'ETHERNET') throw new Error(`${cfg.lanInterface} is not an Ethernet interface (${linkType})`);
-    port.pcap.on('packet', (nbytes) => onFrame(Buffer.from(port.buffer.subarray(0, nbytes))));
+    port.pcap.on('packet', (nbytes) => onFrame(port.buffer.subarray(0, nbytes)));
     for (const address of [`${cfg.linkLocal}%${cfg.lanInterface}`, cfg.linkAddress]) {
       port.sockets.push(await bindUdp(address, DHCPV6_SERVER_PORT));
     }
     return port;
   }
 
-  deliver(peer: string, mac: string | undefined, message: Dhcpv6Message): void {
+  /** An encoded server message to the client at `peer` (port 546). */
+  deliver(peer: string, mac: string | undefined, message: Buffer): void {
     if (!mac) {
-      this.sockets[0]!.send(encodeDhcpv6(message), DHCPV6_CLIENT_PORT, `${peer}%${this.cfg.lanInterface}`);
+      this.sockets[0]!.send(message, DHCPV6_CLIENT_PORT, `${peer}%${this.cfg.lanInterface}`);
       return;
     }
-    const frame = buildFrame({
-      ethernet: { dst: mac, src: this.cfg.routerMac, etherType: ETHERTYPE_IPV6 },
-      ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: HOP_LIMIT, src: this.cfg.linkLocal, dst: peer },
-      udp: { srcPort: DHCPV6_SERVER_PORT, dstPort: DHCPV6_CLIENT_PORT },
-      dhcpv6: message,
-    });
+    const frame = this.frames.build(mac, peer, message);
     this.pcap.send(frame, frame.length);
   }
 

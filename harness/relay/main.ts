@@ -14,6 +14,8 @@ import { ServerPort } from './server-port.ts';
 import { serveControl } from './control.ts';
 
 const EXPIRY_SWEEP_MS = 1000;
+/** Route changes wait this long to share one write to `ip -batch` (a route lands a few ms after its Reply). */
+const ROUTE_COALESCE_MS = 5;
 
 const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
 
@@ -25,7 +27,7 @@ if (!file) {
 }
 const cfg = loadRelayConfig(file);
 const counters = new Counters();
-const batch = new IpBatch();
+const batch = new IpBatch(undefined, ROUTE_COALESCE_MS);
 const routes = new RouteTable(batch, { dev: cfg.lanInterface, protocol: cfg.routeProtocol, stateFile: cfg.stateFile }, counters, log);
 
 log('reconciling routes with Kea\'s leases');
@@ -34,7 +36,7 @@ log(`reconciled: ${report.leases} active PD lease(s), ${report.kept} route(s) ke
 
 // The ports open one after the other; a message arriving before the other side is open is not relayed.
 const open: { lan?: LanPort; server?: ServerPort } = {};
-const agent = new RelayAgent(cfg, counters, { toServer: (s, m) => open.server?.send(s, m), toClient: (p, mac, m) => open.lan?.deliver(p, mac, m) }, routes, log);
+const agent = new RelayAgent(cfg, counters, { forward: (s, wire) => open.server?.send(s, wire), deliver: (p, mac, wire) => open.lan?.deliver(p, mac, wire) }, routes, log);
 open.server = await ServerPort.open(cfg.serviceAddress, (payload, from) => agent.fromServer(payload, from));
 open.lan = await LanPort.open(cfg, (frame) => agent.fromClient(frame));
 const sweep = setInterval(() => routes.expire().catch((err: Error) => log(`expiry failed: ${err.message}`)), EXPIRY_SWEEP_MS);

@@ -8,15 +8,30 @@
  * Anything else is dropped and counted by reason, never thrown: an instance must not be able to
  * inject its own option 37 (Relay-Forward from the client side) or play server.
  */
-import { decodeFrame } from '../packet/frame.ts';
-import { decodeDhcpv6, findOption, isRelayMessage, findOptions, relayChain, type ClientServerMessage, type ClientServerMessageType, type Dhcpv6Message, type Dhcpv6Option } from '../packet/dhcpv6.ts';
-import { isMulticastMac } from '../addr/mac.ts';
+import { decodeEthernetHeader, ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
+import { decodeIpv6, PROTO } from '../packet/ipv6.ts';
+import { decodeUdp } from '../packet/udp.ts';
+import { DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../packet/frame.ts';
+import { decodeDhcpv6, DHCPV6_MESSAGE_NUMBERS, DHCPV6_OPTION_NUMBERS, findOption, isRelayMessage, findOptions, relayChain, type ClientServerMessage, type ClientServerMessageType, type Dhcpv6Message, type Dhcpv6Option } from '../packet/dhcpv6.ts';
+import { hexColon, ipv6FromBytes, ipv6ToBytes, macToBytes } from '../addr/bytes.ts';
 import type { RelayConfig } from './config.ts';
 import type { Counters } from './counters.ts';
 import { ClientLedger } from './clients.ts';
 import { expiresAtFor, type DelegatedRoute } from './routes.ts';
 
-/** Where relayed messages go; lan-port.ts and server-port.ts in the daemon, fakes in tests. */
+/**
+ * Where relayed messages go, as wire bytes (lan-port.ts and server-port.ts in the daemon). The
+ * relay re-encodes nothing: a Relay-Forward carries the client's message bytes as received, and a
+ * client receives the Relay Message option's body as the server sent it (RFC 8415 §19.1–19.2).
+ */
+export interface WirePorts {
+  /** An encoded Relay-Forward for `server`. */
+  forward(server: string, relayForward: Buffer): void;
+  /** An encoded server message for the client at `peer`; `mac`: the client's MAC when the relay has seen a frame from `peer`. */
+  deliver(peer: string, mac: string | undefined, message: Buffer): void;
+}
+
+/** The same ports taking decoded messages (tests, tools): they get the very bytes a WirePorts would, decoded. */
 export interface RelayPorts {
   toServer(server: string, message: Dhcpv6Message): void;
   /** `mac`: the client's MAC when the relay has seen a frame from `peer`. */
@@ -38,72 +53,190 @@ const DELIVERED: ReadonlySet<string> = new Set(['advertise', 'reply', 'reconfigu
 const RELEASING: ReadonlySet<string> = new Set(['release', 'decline']);
 /** Ethernet + IPv6 + UDP headers in front of a DHCPv6 message without VLAN tag or extension headers. */
 const HEADERS = 14 + 40 + 8;
-/** fe80::/10 on the codec's canonical (lower-case RFC 5952) text. */
-const isLinkLocal = (address: string) => /^fe[89ab][0-9a-f]?:/.test(address);
+/** Field offsets: in the Ethernet header, and from the start of the IPv6 header. */
+const MAC_DST = 0;
+const MAC_SRC = 6;
+const IPV6_SRC = 8;
+const IPV6_DST = 24;
+/** Relay message header: msg-type, hop-count, link-address, peer-address (RFC 8415 §9). */
+const RELAY_HEADER = 34;
+const PEER_ADDRESS = 18;
+
+/** fe80::/10 (RFC 4291 §2.5.6): the 16 bytes at `at`. */
+const isLinkLocalAt = (b: Buffer, at: number) => b[at] === 0xfe && (b[at + 1]! & 0xc0) === 0x80;
+const isDhcpPort = (port: number) => port === DHCPV6_CLIENT_PORT || port === DHCPV6_SERVER_PORT;
+
+function sameBytes(a: Buffer, at: number, b: Buffer): boolean {
+  for (let i = 0; i < b.length; i++) if (a[at + i] !== b[i]) return false;
+  return true;
+}
 
 const prefixText = (o: Extract<Dhcpv6Option, { type: 'iaprefix' }>) => `${o.prefix}/${o.prefixLength}`;
 const iaPrefixes = (msg: ClientServerMessage) => findOptions(msg.options, 'ia-pd').flatMap((ia) => findOptions(ia.options, 'iaprefix'));
+
+/** A client frame's DHCPv6 message: its bytes, decoded, and where the IPv6 header starts in the frame. */
+export interface ClientMessage {
+  ip: number;
+  bytes: Buffer;
+  msg: Dhcpv6Message;
+}
+
+/**
+ * The DHCPv6 message in a client frame, or undefined when the frame carries none; throws DecodeError
+ * when malformed. Accepts and refuses exactly what decodeFrame would (its layers, without the
+ * checksum it reports but nobody checks): the plain frame every client sends — untagged, no
+ * extension headers — is read in place; anything else goes through the codec's layers.
+ */
+export function readClientMessage(raw: Buffer): ClientMessage | undefined {
+  const payloadLength = raw.length >= HEADERS ? raw.readUInt16BE(18) : -1;
+  if (
+    payloadLength >= 8 &&
+    raw.readUInt16BE(12) === ETHERTYPE_IPV6 &&
+    raw[14]! >> 4 === 6 &&
+    raw[20] === PROTO.udp &&
+    54 + payloadLength <= raw.length &&
+    raw.readUInt16BE(58) === payloadLength &&
+    (isDhcpPort(raw.readUInt16BE(54)) || isDhcpPort(raw.readUInt16BE(56)))
+  ) {
+    const bytes = raw.subarray(HEADERS, 54 + payloadLength);
+    return { ip: 14, bytes, msg: decodeDhcpv6(bytes, HEADERS) };
+  }
+  const { header, length } = decodeEthernetHeader(raw);
+  if (header.etherType !== ETHERTYPE_IPV6) return undefined;
+  const ip = decodeIpv6(raw.subarray(length), length);
+  if (ip.protocol !== PROTO.udp || ip.extensions.some((e) => e.type === 'fragment' && (e.offset !== 0 || e.more))) return undefined;
+  const udp = decodeUdp(ip.payload, ip.payloadOffset);
+  if (!isDhcpPort(udp.header.srcPort) && !isDhcpPort(udp.header.dstPort)) return undefined;
+  return { ip: length, bytes: udp.payload, msg: decodeDhcpv6(udp.payload, ip.payloadOffset + 8) };
+}
+
+/** The body of the first Relay Message option of a relay message that decoded (so its options are well-formed). */
+function relayMessageBody(relay: Buffer): Buffer | undefined {
+  for (let at = RELAY_HEADER; at + 4 <= relay.length; at += 4 + relay.readUInt16BE(at + 2)) {
+    if (relay.readUInt16BE(at) === DHCPV6_OPTION_NUMBERS['relay-message']) return relay.subarray(at + 4, at + 4 + relay.readUInt16BE(at + 2));
+  }
+  return undefined;
+}
+
+/**
+ * Relay-Forwards as bytes around the client's message: a template holding everything fixed per
+ * relay (msg-type, hop-count 0, link-address, Interface-Id, Remote-Id's enterprise number, the
+ * Relay Message option's code), completed per message with peer-address, the MAC and the message.
+ */
+class RelayForwardWriter {
+  private readonly template: Buffer;
+  private readonly macAt: number;
+
+  constructor(cfg: RelayConfig, interfaceId: Buffer) {
+    const remoteId = 4 + 4 + 6;
+    this.template = Buffer.alloc(RELAY_HEADER + 4 + interfaceId.length + remoteId + 4);
+    const t = this.template;
+    t[0] = DHCPV6_MESSAGE_NUMBERS['relay-forward'];
+    t[1] = 0; // hop-count: the relay never relays a relay message
+    ipv6ToBytes(cfg.linkAddress).copy(t, 2);
+    let at = RELAY_HEADER;
+    at = t.writeUInt16BE(DHCPV6_OPTION_NUMBERS['interface-id'], at);
+    at = t.writeUInt16BE(interfaceId.length, at);
+    at += interfaceId.copy(t, at);
+    at = t.writeUInt16BE(DHCPV6_OPTION_NUMBERS['remote-id'], at);
+    at = t.writeUInt16BE(4 + 6, at);
+    at = t.writeUInt32BE(cfg.enterpriseNumber, at);
+    this.macAt = at;
+    at += 6;
+    t.writeUInt16BE(DHCPV6_OPTION_NUMBERS['relay-message'], at);
+  }
+
+  /** The Relay-Forward for `message` from the client whose address is at raw[peerAt] and MAC at raw[macAt]. */
+  write(raw: Buffer, peerAt: number, macAt: number, message: Buffer): Buffer {
+    const t = this.template;
+    const out = Buffer.allocUnsafe(t.length + message.length);
+    t.copy(out, 0);
+    raw.copy(out, PEER_ADDRESS, peerAt, peerAt + 16);
+    raw.copy(out, this.macAt, macAt, macAt + 6);
+    out.writeUInt16BE(message.length, t.length - 2);
+    message.copy(out, t.length);
+    return out;
+  }
+}
+
+/** Decoded ports served by decoding the wire bytes, so tests see exactly what the daemon sends. */
+function decodingPorts(ports: RelayPorts): WirePorts {
+  return {
+    forward: (server, wire) => ports.toServer(server, decodeDhcpv6(wire)),
+    deliver: (peer, mac, wire) => ports.toClient(peer, mac, decodeDhcpv6(wire)),
+  };
+}
 
 export class RelayAgent {
   readonly clients = new ClientLedger();
   private readonly interfaceId: Buffer;
   private readonly servers: ReadonlySet<string>;
+  private readonly ports: WirePorts;
+  private readonly forwards: RelayForwardWriter;
+  // The router's own identities as bytes, compared against each frame in place.
+  private readonly routerMac: Buffer;
+  private readonly linkAddress: Buffer;
+  private readonly linkLocal: Buffer;
+  private readonly allDhcpAddress = ipv6ToBytes(ALL_DHCP_RELAY_AGENTS_AND_SERVERS);
+  private readonly allDhcpMac = macToBytes(ALL_DHCP_MAC);
 
   constructor(
     private readonly cfg: RelayConfig,
     private readonly counters: Counters,
-    private readonly ports: RelayPorts,
+    ports: WirePorts | RelayPorts,
     private readonly routes: RouteSink,
     private readonly log: (msg: string) => void = () => undefined,
   ) {
     this.interfaceId = Buffer.from(cfg.interfaceId);
     this.servers = new Set(cfg.servers);
+    this.ports = 'forward' in ports ? ports : decodingPorts(ports);
+    this.forwards = new RelayForwardWriter(cfg, this.interfaceId);
+    this.routerMac = macToBytes(cfg.routerMac);
+    this.linkAddress = ipv6ToBytes(cfg.linkAddress);
+    this.linkLocal = ipv6ToBytes(cfg.linkLocal);
   }
 
   private drop(reason: string): void {
     this.counters.drop(reason);
   }
 
-  /** One Ethernet frame captured on the LAN (UDP to port 547, not sent by the router). */
+  /**
+   * One Ethernet frame captured on the LAN (UDP to port 547, not sent by the router). The frame is
+   * read during the call only (the capture may reuse its buffer afterwards).
+   */
   fromClient(raw: Buffer): void {
     if (raw.length - HEADERS > this.cfg.maxMessageBytes) return this.drop('oversize');
-    let frame;
+    let client;
     try {
-      frame = decodeFrame(raw);
+      client = readClientMessage(raw);
     } catch {
       return this.drop('malformed');
     }
-    const { ethernet, ipv6, dhcpv6: msg } = frame;
-    if (!ipv6 || !msg) return this.drop('malformed');
+    if (!client) return this.drop('malformed');
+    const { ip, bytes, msg } = client;
     // The UDP checksum is not checked: over veth the sender's checksum is offloaded and never
     // filled in, so a capture sees a partial sum (the kernel itself trusts such frames).
-    const mac = ethernet.src;
-    if (mac === this.cfg.routerMac) return; // our own frame (the capture filter excludes them already)
-    const forUs = ipv6.dst === ALL_DHCP_RELAY_AGENTS_AND_SERVERS ? ethernet.dst === ALL_DHCP_MAC : ethernet.dst === this.cfg.routerMac && (ipv6.dst === this.cfg.linkAddress || ipv6.dst === this.cfg.linkLocal);
+    if (sameBytes(raw, MAC_SRC, this.routerMac)) return; // our own frame (the capture filter excludes them already)
+    const toAllDhcp = sameBytes(raw, ip + IPV6_DST, this.allDhcpAddress);
+    const forUs = toAllDhcp
+      ? sameBytes(raw, MAC_DST, this.allDhcpMac)
+      : sameBytes(raw, MAC_DST, this.routerMac) && (sameBytes(raw, ip + IPV6_DST, this.linkAddress) || sameBytes(raw, ip + IPV6_DST, this.linkLocal));
     if (!forUs) return this.drop('not-for-us');
-    if (isMulticastMac(mac)) return this.drop('multicast-source-mac');
-    if (!isLinkLocal(ipv6.src)) return this.drop('source-not-link-local');
+    if (raw[MAC_SRC]! & 1) return this.drop('multicast-source-mac'); // the I/G bit
+    if (!isLinkLocalAt(raw, ip + IPV6_SRC)) return this.drop('source-not-link-local');
     if (msg.type === 'unknown') return this.drop('unknown-message-type');
     if (msg.type === 'relay-forward' && msg.hopCount >= this.cfg.hopCountLimit) return this.drop('hop-count-exceeded');
     // Relay-Forward (own option 37), Relay-Reply, Advertise, Reply, Reconfigure: never from a client.
     if (isRelayMessage(msg) || !RELAYED.has(msg.type)) return this.drop(`from-client:${msg.type}`);
 
     this.counters.receivedFrom('client', msg.type);
+    const peer = ipv6FromBytes(raw, ip + IPV6_SRC);
+    const mac = hexColon(raw.subarray(MAC_SRC, MAC_SRC + 6));
     const prefixes = RELEASING.has(msg.type) ? iaPrefixes(msg).map(prefixText) : [];
-    this.clients.record(ipv6.src, msg.transactionId, { type: msg.type, mac, prefixes });
-    const forward: Dhcpv6Message = {
-      type: 'relay-forward',
-      hopCount: 0,
-      linkAddress: this.cfg.linkAddress,
-      peerAddress: ipv6.src,
-      options: [
-        { type: 'interface-id', id: this.interfaceId },
-        { type: 'remote-id', enterpriseNumber: this.cfg.enterpriseNumber, remoteId: mac },
-        { type: 'relay-message', message: msg },
-      ],
-    };
+    this.clients.record(peer, msg.transactionId, { type: msg.type, mac, prefixes });
+    const forward = this.forwards.write(raw, ip + IPV6_SRC, MAC_SRC, bytes);
     for (const server of this.servers) {
-      this.ports.toServer(server, forward);
+      this.ports.forward(server, forward);
       this.counters.sentTo('server', 'relay-forward');
     }
   }
@@ -123,15 +256,16 @@ export class RelayAgent {
     const chain = relayChain(msg);
     if (chain.length > this.cfg.hopCountLimit) return this.drop('hop-count-exceeded');
     if (chain.length > 1) return this.drop('nested-relay-reply');
-    if (msg.linkAddress !== this.cfg.linkAddress) return this.drop('foreign-link-address');
+    if (!sameBytes(payload, 2, this.linkAddress)) return this.drop('foreign-link-address');
     const ifId = findOption(msg.options, 'interface-id');
     if (ifId && !ifId.id.equals(this.interfaceId)) return this.drop('foreign-interface-id');
     const inner = findOption(msg.options, 'relay-message')?.message;
     if (!inner || inner.type === 'unknown' || !DELIVERED.has(inner.type)) return this.drop('bad-relay-message');
-    if (!isLinkLocal(msg.peerAddress)) return this.drop('peer-not-link-local');
+    if (!isLinkLocalAt(payload, PEER_ADDRESS)) return this.drop('peer-not-link-local');
     const client = inner as ClientServerMessage;
 
-    this.ports.toClient(msg.peerAddress, this.clients.macOf(msg.peerAddress), client);
+    // The server's own bytes go to the client: the first Relay Message option, the one decoded above.
+    this.ports.deliver(msg.peerAddress, this.clients.macOf(msg.peerAddress), relayMessageBody(payload)!);
     this.counters.sentTo('client', client.type);
     if (client.type === 'reply') this.routesFromReply(msg.peerAddress, client);
   }

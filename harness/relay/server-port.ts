@@ -4,7 +4,6 @@
  */
 import type { Socket } from 'node:dgram';
 import { DHCPV6_SERVER_PORT } from '../packet/frame.ts';
-import { encodeDhcpv6, type Dhcpv6Message } from '../packet/dhcpv6.ts';
 import { bindUdp } from './lan-port.ts';
 
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;
@@ -19,8 +18,9 @@ export class ServerPort {
     return new ServerPort(sock);
   }
 
-  send(server: string, message: Dhcpv6Message): void {
-    this.sock.send(encodeDhcpv6(message), DHCPV6_SERVER_PORT, server);
+  /** An encoded Relay-Forward to [server]:547. */
+  send(server: string, relayForward: Buffer): void {
+    this.sock.send(relayForward, DHCPV6_SERVER_PORT, server);
   }
 
   close(): void {
