@@ -39,7 +39,7 @@ export async function handleCommand(request: { command?: unknown; arguments?: Re
   }
 }
 
-export function serveControl(path: string, counters: Counters, routes: RouteTable): Promise<Server> {
+export async function serveControl(path: string, counters: Counters, routes: RouteTable): Promise<Server> {
   rmSync(path, { force: true });
   const server = createServer((conn) => {
     let data = '';

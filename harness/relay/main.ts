@@ -40,7 +40,11 @@ const agent = new RelayAgent(cfg, counters, { forward: (s, wire) => open.server?
 open.server = await ServerPort.open(cfg.serviceAddress, (payload, from) => agent.fromServer(payload, from));
 open.lan = await LanPort.open(cfg, (frame) => agent.fromClient(frame));
 const sweep = setInterval(() => routes.expire().catch((err: Error) => log(`expiry failed: ${err.message}`)), EXPIRY_SWEEP_MS);
-const control = await serveControl(cfg.controlSocket, counters, routes);
+const control = await serveControl(cfg.controlSocket, counters, routes).catch((err: Error) => {
+  // One line in the relay's log, which v6pod quotes when the relay does not come up.
+  process.stderr.write(`dhcp6-relay: cannot serve its control socket ${cfg.controlSocket}: ${err.message}\n`);
+  process.exit(1);
+});
 log(`relaying on ${cfg.lanInterface} (link-address ${cfg.linkAddress}) to ${cfg.servers.join(', ')} from ${cfg.serviceAddress}`);
 
 let stopping = false;

@@ -95,7 +95,9 @@ describe('relay agent in a real pod (issue 5)', function () {
   };
 
   before(async function () {
-    ({ plan } = await up(loadPodFile(POD), runName, { podFile: POD, owner: process.pid }));
+    // The relay's own defences are tested with nothing in front of them: no security groups, which
+    // would drop the forged frames (and the hand-made spy port) first (see SG-012 and RELAY-00x).
+    ({ plan } = await up(loadPodFile(POD), runName, { podFile: POD, owner: process.pid, securityGroups: false }));
     const reservations: KeaReservation[] = [
       ...(['vm1', 'vm2', 'vm3'] as const).map((n) => ({ mac: inst(n).mac, prefixes: RESERVED[n] })),
       { mac: SPY.mac, prefixes: RESERVED.spy },
