@@ -21,7 +21,8 @@ import { keaCommand, keaPaths } from '../netns/daemons/kea.ts';
 import { waitUntil } from '../netns/wait.ts';
 import { dhcpClient } from '../harness/probe/dhcp.ts';
 import { killSchedule, killTrial, type KillVerb } from '../netns/faults/kill-trial.ts';
-import { leftovers, prng, runsWithPrefix, smallPodFile, v6pod, type Rng } from '../netns/faults/testing.ts';
+import { leftovers, runsWithPrefix, smallPodFile, v6pod } from '../netns/faults/testing.ts';
+import { mutate, prng } from '../harness/packet/testing/mutate.ts';
 import { DecodeError } from '../harness/packet/errors.ts';
 import { decodeFrame } from '../harness/packet/frame.ts';
 import { readPcap } from '../harness/packet/pcap.ts';
@@ -123,38 +124,9 @@ rmSync(join(podFile, '..'), { recursive: true, force: true });
 progress(`fuzzing the codec with ${FUZZ} mutated packets`);
 const corpus = readPcap(GOLDEN).records.map((r) => Buffer.from(r.data));
 const rng = prng(SEED);
-const INTERESTING = [0x00, 0x01, 0x02, 0x03, 0x04, 0x06, 0x07, 0x08, 0x10, 0x1f, 0x20, 0x3f, 0x40, 0x7f, 0x80, 0xfe, 0xff];
-function fixLengths(buf: Buffer): Buffer {
-  if (buf.length < 14) return buf;
-  const ip = buf.readUInt16BE(12) === 0x8100 ? 18 : 14;
-  if (buf.length < ip + 40 || buf.readUInt16BE(ip - 2) !== 0x86dd) return buf;
-  const payload = Math.min(buf.length - ip - 40, 0xffff);
-  buf.writeUInt16BE(payload, ip + 4);
-  if (buf[ip + 6] === 17 && payload >= 8) buf.writeUInt16BE(payload, ip + 44);
-  return buf;
-}
-const MUTATIONS: Array<(buf: Buffer, r: Rng, other: Buffer) => Buffer> = [
-  (buf, r) => {
-    for (let n = 1 + r.int(4); n > 0 && buf.length; n--) buf[r.int(buf.length)]! ^= 1 << r.int(8);
-    return buf;
-  },
-  (buf, r) => {
-    for (let n = 1 + r.int(3); n > 0 && buf.length; n--) buf[r.int(buf.length)] = r.int(2) ? r.pick(INTERESTING) : r.int(256);
-    return buf;
-  },
-  (buf, r) => buf.subarray(0, r.int(buf.length + 1)),
-  (buf, r) => Buffer.concat([buf, r.bytes(1 + r.int(64))]),
-  (buf, r, other) => Buffer.concat([buf.subarray(0, r.int(buf.length + 1)), other.subarray(r.int(other.length + 1))]),
-  (buf, r) => {
-    const at = r.int(buf.length + 1);
-    return r.int(2) ? Buffer.concat([buf.subarray(0, at), r.bytes(1 + r.int(8)), buf.subarray(at)]) : Buffer.concat([buf.subarray(0, at), buf.subarray(at + 1 + r.int(8))]);
-  },
-];
 const started = Date.now();
 for (let i = 0; i < FUZZ; i++) {
-  let buf: Buffer = Buffer.from(rng.pick(corpus));
-  for (let n = 1 + rng.int(3); n > 0; n--) buf = MUTATIONS[rng.int(MUTATIONS.length)]!(buf, rng, rng.pick(corpus));
-  if (rng.int(2)) buf = fixLengths(Buffer.from(buf));
+  const buf = mutate(rng.pick(corpus), rng, corpus);
   try {
     decodeFrame(buf);
     figures.decoded++;

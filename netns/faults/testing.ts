@@ -18,26 +18,7 @@ import { waitUntil } from '../wait.ts';
 export const CLI = fileURLToPath(new URL('../../bin/v6pod.js', import.meta.url));
 export const DEFAULT_POD = fileURLToPath(new URL('../../fixtures/pods/default.yaml', import.meta.url));
 
-/** mulberry32: a tiny seeded PRNG (the same as harness/packet/fuzz.test.ts). */
-export function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const between = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
-  const bytes = (n: number) => {
-    const b = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i++) b[i] = int(256);
-    return b;
-  };
-  return { next, int, between, bytes, pick: <T>(items: readonly T[]) => items[int(items.length)]! };
-}
-export type Rng = ReturnType<typeof prng>;
+export { prng, type Rng } from '../../harness/packet/testing/mutate.ts';
 
 export interface CliResult {
   status: number | null;
