@@ -22,12 +22,10 @@ import { waitUntil } from '../../netns/wait.ts';
 import { Capture } from '../probe/agent-client.ts';
 import { encodeDhcpv6, findOption, innermostMessage, relayChain } from '../packet/dhcpv6.ts';
 import { linkLocalAddress } from '../addr/slaac.ts';
-import type { TestClientResult, TestClientScript } from './test-client.ts';
+import { dhcpClient } from '../probe/dhcp.ts';
 import type { CounterSnapshot } from './counters.ts';
 
 const POD = fileURLToPath(new URL('../../fixtures/pods/default.yaml', import.meta.url));
-const TEST_CLIENT = fileURLToPath(new URL('./test-client.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 
 const RESERVED = {
   vm1: ['2001:db8:200::/60'],
@@ -52,10 +50,6 @@ async function counters(plan: Plan, r: RouterPlan): Promise<CounterSnapshot> {
   return answer.arguments as unknown as CounterSnapshot;
 }
 
-async function testClient(ns: string, script: TestClientScript): Promise<TestClientResult> {
-  const { stdout } = await run([process.execPath, '--import', TSX, TEST_CLIENT, JSON.stringify(script)], { ns, timeoutMs: 20_000 });
-  return JSON.parse(stdout) as TestClientResult;
-}
 
 /** dhcp6c with the seed's configuration, its DUID folder private to the test (bind mount in ip netns exec's mount namespace). */
 function startDhcp6c(ns: string, dir: string): number {
@@ -161,16 +155,14 @@ describe('relay agent in a real pod (issue 5)', function () {
 
   it('two IA_PDs get the two reserved prefixes, each routed on both routers; an unknown MAC gets NoPrefixAvail and no route', async function () {
     const vm3 = inst('vm3');
-    const res = await testClient(vm3.ns, { iface: 'eth0', linkLocal: vm3.linkLocal, duid: '02:aa:bb:cc:dd:03', iaids: [1, 2] });
-    expect(res.advertises, 'one Advertise through each router').to.have.length(2);
-    expect(res.replies.length).to.be.greaterThan(0);
-    expect(res.replies[0]!.flatMap((ia) => ia.prefixes).sort()).to.deep.equal([...RESERVED.vm3].sort());
+    const res = await dhcpClient(vm3, { duid: '02:aa:bb:cc:dd:03', iaPds: 2 });
+    expect(res.steps[0]!.answer, 'Reply').to.equal('reply');
+    expect(res.steps[0]!.iaPds.flatMap((ia) => ia.prefixes.map((p) => p.prefix)).sort()).to.deep.equal([...RESERVED.vm3].sort());
     await bothHold(RESERVED.vm3, vm3.linkLocal);
 
     const vm4 = inst('vm4');
-    const unknown = await testClient(vm4.ns, { iface: 'eth0', linkLocal: vm4.linkLocal, duid: '02:aa:bb:cc:dd:04', iaids: [1] });
-    expect(unknown.advertises.length).to.be.greaterThan(0);
-    expect(unknown.advertises[0]![0]!.status).to.equal(6); // NoPrefixAvail
+    const unknown = await dhcpClient(vm4, { duid: '02:aa:bb:cc:dd:04' });
+    expect(unknown.steps[0]!.iaPds[0]?.status).to.equal(6); // NoPrefixAvail
     for (const r of plan.routers) expect((await relayRoutes(r)).filter((x) => x.gateway === vm4.linkLocal)).to.deep.equal([]);
   });
 
@@ -233,12 +225,19 @@ describe('relay agent in a real pod (issue 5)', function () {
       ],
     });
     const beforeCounts = await Promise.all(plan.routers.map((r) => counters(plan, r)));
-    await testClient(vm2.ns, { iface: 'eth0', linkLocal: vm2.linkLocal, duid: '', iaids: [], raw: [{ hex: forged.toString('hex'), srcPort: 547 }] });
+    // The forged datagram, then vm2's own Solicit as the control: once that reached Kea through
+    // both relays, the forged one (sent first, on the same path) had its chance too.
+    await dhcpClient(vm2, { steps: [{ op: 'raw', hex: forged.toString('hex'), srcPort: 547 }] });
+    await dhcpClient(vm2, { duid: '02:aa:bb:cc:dd:22', steps: [{ op: 'acquire' }, { op: 'release' }] });
     await waitUntil(
       async () => (await Promise.all(plan.routers.map((r) => counters(plan, r)))).every((c, i) => (c.dropped['from-client:relay-forward'] ?? 0) === (beforeCounts[i]!.dropped['from-client:relay-forward'] ?? 0) + 1),
       { timeoutMs: 5000, what: 'both relays to count the forged Relay-Forward' },
     );
-    await new Promise((r) => setTimeout(r, 300));
+    await kea.waitFor(
+      (frames) => frames.filter((f) => f.frame.dhcpv6?.type === 'relay-forward' && f.frame.dhcpv6.peerAddress === vm2.linkLocal && innermostMessage(f.frame.dhcpv6)?.type === 'solicit').length >= plan.routers.length || undefined,
+      5000,
+      "vm2's own Solicit relayed by both routers (control)",
+    );
     const reached = kea.frames().filter((f) => {
       const m = f.frame.dhcpv6;
       if (!m) return false;
@@ -254,17 +253,11 @@ describe('relay agent in a real pod (issue 5)', function () {
     const malformed = Buffer.from('01000001' + '0001' + '0010' + 'ab', 'hex'); // option length runs past the end
     const oversize = encodeDhcpv6({ type: 'solicit', transactionId: 2, options: [{ type: 'unknown', optionCode: 65000, data: Buffer.alloc(1400) }] });
     const beforeCounts = await Promise.all(plan.routers.map((r) => counters(plan, r)));
-    await testClient(vm2.ns, {
-      iface: 'eth0',
-      linkLocal: vm2.linkLocal,
-      duid: '',
-      iaids: [],
-      raw: [deep, malformed, oversize].map((b) => ({ hex: b.toString('hex'), srcPort: 546 })),
-    });
+    await dhcpClient(vm2, { steps: [deep, malformed, oversize].map((b) => ({ op: 'raw' as const, hex: b.toString('hex') })) });
     const grew = (reason: string) => async () => (await Promise.all(plan.routers.map((r) => counters(plan, r)))).every((c, i) => (c.dropped[reason] ?? 0) > (beforeCounts[i]!.dropped[reason] ?? 0));
     for (const reason of ['hop-count-exceeded', 'malformed', 'oversize']) await waitUntil(grew(reason), { timeoutMs: 5000, what: `both relays to count '${reason}'` });
-    const res = await testClient(vm2.ns, { iface: 'eth0', linkLocal: vm2.linkLocal, duid: '02:aa:bb:cc:dd:02', iaids: [1] });
-    expect(res.replies[0]!.flatMap((ia) => ia.prefixes)).to.deep.equal(RESERVED.vm2);
+    const res = await dhcpClient(vm2, { duid: '02:aa:bb:cc:dd:02' });
+    expect(res.steps[0]!.iaPds.flatMap((ia) => ia.prefixes.map((p) => p.prefix))).to.deep.equal(RESERVED.vm2);
     await bothHold(RESERVED.vm2, vm2.linkLocal);
   });
 
