@@ -26,7 +26,7 @@ import { Prefix } from '../harness/addr/prefix.ts';
 import type { InstancePlan } from '../netns/net/plan.ts';
 import { namespaceName } from '../netns/net/names.ts';
 import { run } from '../netns/exec.ts';
-import { WaitTimeout } from '../netns/wait.ts';
+import { waitUntil, WaitTimeout } from '../netns/wait.ts';
 import { deployInstance, destroyInstance } from '../harness/control/lifecycle.ts';
 import { driverFor, hypervisorRef, podInstanceModels, type SgDriver } from '../harness/sg/driver.ts';
 import { bridgeTablePresent, chainsOf, NftDriver } from '../harness/sg/nft-driver.ts';
@@ -578,11 +578,16 @@ describe('SG: security groups on the hypervisor', function () {
       try {
         await new Promise((r) => setTimeout(r, 500)); // let it open its capture
         await inNode('vm3', ['ip', '-6', 'addr', 'add', `${fresh}/64`, 'dev', 'eth0']);
-        await new Promise((r) => setTimeout(r, 2500)); // DAD: 1 probe, 1 s, plus margin
-        const { stdout } = await inNode('vm3', ['ip', '-6', '-j', 'addr', 'show', 'dev', 'eth0']);
-        const addr = (JSON.parse(stdout) as Array<{ addr_info: Array<{ local: string; dadfailed?: boolean; tentative?: boolean }> }>)[0]!.addr_info.find((a) => a.local === fresh);
-        expect(addr, `${fresh} on vm3`).to.not.equal(undefined);
-        expect(addr!.dadfailed ?? false, `${fresh} on vm3 failed DAD: a forged NA got through`).to.equal(false);
+        // DAD ends either way — the address turns valid, or it fails because a forged NA got through.
+        const addr = await waitUntil(
+          async () => {
+            const { stdout } = await inNode('vm3', ['ip', '-6', '-j', 'addr', 'show', 'dev', 'eth0']);
+            const a = (JSON.parse(stdout) as Array<{ addr_info: Array<{ local: string; dadfailed?: boolean; tentative?: boolean }> }>)[0]!.addr_info.find((x) => x.local === fresh);
+            return a && (a.dadfailed || !a.tentative) ? a : undefined;
+          },
+          { timeoutMs: 5000, what: `DAD of ${fresh} on vm3 to end` },
+        );
+        expect(addr.dadfailed ?? false, `${fresh} on vm3 failed DAD: a forged NA got through`).to.equal(false);
       } finally {
         attacker.kill();
         await inNode('vm3', ['ip', '-6', 'addr', 'del', `${fresh}/64`, 'dev', 'eth0'], { allowFailure: true });
