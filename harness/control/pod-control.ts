@@ -27,10 +27,9 @@ export class PodControl {
       if (!pg) throw new Error(`run ${plan.run}: the postgresql backend has no database recorded`);
       store = await PgStore.connect(pg, { subnetId: POD_SUBNET_ID });
     } else {
-      const config = new ConfigStore(plan);
-      // A crash between the file's rename and the reload left Kea behind the file: catch it up.
-      await config.apply();
-      store = config;
+      // Opening reloads nothing: every write reloads Kea, and `up` catches a Kea left behind by a
+      // crash between rename and reload (a reload resets Kea's allocator; `vm show` must not).
+      store = new ConfigStore(plan);
     }
     const allocator = Allocator.fromReserved(plan.pod.pod.pdPool, plan.pod.pod.delegatedLength, (await store.list()).flatMap((r) => r.prefixes), {
       quarantineMs: KEA_VALID_LIFETIME_S * 1000,

@@ -10,6 +10,7 @@ import { spawn } from 'node:child_process';
 import { BRIDGES, type Plan } from '../../netns/net/plan.ts';
 import { readState } from '../../netns/net/run-state.ts';
 import { PodControl } from '../control/pod-control.ts';
+import type { Reservation } from '../control/reservation-store.ts';
 import { nsArgv } from '../../netns/exec.ts';
 import { instanceModel, toCloudStackRules, formatRule, type SgInstance } from './model.ts';
 
@@ -149,12 +150,16 @@ export async function podInstanceModels(plan: Plan): Promise<SgInstance[]> {
   const state = readState(plan.run);
   const control = await PodControl.open(plan, state?.pg);
   try {
-    const reservations = await control.store.list();
-    const prefixesOf = (mac: string) => reservations.find((r) => r.mac === mac)?.prefixes ?? [];
-    return plan.instances.map((i) => instanceModel(plan, i, prefixesOf(i.mac)));
+    return instanceModels(plan, await control.store.list());
   } finally {
     await control.close();
   }
+}
+
+/** Every instance's model from reservations already read (`up` has them from reserving). */
+export function instanceModels(plan: Plan, reservations: readonly Reservation[]): SgInstance[] {
+  const prefixesOf = (mac: string) => reservations.find((r) => r.mac === mac)?.prefixes ?? [];
+  return plan.instances.map((i) => instanceModel(plan, i, prefixesOf(i.mac)));
 }
 
 /** Applies every instance's group (at `up`, or in a scenario run before the lead wires the driver). */

@@ -19,7 +19,9 @@ import { keaCommand, keaPaths, startKea } from '../daemons/kea.ts';
 import { connectPostgres, postgresDaemonRecord, startPostgres } from '../daemons/postgres.ts';
 import { keaHostsDatabase } from '../../harness/control/pg-store.ts';
 import { PodControl } from '../../harness/control/pod-control.ts';
-import { applyAll, driverFor, podInstanceModels } from '../../harness/sg/driver.ts';
+import { applyAll, driverFor, instanceModels } from '../../harness/sg/driver.ts';
+import { ConfigStore } from '../../harness/control/config-store.ts';
+import type { Reservation } from '../../harness/control/reservation-store.ts';
 import { startRadvd } from '../daemons/radvd.ts';
 import { startRelay } from '../daemons/relay.ts';
 import { assertAlive, daemonAlive } from '../daemons/process.ts';
@@ -116,10 +118,10 @@ export async function waitInstancesReady(plan: Plan, state: RunState, timeoutMs:
 }
 
 /** The instances the pod file declares are deployed through the same allocation and reservation path as `vm deploy`. */
-async function reserveDeclared(plan: Plan, state: RunState): Promise<void> {
+async function reserveDeclared(plan: Plan, state: RunState): Promise<Reservation[]> {
   const control = await PodControl.open(plan, state.pg);
   try {
-    await control.reserve(plan.instances.map((i) => ({ mac: i.mac, count: i.prefixes })));
+    return await control.reserve(plan.instances.map((i) => ({ mac: i.mac, count: i.prefixes })));
   } finally {
     await control.close();
   }
@@ -137,6 +139,8 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
     if (existing.phase === 'ready' && plan.nodes.every((n) => present.has(n.ns))) {
       say('pod is up already: restarting any daemon that died and checking readiness');
       await startDaemons(plan, existing);
+      // A crash between the config file's rename and Kea's reload left Kea behind the store: catch it up.
+      if (plan.pod.kea.backend === 'config') await new ConfigStore(plan).apply();
       if (opts.relays !== false) await startRelays(plan, existing);
       await waitInstancesReady(plan, existing, opts.readyTimeoutMs ?? 15_000);
       return { plan, reused: true };
@@ -171,10 +175,10 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
     say('starting Kea and radvd');
     await startDaemons(plan, state);
     say(`reserving prefixes for ${plan.instances.length} instances`);
-    await reserveDeclared(plan, state);
+    const reserved = await reserveDeclared(plan, state);
     if (opts.securityGroups !== false) {
       say('applying security groups');
-      await applyAll(plan, await driverFor(), await podInstanceModels(plan));
+      await applyAll(plan, await driverFor(), instanceModels(plan, reserved));
     }
     say(`bringing up ${plan.instances.length} instances and the relays`);
     // Instances come up (SLAAC needs only radvd) while the relays start (DHCPv6 needs them).
