@@ -32,7 +32,7 @@ describe('PD: prefix delegation', () => {
       const reserved = await reservedPrefixes(vm);
       expect(reserved, 'vm1 reservation').to.have.length(1);
       const capture = await Capture.start(vm.ns, 'eth0', artifactPath('PD-001.pcap'), 'udp port 546 or udp port 547');
-      const dhcp6c = startDhcp6c(vm, mkdtempSync(join(artifactPath(''), 'PD-001-dhcp6c-')));
+      const dhcp6c = startDhcp6c(vm.ns, mkdtempSync(join(artifactPath(''), 'PD-001-dhcp6c-')));
       try {
         const reply = await capture.waitFor(
           (frames) => frames.find((f) => f.frame.dhcpv6?.type === 'reply' && 'options' in f.frame.dhcpv6 && findOptions(f.frame.dhcpv6.options, 'ia-pd').length > 0),

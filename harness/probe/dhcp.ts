@@ -11,14 +11,15 @@ import { waitUntil } from '../../netns/wait.ts';
 import { readState } from '../../netns/net/run-state.ts';
 import { buildPlan, type InstancePlan, type RouterPlan } from '../../netns/net/plan.ts';
 import { relayCommand, relayPaths } from '../../netns/daemons/relay.ts';
+import { RELAY_DEFAULTS } from '../relay/config.ts';
 import { PodControl } from '../control/pod-control.ts';
 import type { CounterSnapshot } from '../relay/counters.ts';
 import type { DhcpClientResult, DhcpStep } from './dhcp-client.ts';
 
 const CLIENT = fileURLToPath(new URL('./dhcp-client.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
-/** The routes the relays install carry this protocol number (harness/relay/routes.ts). */
-const RELAY_ROUTE_PROTO = '201';
+/** The routes the relays install carry this protocol number. */
+const RELAY_ROUTE_PROTO = String(RELAY_DEFAULTS.routeProtocol);
 
 export interface ClientOptions {
   iaPds?: number;
@@ -88,13 +89,13 @@ export async function relayCounters(router: RouterPlan): Promise<CounterSnapshot
   return answer.arguments as unknown as CounterSnapshot;
 }
 
-/** wide-dhcpv6 dhcp6c with the seed's configuration, its DUID folder private to this actor. */
-export function startDhcp6c(inst: InstancePlan, dir: string): { pid: number; stop(): Promise<void> } {
+/** wide-dhcpv6 dhcp6c with the seed's configuration in namespace `ns`, its DUID folder private to this actor. */
+export function startDhcp6c(ns: string, dir: string): { pid: number; stop(): Promise<void> } {
   mkdirSync(`${dir}/dhcpv6`, { recursive: true });
   // The seed's dhcp6c.conf, as CloudStack documents it for instances.
   writeFileSync(`${dir}/dhcp6c.conf`, 'interface eth0 {\n  send ia-pd 1;\n  send ia-na 0;\n  request domain-name-servers;\n  request domain-name;\n};\nid-assoc pd 1 { };\nid-assoc na 0 { };\n');
   // dhcp6c keeps its DUID under /var/lib/dhcpv6: a bind mount inside ip netns exec's private mount namespace.
-  const child = spawn('ip', ['netns', 'exec', inst.ns, 'sh', '-c', `mount --bind '${dir}/dhcpv6' /var/lib/dhcpv6 && exec dhcp6c -f -c '${dir}/dhcp6c.conf' -p '${dir}/dhcp6c.pid' eth0`], {
+  const child = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', `mount --bind '${dir}/dhcpv6' /var/lib/dhcpv6 && exec dhcp6c -f -c '${dir}/dhcp6c.conf' -p '${dir}/dhcp6c.pid' eth0`], {
     detached: true,
     stdio: 'ignore',
   });

@@ -4,14 +4,13 @@
  * client for two IA_PDs, unknown MACs, forged and malformed messages), captures at Kea.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { mkdirSync, writeFileSync, cpSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadPodFile } from '../../netns/topo/pod-file.ts';
 import { up } from '../../netns/net/realize.ts';
 import { teardownRun } from '../../netns/net/teardown.ts';
 import { uniqueRunName, namespaceName, runDir } from '../../netns/net/names.ts';
-import { readState, writeState, processAlive, type DaemonRecord } from '../../netns/net/run-state.ts';
+import { readState, writeState, type DaemonRecord } from '../../netns/net/run-state.ts';
 import type { Plan, InstancePlan, RouterPlan } from '../../netns/net/plan.ts';
 import { BRIDGES } from '../../netns/net/plan.ts';
 import { keaCommand, keaConfig, keaPaths, type KeaReservation } from '../../netns/daemons/kea.ts';
@@ -22,7 +21,7 @@ import { waitUntil } from '../../netns/wait.ts';
 import { Capture } from '../probe/agent-client.ts';
 import { encodeDhcpv6, findOption, innermostMessage, relayChain } from '../packet/dhcpv6.ts';
 import { linkLocalAddress } from '../addr/slaac.ts';
-import { dhcpClient } from '../probe/dhcp.ts';
+import { dhcpClient, relayRoutes, startDhcp6c } from '../probe/dhcp.ts';
 import type { CounterSnapshot } from './counters.ts';
 
 const POD = fileURLToPath(new URL('../../fixtures/pods/default.yaml', import.meta.url));
@@ -36,43 +35,11 @@ const RESERVED = {
 /** The extra instance with a stable-privacy link-local (not EUI-64), attached to hv1. */
 const SPY = { node: 'spy', mac: '02:5e:c0:00:00:01', port: 'vnet9' };
 
-interface RouteRow {
-  dst: string;
-  gateway?: string;
-}
-
-async function relayRoutes(r: RouterPlan): Promise<RouteRow[]> {
-  return ipJson<RouteRow[]>(r.ns, ['-6', 'route', 'show', 'proto', '201', 'dev', 'lan']);
-}
-
 async function counters(plan: Plan, r: RouterPlan): Promise<CounterSnapshot> {
   const answer = await relayCommand(relayPaths(plan.run, r.name).socket, 'counters');
   return answer.arguments as unknown as CounterSnapshot;
 }
 
-
-/** dhcp6c with the seed's configuration, its DUID folder private to the test (bind mount in ip netns exec's mount namespace). */
-function startDhcp6c(ns: string, dir: string): number {
-  mkdirSync(`${dir}/dhcpv6`, { recursive: true });
-  writeFileSync(
-    `${dir}/dhcp6c.conf`,
-    'interface eth0 {\n  send ia-pd 1;\n  send ia-na 0;\n  request domain-name-servers;\n  request domain-name;\n};\nid-assoc pd 1 { };\nid-assoc na 0 { };\n',
-  );
-  const out = `${dir}/dhcp6c.log`;
-  writeFileSync(out, '');
-  const child = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', `mount --bind '${dir}/dhcpv6' /var/lib/dhcpv6 && exec dhcp6c -f -c '${dir}/dhcp6c.conf' -p '${dir}/dhcp6c.pid' eth0`], {
-    detached: true,
-    stdio: ['ignore', 'ignore', 'ignore'],
-  });
-  child.unref();
-  return child.pid!;
-}
-
-async function stopPid(pid: number): Promise<void> {
-  if (!processAlive(pid)) return;
-  process.kill(pid, 'SIGTERM');
-  await waitUntil(() => !processAlive(pid), { timeoutMs: 5000, what: `pid ${pid} to exit` });
-}
 
 describe('relay agent in a real pod (issue 5)', function () {
   this.timeout(120_000);
@@ -113,7 +80,7 @@ describe('relay agent in a real pod (issue 5)', function () {
       async () => {
         for (const r of plan.routers) {
           const rows = await relayRoutes(r);
-          for (const p of prefixes) if (rows.filter((x) => x.dst === p && x.gateway === via).length !== 1) return false;
+          for (const p of prefixes) if (rows.filter((x) => x.prefix === p && x.via === via).length !== 1) return false;
         }
         return true;
       },
@@ -122,7 +89,7 @@ describe('relay agent in a real pod (issue 5)', function () {
   const noneHold = (prefixes: string[]) =>
     waitUntil(
       async () => {
-        for (const r of plan.routers) if ((await relayRoutes(r)).some((x) => prefixes.includes(x.dst))) return false;
+        for (const r of plan.routers) if ((await relayRoutes(r)).some((x) => prefixes.includes(x.prefix))) return false;
         return true;
       },
       { timeoutMs: 15_000, what: `no router to hold ${prefixes.join(', ')}` },
@@ -131,7 +98,7 @@ describe('relay agent in a real pod (issue 5)', function () {
   it('dhcp6c (seed config) gets exactly its reserved /60; both routers route it via its link-local; the core reaches it; Release removes the routes', async function () {
     const vm1 = inst('vm1');
     const cap = await Capture.start(vm1.ns, 'eth0', `${dir()}/vm1.pcap`, 'udp port 546');
-    const pid = startDhcp6c(vm1.ns, `${dir()}/vm1`);
+    const dhcp6c = startDhcp6c(vm1.ns, `${dir()}/vm1`);
     try {
       const reply = await cap.waitFor(
         (frames) => frames.map((f) => f.frame.dhcpv6).find((m) => m?.type === 'reply' && findOption(m.options, 'ia-pd')?.options.some((o) => o.type === 'iaprefix')),
@@ -147,7 +114,7 @@ describe('relay agent in a real pod (issue 5)', function () {
         what: 'the core to ping 2001:db8:200::1 inside vm1\'s delegated prefix',
       });
     } finally {
-      await stopPid(pid); // SIGTERM: dhcp6c sends a Release
+      await dhcp6c.stop(); // SIGTERM: dhcp6c sends a Release
       await cap.stop();
     }
     await noneHold(RESERVED.vm1);
@@ -163,7 +130,7 @@ describe('relay agent in a real pod (issue 5)', function () {
     const vm4 = inst('vm4');
     const unknown = await dhcpClient(vm4, { duid: '02:aa:bb:cc:dd:04' });
     expect(unknown.steps[0]!.iaPds[0]?.status).to.equal(6); // NoPrefixAvail
-    for (const r of plan.routers) expect((await relayRoutes(r)).filter((x) => x.gateway === vm4.linkLocal)).to.deep.equal([]);
+    for (const r of plan.routers) expect((await relayRoutes(r)).filter((x) => x.via === vm4.linkLocal)).to.deep.equal([]);
   });
 
   it('option 37 carries the frame\'s source MAC for a stable-privacy link-local and a copied DUID; that instance gets only its own prefix', async function () {
@@ -183,29 +150,29 @@ describe('relay agent in a real pod (issue 5)', function () {
     mkdirSync(spyDir, { recursive: true });
     cpSync(`${dir()}/vm1/dhcpv6`, `${spyDir}/dhcpv6`, { recursive: true });
     expect(readFileSync(`${spyDir}/dhcpv6/dhcp6c_duid`).length).to.be.greaterThan(0);
-    const pid = startDhcp6c(ns, spyDir);
+    const dhcp6c = startDhcp6c(ns, spyDir);
     try {
       await bothHold(RESERVED.spy, ll);
       const forwards = kea.frames().map((f) => f.frame.dhcpv6).filter((m) => m?.type === 'relay-forward' && m.peerAddress === ll);
       expect(forwards.length).to.be.greaterThan(0);
       for (const m of forwards) if (m?.type === 'relay-forward') expect(findOption(m.options, 'remote-id')).to.deep.include({ enterpriseNumber: 4491, remoteId: SPY.mac });
-      for (const r of plan.routers) expect((await relayRoutes(r)).filter((x) => x.gateway === ll).map((x) => x.dst)).to.deep.equal(RESERVED.spy);
+      for (const r of plan.routers) expect((await relayRoutes(r)).filter((x) => x.via === ll).map((x) => x.prefix)).to.deep.equal(RESERVED.spy);
     } finally {
-      await stopPid(pid);
+      await dhcp6c.stop();
     }
     await noneHold(RESERVED.spy);
   });
 
   it('a relay restart with live leases keeps every route, duplicates none, and removes a stale one', async function () {
     const r1 = plan.routers[0]!;
-    const before = (await relayRoutes(r1)).map((x) => `${x.dst} via ${x.gateway}`).sort();
+    const before = (await relayRoutes(r1)).map((x) => `${x.prefix} via ${x.via}`).sort();
     expect(before).to.include(`${RESERVED.vm3[0]} via ${inst('vm3').linkLocal}`);
     await run(['ip', '-6', 'route', 'add', '2001:db8:2ff::/60', 'via', 'fe80::99', 'dev', 'lan', 'proto', '201'], { ns: r1.ns });
     // The relay `up` started on r1, stopped and started again.
     const old = readState(runName)!.daemons.find((d) => d.name === 'dhcp6-relay' && d.node === r1.name)!;
     await stopDaemon(old);
     recordDaemon(await startRelay(plan, r1));
-    const after = (await relayRoutes(r1)).map((x) => `${x.dst} via ${x.gateway}`).sort();
+    const after = (await relayRoutes(r1)).map((x) => `${x.prefix} via ${x.via}`).sort();
     expect(after).to.deep.equal(before);
     const held = (await relayCommand(relayPaths(runName, r1.name).socket, 'routes')).arguments!.routes as { prefix: string }[];
     expect(held.map((x) => x.prefix).sort()).to.deep.equal(before.map((x) => x.split(' ')[0]).sort());
