@@ -7,11 +7,12 @@
  */
 import type { Command } from 'commander';
 import Mocha from 'mocha';
-import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { copyRunLogs } from '../net/run-state.ts';
 import { join, resolve } from 'node:path';
 import { up } from '../net/realize.ts';
 import { teardownRun } from '../net/teardown.ts';
-import { runDir, uniqueRunName } from '../net/names.ts';
+import { uniqueRunName } from '../net/names.ts';
 import { assertNetAdmin } from '../net/privileges.ts';
 import type { Plan } from '../net/plan.ts';
 import { podGraph, toDot } from '../net/graph.ts';
@@ -124,9 +125,7 @@ async function saveEvidence(plan: Plan, artifacts: string): Promise<void> {
   writeFileSync(join(artifacts, 'topology.dot'), dot);
   const svg = await run(['dot', '-Tsvg'], { input: dot, allowFailure: true });
   if (svg.exitCode === 0) writeFileSync(join(artifacts, 'topology.svg'), svg.stdout);
-  const logs = join(artifacts, 'logs');
-  mkdirSync(logs, { recursive: true });
-  for (const f of readdirSync(runDir(plan.run)).filter((n) => /\.(log|conf|json|out)$/.test(n))) cpSync(join(runDir(plan.run), f), join(logs, f));
+  copyRunLogs(plan.run, join(artifacts, 'logs'));
 }
 
 export function registerTest(program: Command): void {

@@ -5,14 +5,14 @@
  * link-local. Any failure removes everything this run created before the error is reported.
  */
 import { createHash } from 'node:crypto';
-import { cpSync, mkdirSync, readdirSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pod } from '../topo/pod-file.ts';
 import { run } from '../exec.ts';
 import { assignPorts, buildPlan, nsShellScript, type InstancePlan, type Plan } from './plan.ts';
 import { namespaceName, runDir } from './names.ts';
-import { readState, writeState, type DaemonRecord, type RunState } from './run-state.ts';
+import { copyRunLogs, readState, writeState, type DaemonRecord, type RunState } from './run-state.ts';
 import { teardownRun, v6podNamespaces } from './teardown.ts';
 import { observeInstances, usable } from './observe.ts';
 import { keaCommand, keaPaths, startKea } from '../daemons/kea.ts';
@@ -204,8 +204,7 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
 function keepLogs(runName: string): string | undefined {
   const dest = join(tmpdir(), `v6pod-${runName}-failed`);
   try {
-    mkdirSync(dest, { recursive: true });
-    for (const f of readdirSync(runDir(runName)).filter((n) => /\.(log|out|conf|json)$/.test(n))) cpSync(join(runDir(runName), f), join(dest, f));
+    copyRunLogs(runName, dest);
     return dest;
   } catch {
     return undefined;

@@ -3,7 +3,7 @@
  * Written before any kernel object is created (so a crash mid-`up` leaves a record `down` can use)
  * and replaced atomically (write to a temp file, rename).
  */
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { runDir, RUN_ROOT } from './names.ts';
 import type { Pod } from '../topo/pod-file.ts';
 import type { PgTarget } from '../daemons/postgres.ts';
@@ -76,4 +76,10 @@ export function processAlive(pid: number): boolean {
   } catch (err) {
     return (err as NodeJS.ErrnoException).code === 'EPERM';
   }
+}
+
+/** Copies a run's daemon logs, configs and state (its evidence) into `dest`. */
+export function copyRunLogs(run: string, dest: string): void {
+  mkdirSync(dest, { recursive: true });
+  for (const f of readdirSync(runDir(run)).filter((n) => /\.(log|out|conf|json)$/.test(n))) cpSync(`${runDir(run)}/${f}`, `${dest}/${f}`);
 }
