@@ -11,7 +11,8 @@ import { reconcile } from './reconcile.ts';
 import { RelayAgent } from './relay-agent.ts';
 import { LanPort } from './lan-port.ts';
 import { ServerPort } from './server-port.ts';
-import { serveControl } from './control.ts';
+import { handleCommand } from './control.ts';
+import { serveControl } from '../../netns/daemons/control-socket.ts';
 
 const EXPIRY_SWEEP_MS = 1000;
 /** Route changes wait this long to share one write to `ip -batch` (a route lands a few ms after its Reply). */
@@ -40,7 +41,7 @@ const agent = new RelayAgent(cfg, counters, { forward: (s, wire) => open.server?
 open.server = await ServerPort.open(cfg.serviceAddress, (payload, from) => agent.fromServer(payload, from));
 open.lan = await LanPort.open(cfg, (frame) => agent.fromClient(frame));
 const sweep = setInterval(() => routes.expire().catch((err: Error) => log(`expiry failed: ${err.message}`)), EXPIRY_SWEEP_MS);
-const control = await serveControl(cfg.controlSocket, counters, routes).catch((err: Error) => {
+const control = await serveControl(cfg.controlSocket, (request) => handleCommand(request, counters, routes)).catch((err: Error) => {
   // One line in the relay's log, which v6pod quotes when the relay does not come up.
   process.stderr.write(`dhcp6-relay: cannot serve its control socket ${cfg.controlSocket}: ${err.message}\n`);
   process.exit(1);
