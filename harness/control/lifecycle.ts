@@ -74,7 +74,7 @@ function validateDeploy(state: RunState, spec: DeploySpec): { hv: string; inst: 
   if (!Number.isInteger(prefixes) || prefixes < 0) throw new UsageError(`--prefixes ${prefixes} must be a whole number ≥ 0`);
   const securityGroup = spec.securityGroup ?? 'default';
   if (!pod.securityGroups[securityGroup]) throw new UsageError(`unknown security group '${securityGroup}' (groups: ${Object.keys(pod.securityGroups).join(', ')})`);
-  return { hv, inst: { name: spec.name, mac, prefixes, securityGroup } };
+  return { hv, inst: { name: spec.name, mac, prefixes, securityGroup, kind: 'namespace', dhcp: false } };
 }
 
 async function createKernelObjects(plan: Plan, inst: InstancePlan, state: RunState, prefixes: string[]): Promise<void> {

@@ -8,7 +8,7 @@
  *   (daemons: Kea, radvd — see netns/daemons/)
  *   attach   per instance: eth0 up, so its first RS meets a router that is already advertising
  */
-import type { Pod } from '../topo/pod-file.ts';
+import type { InstanceKind, Pod } from '../topo/pod-file.ts';
 import { namespaceName } from './names.ts';
 import { generateMac } from '../../harness/addr/mac.ts';
 import { linkLocalAddress, slaacAddress } from '../../harness/addr/slaac.ts';
@@ -68,7 +68,12 @@ export interface RouterPlan {
 
 export interface InstancePlan {
   name: string;
+  kind: InstanceKind;
   hypervisor: string;
+  /**
+   * Where the instance's stack runs: its own namespace, or — synthetic — the hypervisor's, whose
+   * host daemon serves the instance's TAP port (harness/synth/).
+   */
   ns: string;
   port: string;
   mac: string;
@@ -76,6 +81,8 @@ export interface InstancePlan {
   linkLocal: string;
   prefixes: number;
   securityGroup: string;
+  /** Synthetic: runs its DHCPv6 PD client from boot. */
+  dhcp: boolean;
 }
 
 export interface Plan {
@@ -147,7 +154,8 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
     { name: pod.kea.name, role: 'kea', ns: ns(pod.kea.name) },
     { name: pod.tor.name, role: 'tor', ns: ns(pod.tor.name) },
     ...pod.hypervisors.map((h) => ({ name: h.name, role: 'hypervisor' as const, ns: ns(h.name) })),
-    ...pod.hypervisors.flatMap((h) => h.instances.map((i) => ({ name: i.name, role: 'instance' as const, ns: ns(i.name) }))),
+    // Synthetic instances have no namespace of their own: their TAPs live in the hypervisor's.
+    ...pod.hypervisors.flatMap((h) => h.instances.filter((i) => i.kind === 'namespace').map((i) => ({ name: i.name, role: 'instance' as const, ns: ns(i.name) }))),
   ];
 
   const links: PlanLink[] = [];
@@ -172,17 +180,19 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
     link(h.name, 'uplink', pod.tor.name, h.name);
     h.instances.forEach((inst) => {
       const port = ports[inst.name]!;
-      link(inst.name, 'eth0', h.name, port, inst.mac);
+      if (inst.kind === 'namespace') link(inst.name, 'eth0', h.name, port, inst.mac);
       instances.push({
         name: inst.name,
+        kind: inst.kind,
         hypervisor: h.name,
-        ns: ns(inst.name),
+        ns: inst.kind === 'namespace' ? ns(inst.name) : ns(h.name),
         port,
         mac: inst.mac,
         slaac: slaacAddress(l2, inst.mac),
         linkLocal: linkLocalAddress(inst.mac),
         prefixes: inst.prefixes,
         securityGroup: inst.securityGroup,
+        dhcp: inst.dhcp,
       });
     });
   }
@@ -246,7 +256,7 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
 
   setup[ns(pod.tor.name)] = l2Switch(pod.tor.name, BRIDGES.tor, portsOf(pod.tor.name));
   for (const h of pod.hypervisors) setup[ns(h.name)] = l2Switch(h.name, BRIDGES.hypervisor, portsOf(h.name));
-  for (const inst of instances) {
+  for (const inst of instances.filter((i) => i.kind === 'namespace')) {
     setup[inst.ns] = { sysctls: instanceSysctls(pod.pod.dad), ip: ['link set lo up'] };
     attach[inst.ns] = ['link set eth0 up'];
   }

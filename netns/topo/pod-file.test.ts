@@ -38,15 +38,15 @@ describe('pod file: fixtures/pods/default.yaml', () => {
         {
           name: 'hv1',
           instances: [
-            { name: 'vm1', mac: '06:7a:88:00:00:8b', prefixes: 1, securityGroup: 'default' },
-            { name: 'vm2', mac: generateMac('default/vm2'), prefixes: 1, securityGroup: 'web' },
+            { name: 'vm1', mac: '06:7a:88:00:00:8b', prefixes: 1, securityGroup: 'default', kind: 'namespace', dhcp: false },
+            { name: 'vm2', mac: generateMac('default/vm2'), prefixes: 1, securityGroup: 'web', kind: 'namespace', dhcp: false },
           ],
         },
         {
           name: 'hv2',
           instances: [
-            { name: 'vm3', mac: generateMac('default/vm3'), prefixes: 2, securityGroup: 'default' },
-            { name: 'vm4', mac: generateMac('default/vm4'), prefixes: 1, securityGroup: 'default' },
+            { name: 'vm3', mac: generateMac('default/vm3'), prefixes: 2, securityGroup: 'default', kind: 'namespace', dhcp: false },
+            { name: 'vm4', mac: generateMac('default/vm4'), prefixes: 1, securityGroup: 'default', kind: 'namespace', dhcp: false },
           ],
         },
       ],
@@ -64,6 +64,27 @@ describe('pod file: fixtures/pods/default.yaml', () => {
     expect([pod.core.name, pod.kea.name, pod.tor.name]).to.deep.equal(['core', 'kea', 'tor']);
     expect(pod.hypervisors).to.deep.equal([{ name: 'hv1', instances: [] }]);
     expect(pod.securityGroups).to.deep.equal({ default: { rules: [] } });
+  });
+});
+
+describe('pod file: synthetic instances and counted entries', () => {
+  it('expands a count into named instances with counted-up MACs, synthetic with DHCP from boot', () => {
+    const pod = parsePodFile(`${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n      - name: s\n        kind: synthetic\n        mac: 02:00:00:00:00:fe\n        count: 3\n      - name: q\n        kind: synthetic\n        dhcp: false\n`, 'pod.yaml');
+    expect(pod.hypervisors[0]!.instances).to.deep.equal([
+      { name: 'vm1', mac: generateMac('bad/vm1'), prefixes: 1, securityGroup: 'default', kind: 'namespace', dhcp: false },
+      { name: 's-1', mac: '02:00:00:00:00:fe', prefixes: 1, securityGroup: 'default', kind: 'synthetic', dhcp: true },
+      { name: 's-2', mac: '02:00:00:00:00:ff', prefixes: 1, securityGroup: 'default', kind: 'synthetic', dhcp: true },
+      { name: 's-3', mac: '02:00:00:00:01:00', prefixes: 1, securityGroup: 'default', kind: 'synthetic', dhcp: true },
+      { name: 'q', mac: generateMac('bad/q'), prefixes: 1, securityGroup: 'default', kind: 'synthetic', dhcp: false },
+    ]);
+  });
+
+  it('generates a MAC per counted name when none is declared', () => {
+    const pod = parsePodFile(`${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: s\n        count: 2\n`, 'pod.yaml');
+    expect(pod.hypervisors[0]!.instances.map((i) => [i.name, i.mac])).to.deep.equal([
+      ['s-1', generateMac('bad/s-1')],
+      ['s-2', generateMac('bad/s-2')],
+    ]);
   });
 });
 
@@ -116,6 +137,29 @@ describe('pod file: every broken rule is one line, <file>:<line>: <path> <rule>'
       [`pod.yaml:11: hypervisors[0].instances[0] generated MAC ${generateMac('bad/vm1')} is already used by routers[0].mac`],
     ],
     ['a malformed MAC', `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n        mac: 06-7a-88-00-00-8b\n`, ["pod.yaml:9: hypervisors[0].instances[0].mac '06-7a-88-00-00-8b' must be a MAC like 06:7a:88:00:00:8b"]],
+    ['an unknown instance kind', `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n        kind: container\n`, ["pod.yaml:9: hypervisors[0].instances[0].kind 'container' must be one of namespace, synthetic"]],
+    ['dhcp on a namespace instance', `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n        dhcp: true\n`, ['pod.yaml:9: hypervisors[0].instances[0].dhcp applies to synthetic instances only (a namespace instance runs dhcp6c from the scenarios)']],
+    ['a count of 0', `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: s\n        count: 0\n`, ['pod.yaml:9: hypervisors[0].instances[0].count 0 must be at least 1']],
+    [
+      'a counted name that collides',
+      `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: s-2\n      - name: s\n        count: 3\n`,
+      ["pod.yaml:9: hypervisors[0].instances[1].name 's' (from count: s-2) is already the name of hypervisors[0].instances[0] (node names share one namespace)"],
+    ],
+    [
+      'counted MACs that run into a declared one',
+      `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n        mac: 02:00:00:00:00:03\n      - name: s\n        mac: 02:00:00:00:00:01\n        count: 4\n`,
+      ['pod.yaml:11: hypervisors[0].instances[1].mac 02:00:00:00:00:03 is already used by hypervisors[0].instances[0].mac'],
+    ],
+    [
+      'a counted name too long for the kernel',
+      `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: sixchr\n        count: 10\n`,
+      ["pod.yaml:8: hypervisors[0].instances[0].name 'sixchr-10' is 9 characters; at most 8 fit (kernel interface names hold 15: 4 run prefix + 8 name + 3 suffix)"],
+    ],
+    [
+      'counted instances that need more prefixes than the pool holds',
+      'name: bad\npod:\n  l2Prefix: 2001:db8:100::/64\n  pdPool: 2001:db8:200::/62\n  delegatedLength: 64\nhypervisors:\n  - name: hv1\n    instances:\n      - name: s\n        count: 5\n',
+      ['pod.yaml:4: pod.pdPool 2001:db8:200::/62 holds 4 /64s; the 5 instances need 5'],
+    ],
   ];
   for (const [what, text, lines] of snippets) {
     it(what, () => {

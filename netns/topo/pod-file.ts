@@ -7,12 +7,13 @@
 import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
-import { assertUnicastMac, generateMac } from '../../harness/addr/mac.ts';
+import { assertUnicastMac, formatMac, generateMac } from '../../harness/addr/mac.ts';
 import { Prefix } from '../../harness/addr/prefix.ts';
 import { podSchema } from './pod-schema.ts';
 import { ioReason } from '../usage-error.ts';
 
 export type DadMode = 'optimistic' | 'full';
+export type InstanceKind = 'namespace' | 'synthetic';
 export type KeaBackend = 'config' | 'postgresql';
 
 export interface PodSettings {
@@ -51,6 +52,9 @@ export interface Instance extends NamedNode {
   /** How many delegated prefixes the instance holds. */
   readonly prefixes: number;
   readonly securityGroup: string;
+  readonly kind: InstanceKind;
+  /** Synthetic instances run their DHCPv6 PD client from boot; namespace instances never do (scenarios run dhcp6c). */
+  readonly dhcp: boolean;
 }
 export interface Hypervisor extends NamedNode {
   readonly instances: readonly Instance[];
@@ -262,8 +266,30 @@ function instancePaths(f: Fields): Path[] {
   return nodePaths(f).filter((p) => p[2] === 'instances');
 }
 
+/** How many instances an entry stands for (its `count`, else 1). */
+function countOf(f: Fields, instance: Path): number {
+  return f.integer([...instance, 'count']) ?? 1;
+}
+
+/** The names an entry gives: its own, or <name>-1 … <name>-<count> when it has a count. */
+function expandedNames(name: string, count: number | undefined): string[] {
+  return count === undefined ? [name] : Array.from({ length: count }, (_, i) => `${name}-${i + 1}`);
+}
+
+/** The i-th MAC counting up from `first` (48-bit, so it can carry across bytes). */
+function nthMac(first: string, i: number): string {
+  const value = BigInt(`0x${first.replaceAll(':', '')}`) + BigInt(i);
+  return formatMac(Buffer.from(value.toString(16).padStart(12, '0').slice(-12), 'hex'));
+}
+
 function meaningProblems(f: Fields): Problem[] {
-  return [...prefixProblems(f), ...nameProblems(f), ...macProblems(f), ...securityGroupProblems(f), ...keaProblems(f)];
+  return [...prefixProblems(f), ...nameProblems(f), ...macProblems(f), ...securityGroupProblems(f), ...keaProblems(f), ...kindProblems(f)];
+}
+
+function kindProblems(f: Fields): Problem[] {
+  return instancePaths(f)
+    .filter((p) => f.get([...p, 'dhcp']) !== undefined && (f.get([...p, 'kind']) ?? 'namespace') !== 'synthetic')
+    .map((p) => ({ path: [...p, 'dhcp'], rule: 'applies to synthetic instances only (a namespace instance runs dhcp6c from the scenarios)' }));
 }
 
 function keaProblems(f: Fields): Problem[] {
@@ -302,12 +328,13 @@ function prefixProblems(f: Fields): Problem[] {
   } else if (pool) {
     const perInstance = f.integer(['pod', 'prefixesPerInstance']) ?? 0;
     const instances = instancePaths(f);
-    const needed = instances.reduce((sum, p) => sum + (f.integer([...p, 'prefixes']) ?? perInstance), 0);
+    const needed = instances.reduce((sum, p) => sum + countOf(f, p) * (f.integer([...p, 'prefixes']) ?? perInstance), 0);
     const holds = pool.subprefixCount(delegated);
     if (BigInt(needed) > holds) {
+      const total = instances.reduce((sum, p) => sum + countOf(f, p), 0);
       problems.push({
         path: ['pod', 'pdPool'],
-        rule: `${pool} holds ${holds} /${delegated}s; the ${instances.length} instances need ${needed}`,
+        rule: `${pool} holds ${holds} /${delegated}s; the ${total} instances need ${needed}`,
       });
     }
   }
@@ -332,12 +359,16 @@ function nameProblems(f: Fields): Problem[] {
   const seen = new Map<string, Path>();
   for (const node of nodePaths(f)) {
     const path = [...node, 'name'];
-    const name = f.string(path);
-    if (name === undefined) continue;
-    tooLong(path, name);
-    const first = seen.get(name);
-    if (first) problems.push({ path, rule: `'${name}' is already the name of ${pathText(first)} (node names share one namespace)` });
-    else seen.set(name, node);
+    const given = f.string(path);
+    if (given === undefined) continue;
+    const count = node[2] === 'instances' ? f.integer([...node, 'count']) : undefined;
+    for (const name of expandedNames(given, count)) {
+      tooLong(path, name);
+      const first = seen.get(name);
+      const which = name === given ? '' : ` (from count: ${name})`;
+      if (first) problems.push({ path, rule: `'${given}'${which} is already the name of ${pathText(first)} (node names share one namespace)` });
+      else seen.set(name, node);
+    }
   }
   return problems;
 }
@@ -354,13 +385,14 @@ function macProblems(f: Fields): Problem[] {
   for (const node of nodePaths(f).filter((p) => p[0] === 'routers' || p[2] === 'instances')) {
     const path = [...node, 'mac'];
     const declared = f.present(path);
-    let mac: string;
-    let seed: string | undefined;
+    const count = node[2] === 'instances' ? f.integer([...node, 'count']) : undefined;
+    const macs: { mac: string; seed?: string }[] = [];
     if (declared) {
       const text = f.string(path);
       if (text === undefined) continue;
       try {
-        mac = assertUnicastMac(text);
+        const first = assertUnicastMac(text);
+        for (let i = 0; i < (count ?? 1); i++) macs.push({ mac: assertUnicastMac(nthMac(first, i)) });
       } catch (err) {
         problems.push({ path, rule: (err as Error).message });
         continue;
@@ -368,14 +400,15 @@ function macProblems(f: Fields): Problem[] {
     } else {
       const name = f.string([...node, 'name']);
       if (podName === undefined || name === undefined) continue;
-      seed = macSeed(podName, name);
-      mac = generateMac(seed);
+      for (const n of expandedNames(name, count)) macs.push({ mac: generateMac(macSeed(podName, n)), seed: macSeed(podName, n) });
     }
-    const owner = owners.get(mac);
-    if (owner === undefined) owners.set(mac, { label: declared ? pathText(path) : `the MAC generated for ${pathText(node)}`, seed });
-    else if (declared) problems.push({ path, rule: `${mac} is already used by ${owner.label}` });
-    // The same seed means the same name, which nameProblems reports already.
-    else if (owner.seed !== seed) problems.push({ path: node, rule: `generated MAC ${mac} is already used by ${owner.label}` });
+    for (const { mac, seed } of macs) {
+      const owner = owners.get(mac);
+      if (owner === undefined) owners.set(mac, { label: declared ? pathText(path) : `the MAC generated for ${pathText(node)}`, seed });
+      else if (declared) problems.push({ path, rule: `${mac} is already used by ${owner.label}` });
+      // The same seed means the same name, which nameProblems reports already.
+      else if (owner.seed !== seed) problems.push({ path: node, rule: `generated MAC ${mac} is already used by ${owner.label}` });
+    }
   }
   return problems;
 }
@@ -416,7 +449,7 @@ interface RawPod {
   core: NamedNode;
   kea: Kea;
   tor: NamedNode;
-  hypervisors: { name: string; instances: { name: string; mac?: string; prefixes?: number; securityGroup?: string }[] }[];
+  hypervisors: { name: string; instances: { name: string; mac?: string; prefixes?: number; securityGroup?: string; kind: InstanceKind; dhcp?: boolean; count?: number }[] }[];
   securityGroups: Record<string, SecurityGroup>;
 }
 
@@ -431,12 +464,16 @@ function normalize(raw: RawPod): Pod {
     tor: raw.tor,
     hypervisors: raw.hypervisors.map((h) => ({
       name: h.name,
-      instances: h.instances.map((i) => ({
-        name: i.name,
-        mac: mac(i),
-        prefixes: i.prefixes ?? raw.pod.prefixesPerInstance,
-        securityGroup: i.securityGroup ?? DEFAULT_SECURITY_GROUP,
-      })),
+      instances: h.instances.flatMap((i) =>
+        expandedNames(i.name, i.count).map((name, k) => ({
+          name,
+          mac: i.mac ? assertUnicastMac(nthMac(i.mac, k)) : mac({ name }),
+          prefixes: i.prefixes ?? raw.pod.prefixesPerInstance,
+          securityGroup: i.securityGroup ?? DEFAULT_SECURITY_GROUP,
+          kind: i.kind,
+          dhcp: i.kind === 'synthetic' && (i.dhcp ?? true),
+        })),
+      ),
     })),
     securityGroups: { [DEFAULT_SECURITY_GROUP]: { rules: [] }, ...raw.securityGroups },
   };

@@ -89,6 +89,14 @@ export const podSchema = {
                 mac,
                 prefixes: count,
                 securityGroup: groupName,
+                // namespace: a network namespace with the kernel's own stack (the ground truth);
+                // synthetic: a TAP on the bridge served by an emulated stack (harness/synth/), for scale.
+                kind: { enum: ['namespace', 'synthetic'], default: 'namespace' },
+                // Synthetic only: the instance runs its DHCPv6 PD client from boot (default true).
+                dhcp: { type: 'boolean' },
+                // This entry stands for `count` instances named <name>-1 … <name>-<count>; a declared
+                // MAC is the first one's, the next ones count up from it.
+                count: { type: 'integer', minimum: 1, maximum: 10000 },
               },
             },
             default: [],
