@@ -10,8 +10,9 @@ export function registerValidate(program: Command): void {
     .action((file: string) => {
       try {
         const pod = loadPodFile(file);
-        const instances = pod.hypervisors.reduce((n, h) => n + h.instances.length, 0);
-        process.stdout.write(`${file}: ok (${pod.hypervisors.length} hypervisors, ${instances} instances)\n`);
+        const all = pod.hypervisors.flatMap((h) => h.instances);
+        const synthetic = all.filter((i) => i.kind === 'synthetic').length;
+        process.stdout.write(`${file}: ok (${pod.hypervisors.length} hypervisors, ${all.length} instances${synthetic ? `, ${synthetic} synthetic` : ''})\n`);
       } catch (err) {
         if (!(err instanceof PodFileError)) throw err;
         for (const line of err.errors) process.stderr.write(`${line}\n`);
