@@ -1,0 +1,45 @@
+/**
+ * What the emulated host needs from its DHCPv6 PD client (harness/synth/pd-client.ts's PdClient):
+ * started once the link-local is usable, fed the frames addressed to UDP 546, asked to renew or
+ * release, and read for the delegated prefixes. Kept as an interface so the host is tested with a
+ * fake and does not depend on the client's internals.
+ */
+import type { Clock } from './clock.ts';
+
+export interface DelegatedPrefix {
+  iaid: number;
+  prefix: string;
+  preferredLifetime: number;
+  validLifetime: number;
+  /** When the lifetimes started (ms since the epoch). */
+  obtainedAt: number;
+}
+
+export interface DhcpSnapshot {
+  state: string;
+  prefixes: DelegatedPrefix[];
+  [field: string]: unknown;
+}
+
+export interface DhcpClient {
+  start(): void;
+  /** True when the frame was a DHCPv6 message for this client. */
+  handleFrame(frame: Buffer): boolean;
+  renew(): void;
+  release(): Promise<void>;
+  stop(): void;
+  snapshot(): DhcpSnapshot;
+  on(event: 'bound' | 'changed', listener: () => void): unknown;
+}
+
+export interface DhcpClientOptions {
+  mac: string;
+  linkLocal: string;
+  duid: Buffer;
+  iaids: number[];
+  send: (frame: Buffer) => void;
+  clock?: Clock;
+  random?: () => number;
+}
+
+export type DhcpClientFactory = (opts: DhcpClientOptions) => DhcpClient;

@@ -1,0 +1,534 @@
+/**
+ * One synthetic instance: an emulated IPv6 host on a FrameLink, doing what a Linux guest with
+ * addr_gen_mode=0 does on the pod LAN — EUI-64 link-local with DAD (RFC 4862 §5.4, optimistic per
+ * RFC 4429 when the pod says so), Router Solicitations (RFC 4861 §6.3.7), default routers and
+ * SLAAC from RAs (RFC 4862 §5.5.3), answers to NS for its addresses and to Echo Requests, and a
+ * DHCPv6 PD client whose delegated prefixes each get one address (<prefix>::1) that answers pings.
+ *
+ * Frames not addressed to this host's MAC or groups are dropped before decoding: every TAP on the
+ * bridge receives every flooded multicast, and at 250 instances per process most of them are for
+ * someone else. Malformed and invalid frames are counted, never thrown.
+ */
+import { buildFrame, decodeFrame, DHCPV6_CLIENT_PORT, type DecodedFrame } from '../packet/frame.ts';
+import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
+import type { EchoRequest, Icmpv6Message, NeighborAdvertisement, NeighborSolicitation, RouterAdvertisement } from '../packet/icmpv6.ts';
+import type { NdOption, PrefixInformationOption } from '../packet/nd-options.ts';
+import { encodeDuid } from '../packet/duid.ts';
+import { linkLocalAddress, slaacAddress } from '../addr/slaac.ts';
+import { ipv6ToBigInt, Prefix } from '../addr/prefix.ts';
+import { macToBytes } from '../addr/bytes.ts';
+import { AddressTable, addressState, isUsable, lifetimeEnd, updatedValidUntil, type AddressState, type HostAddress } from './addresses.ts';
+import { DefaultRouters } from './routers.ts';
+import { NeighborCache } from './neighbors.ts';
+import { ALL_NODES, ALL_ROUTERS, isLinkLocal, isMulticast, multicastMac, solicitedNodeAddress } from './multicast.ts';
+import { systemClock, type Clock } from './clock.ts';
+import type { FrameLink } from './link.ts';
+import type { DhcpClient, DhcpClientFactory, DhcpSnapshot } from './dhcp-client.ts';
+
+export type DadMode = 'optimistic' | 'full';
+
+export interface SyntheticHostOptions {
+  name: string;
+  mac: string;
+  /** The hypervisor port it sits behind (vnetN), for snapshots. */
+  port?: string;
+  dad: DadMode;
+  /** The DHCPv6 PD client: whether it runs from the start, its IAIDs, and a DUID other than DUID-LL of the MAC. */
+  dhcp?: { enabled: boolean; iaids: number[]; duid?: Buffer };
+  dhcpFactory?: DhcpClientFactory;
+  clock?: Clock;
+  random?: () => number;
+}
+
+export interface HostCounters {
+  framesIn: number;
+  framesOut: number;
+  /** Frames to another host's MAC or group (flooded by the bridge), dropped before decoding. */
+  notForUs: number;
+  nsAnswered: number;
+  echoAnswered: number;
+  rsSent: number;
+  raAccepted: number;
+  /** Frames for us that the host does not handle (other protocols, ports, message types). */
+  unknownDropped: number;
+  /** Undecodable frames, bad checksums, ND messages failing RFC 4861 validation. */
+  malformed: number;
+  /** Frames given up on because neighbour resolution or routing failed. */
+  undeliverable: number;
+}
+
+export interface HostSnapshot {
+  name: string;
+  mac: string;
+  port: string | null;
+  linkLocal: { address: string; state: AddressState };
+  addresses: Array<{ address: string; prefixLength: number; origin: 'slaac' | 'delegated'; state: AddressState; validUntil: number | null }>;
+  defaultRouters: Array<{ address: string; mac: string | null; expiresAt: number }>;
+  dhcp: DhcpSnapshot | null;
+  counters: HostCounters;
+}
+
+// RFC 4861 §10 and §6.3.7 constants, RFC 4862 §5.1 DupAddrDetectTransmits = 1.
+const RETRANS_TIMER_MS = 1000;
+const RTR_SOLICITATION_INTERVAL_MS = 4000;
+const MAX_RTR_SOLICITATIONS = 3;
+const ND_HOP_LIMIT = 255;
+const DEFAULT_HOP_LIMIT = 64;
+const SLAAC_PREFIX_LENGTH = 64;
+const DAD_NONCE_BYTES = 6;
+const ETHERNET_BROADCAST = Buffer.alloc(6, 0xff);
+const ALL_NODES_MAC = macToBytes(multicastMac(ALL_NODES));
+const DUID_HARDWARE_ETHERNET = 1;
+
+export class SyntheticHost {
+  readonly name: string;
+  readonly mac: string;
+  readonly linkLocal: string;
+  readonly counters: HostCounters = {
+    framesIn: 0,
+    framesOut: 0,
+    notForUs: 0,
+    nsAnswered: 0,
+    echoAnswered: 0,
+    rsSent: 0,
+    raAccepted: 0,
+    unknownDropped: 0,
+    malformed: 0,
+    undeliverable: 0,
+  };
+  private readonly clock: Clock;
+  private readonly random: () => number;
+  private readonly macBytes: Buffer;
+  /** 33:33:ff + the MAC's last 3 bytes: the solicited-node group of every EUI-64 address of this host. */
+  private readonly solicitedMac: Buffer;
+  private readonly addresses = new AddressTable();
+  private readonly routers = new DefaultRouters();
+  private readonly neighbors: NeighborCache;
+  /** On-link prefixes from PIOs with the L flag, until their valid lifetime ends. */
+  private readonly onLink = new Map<string, { prefix: Prefix; until: number | null }>();
+  private readonly timers = new Set<unknown>();
+  private readonly dadNonces = new Map<string, Buffer>();
+  private dhcp: DhcpClient | undefined;
+  private dhcpWanted: boolean;
+  private rsCount = 0;
+  private rsTimer: unknown;
+  private raSeen = false;
+  private started = false;
+  private stopped = false;
+
+  constructor(
+    private readonly link: FrameLink,
+    private readonly opts: SyntheticHostOptions,
+  ) {
+    this.name = opts.name;
+    this.mac = opts.mac.toLowerCase();
+    this.macBytes = macToBytes(this.mac);
+    this.solicitedMac = Buffer.concat([Buffer.of(0x33, 0x33, 0xff), this.macBytes.subarray(3)]);
+    this.linkLocal = linkLocalAddress(this.mac);
+    this.clock = opts.clock ?? systemClock;
+    this.random = opts.random ?? Math.random;
+    this.dhcpWanted = opts.dhcp?.enabled ?? false;
+    this.neighbors = new NeighborCache(this.clock, (target) => this.solicit(target), (frame) => this.transmit(frame));
+    link.onFrame((frame) => this.handleFrame(frame));
+  }
+
+  /** Brings the interface up: the link-local address and its DAD; RS and DHCP follow once it is usable. */
+  start(): void {
+    if (this.started) return;
+    this.started = true;
+    const ll = this.addresses.add({ address: this.linkLocal, prefixLength: 64, origin: 'link-local', dad: 'tentative', preferredUntil: null, validUntil: null });
+    this.startDad(ll);
+  }
+
+  /** Stops every timer and the DHCP client; sends nothing (a VM that disappears sends no Release). */
+  stop(): void {
+    this.stopped = true;
+    for (const t of this.timers) this.clock.clearTimeout(t);
+    this.timers.clear();
+    this.neighbors.stop();
+    this.dhcp?.stop();
+  }
+
+  /** Starts the DHCPv6 client (now, or once the link-local is usable) if it is not running. */
+  startDhcp(): void {
+    this.dhcpWanted = true;
+    this.maybeStartDhcp();
+  }
+
+  renew(): void {
+    if (!this.dhcp) throw new Error(`${this.name}: the DHCPv6 client is not running`);
+    this.dhcp.renew();
+  }
+
+  async release(): Promise<void> {
+    if (!this.dhcp) throw new Error(`${this.name}: the DHCPv6 client is not running`);
+    await this.dhcp.release();
+    this.syncDelegated();
+  }
+
+  /** Sends a raw frame from this instance's port as it is (forged frames included). */
+  inject(frame: Buffer): void {
+    this.transmit(frame);
+  }
+
+  snapshot(): HostSnapshot {
+    const now = this.clock.now();
+    this.addresses.expire(now);
+    const ll = this.addresses.get(this.linkLocal);
+    return {
+      name: this.name,
+      mac: this.mac,
+      port: this.opts.port ?? null,
+      linkLocal: { address: this.linkLocal, state: ll ? addressState(ll, now) : 'tentative' },
+      addresses: this.addresses
+        .all()
+        .filter((a) => a.origin !== 'link-local')
+        .map((a) => ({ address: a.address, prefixLength: a.prefixLength, origin: a.origin as 'slaac' | 'delegated', state: addressState(a, now), validUntil: a.validUntil })),
+      defaultRouters: this.routers.list(now).map((r) => ({ ...r })),
+      dhcp: this.dhcp?.snapshot() ?? null,
+      counters: { ...this.counters, undeliverable: this.counters.undeliverable + this.neighbors.unresolved },
+    };
+  }
+
+  // ---- receiving ----
+
+  handleFrame(buf: Buffer): void {
+    this.counters.framesIn++;
+    if (this.stopped) return;
+    if (!this.forUs(buf)) {
+      this.counters.notForUs++;
+      return;
+    }
+    let f: DecodedFrame;
+    try {
+      f = decodeFrame(buf);
+    } catch {
+      this.counters.malformed++;
+      return;
+    }
+    if (!f.ipv6 || f.extensions?.length) {
+      // Extension headers: nothing this host needs arrives with them (RFC 6980 forbids them on ND).
+      this.counters.unknownDropped++;
+      return;
+    }
+    if (f.checksumStatus && !f.checksumStatus.valid) {
+      this.counters.malformed++;
+      return;
+    }
+    this.addresses.expire(this.clock.now());
+    if (f.udp) {
+      if (f.udp.dstPort === DHCPV6_CLIENT_PORT && this.dhcp?.handleFrame(buf)) return;
+      this.counters.unknownDropped++;
+      return;
+    }
+    const msg = f.icmpv6;
+    switch (msg?.type) {
+      case 'router-advertisement':
+        return this.onRouterAdvertisement(f, msg);
+      case 'neighbor-solicitation':
+        return this.onNeighborSolicitation(f, msg);
+      case 'neighbor-advertisement':
+        return this.onNeighborAdvertisement(f, msg);
+      case 'echo-request':
+        return this.onEchoRequest(f, msg);
+      default:
+        this.counters.unknownDropped++;
+    }
+  }
+
+  private forUs(buf: Buffer): boolean {
+    if (buf.length < 6) return true; // let the decoder count it as malformed
+    return (
+      buf.compare(this.macBytes, 0, 6, 0, 6) === 0 ||
+      buf.compare(this.solicitedMac, 0, 6, 0, 6) === 0 ||
+      buf.compare(ALL_NODES_MAC, 0, 6, 0, 6) === 0 ||
+      buf.compare(ETHERNET_BROADCAST, 0, 6, 0, 6) === 0
+    );
+  }
+
+  /** RFC 4861 §6.1.2, §7.1.1, §7.1.2: hop limit 255 (never forwarded) and code 0. */
+  private validNd(f: DecodedFrame, msg: Icmpv6Message): boolean {
+    if (f.ipv6!.hopLimit === ND_HOP_LIMIT && msg.code === 0) return true;
+    this.counters.malformed++;
+    return false;
+  }
+
+  private onRouterAdvertisement(f: DecodedFrame, ra: RouterAdvertisement): void {
+    const src = f.ipv6!.src;
+    if (!this.validNd(f, ra)) return;
+    if (!isLinkLocal(src)) {
+      this.counters.malformed++;
+      return;
+    }
+    if (this.linkLocalDuplicate()) return;
+    this.counters.raAccepted++;
+    const now = this.clock.now();
+    const sllao = option(ra.options, 'source-link-layer-address')?.address;
+    if (sllao) this.neighbors.learn(src, sllao);
+    this.routers.update(src, sllao, ra.routerLifetime, now);
+    this.raSeen = true;
+    this.stopTimer(this.rsTimer);
+    for (const o of ra.options) if (o.type === 'prefix-information') this.onPrefixInformation(o, now);
+  }
+
+  /** RFC 4862 §5.5.3 for the A flag, RFC 4861 §6.3.4 for the L flag. */
+  private onPrefixInformation(pio: PrefixInformationOption, now: number): void {
+    if (pio.preferredLifetime > pio.validLifetime || pio.prefixLength > 128) return; // (c)
+    const network = ipv6ToBigInt(pio.prefix) & ~((1n << BigInt(128 - pio.prefixLength)) - 1n);
+    const prefix = Prefix.of(network, pio.prefixLength);
+    if (isLinkLocal(prefix.address())) return; // (b)
+    if (pio.onLink) {
+      const key = prefix.toString();
+      if (pio.validLifetime === 0) this.onLink.delete(key);
+      else this.onLink.set(key, { prefix, until: lifetimeEnd(pio.validLifetime, now) });
+    }
+    // (a), and (d): an interface identifier of 64 bits needs a /64.
+    if (!pio.autonomous || pio.prefixLength !== SLAAC_PREFIX_LENGTH) return;
+    const address = slaacAddress(prefix, this.mac);
+    const known = this.addresses.get(address);
+    if (!known) {
+      if (pio.validLifetime === 0) return;
+      const a = this.addresses.add({
+        address,
+        prefixLength: SLAAC_PREFIX_LENGTH,
+        origin: 'slaac',
+        dad: 'tentative',
+        preferredUntil: lifetimeEnd(pio.preferredLifetime, now),
+        validUntil: lifetimeEnd(pio.validLifetime, now),
+      });
+      this.startDad(a);
+      return;
+    }
+    if (known.dad === 'duplicate' || known.origin !== 'slaac') return;
+    known.preferredUntil = lifetimeEnd(pio.preferredLifetime, now); // (e): the preferred lifetime is always reset
+    known.validUntil = updatedValidUntil(known.validUntil, pio.validLifetime, now);
+  }
+
+  private onNeighborSolicitation(f: DecodedFrame, ns: NeighborSolicitation): void {
+    if (!this.validNd(f, ns)) return;
+    const { src, dst } = f.ipv6!;
+    const sllao = option(ns.options, 'source-link-layer-address')?.address;
+    const unspecified = src === '::';
+    // RFC 4861 §7.1.1: a DAD probe goes to the solicited-node group and carries no SLLAO.
+    if (isMulticast(ns.target) || (unspecified && (dst !== solicitedNodeAddress(ns.target) || sllao))) {
+      this.counters.malformed++;
+      return;
+    }
+    const a = this.addresses.get(ns.target);
+    if (!a || a.dad === 'duplicate') return;
+    if (a.dad === 'tentative' || a.dad === 'optimistic') {
+      if (unspecified) {
+        // RFC 7527: our own probe looped back carries our nonce; anyone else's probe means a duplicate.
+        const nonce = option(ns.options, 'nonce')?.nonce;
+        if (!nonce || !nonce.equals(this.dadNonces.get(a.address) ?? Buffer.alloc(0))) this.markDuplicate(a);
+        return;
+      }
+      if (a.dad === 'tentative') return; // RFC 4862 §5.4.3: a tentative address is not answered for
+    }
+    if (!unspecified && sllao) this.neighbors.learn(src, sllao);
+    // RFC 4861 §7.2.4: to the soliciting node (S=1), or to all nodes (S=0) for a DAD probe;
+    // RFC 4429 §3.3: an optimistic address never overrides an existing cache entry (O=0).
+    const na: NeighborAdvertisement = {
+      type: 'neighbor-advertisement',
+      code: 0,
+      router: false,
+      solicited: !unspecified,
+      override: a.dad !== 'optimistic',
+      reserved: 0,
+      target: a.address,
+      options: [{ type: 'target-link-layer-address', address: this.mac }],
+    };
+    const dstMac = unspecified ? multicastMac(ALL_NODES) : (sllao ?? f.ethernet.src);
+    this.transmit(this.icmpFrame(dstMac, a.address, unspecified ? ALL_NODES : src, ND_HOP_LIMIT, na));
+    this.counters.nsAnswered++;
+  }
+
+  private onNeighborAdvertisement(f: DecodedFrame, na: NeighborAdvertisement): void {
+    if (!this.validNd(f, na)) return;
+    // RFC 4861 §7.1.2: S is 0 on multicast advertisements.
+    if (isMulticast(na.target) || (isMulticast(f.ipv6!.dst) && na.solicited)) {
+      this.counters.malformed++;
+      return;
+    }
+    const a = this.addresses.get(na.target);
+    if (a) {
+      // RFC 4862 §5.4.4: someone else holds the address we are probing.
+      if (a.dad === 'tentative' || a.dad === 'optimistic') this.markDuplicate(a);
+      return;
+    }
+    const tllao = option(na.options, 'target-link-layer-address')?.address;
+    this.neighbors.learn(na.target, tllao ?? f.ethernet.src);
+  }
+
+  private onEchoRequest(f: DecodedFrame, echo: EchoRequest): void {
+    const { src, dst } = f.ipv6!;
+    const a = this.addresses.get(dst);
+    if (!a || !isUsable(a) || isMulticast(src) || src === '::') {
+      this.counters.unknownDropped++;
+      return;
+    }
+    const reply: Icmpv6Message = { type: 'echo-reply', code: 0, identifier: echo.identifier, sequence: echo.sequence, data: echo.data };
+    this.counters.echoAnswered++;
+    this.sendUnicast(dst, src, DEFAULT_HOP_LIMIT, reply);
+  }
+
+  // ---- DAD (RFC 4862 §5.4, RFC 4429) ----
+
+  private startDad(a: HostAddress): void {
+    a.dad = this.opts.dad === 'optimistic' ? 'optimistic' : 'tentative';
+    const nonce = Buffer.from(Array.from({ length: DAD_NONCE_BYTES }, () => Math.floor(this.random() * 256)));
+    this.dadNonces.set(a.address, nonce);
+    const sn = solicitedNodeAddress(a.address);
+    const ns: NeighborSolicitation = { type: 'neighbor-solicitation', code: 0, target: a.address, options: [{ type: 'nonce', nonce }] };
+    this.transmit(this.icmpFrame(multicastMac(sn), '::', sn, ND_HOP_LIMIT, ns));
+    if (a.dad === 'optimistic') this.addressUsable(a);
+    this.timer(() => {
+      this.dadNonces.delete(a.address);
+      if (a.dad === 'duplicate' || this.addresses.get(a.address) !== a) return;
+      const wasTentative = a.dad === 'tentative';
+      a.dad = 'done';
+      if (wasTentative) this.addressUsable(a);
+    }, RETRANS_TIMER_MS);
+  }
+
+  private markDuplicate(a: HostAddress): void {
+    a.dad = 'duplicate';
+    this.dadNonces.delete(a.address);
+    // RFC 4862 §5.4.5: a duplicate EUI-64 link-local means another node has our MAC: stop using the interface.
+    if (a.origin === 'link-local') {
+      this.stopTimer(this.rsTimer);
+      this.dhcp?.stop();
+    }
+  }
+
+  private linkLocalDuplicate(): boolean {
+    return this.addresses.get(this.linkLocal)?.dad === 'duplicate';
+  }
+
+  /** The address became usable (optimistic at once, or after DAD). The link-local's turn starts RS and DHCP. */
+  private addressUsable(a: HostAddress): void {
+    if (a.origin !== 'link-local') return;
+    if (!this.raSeen && this.rsCount === 0) this.sendRouterSolicitation();
+    this.maybeStartDhcp();
+  }
+
+  // ---- router solicitation (RFC 4861 §6.3.7) ----
+
+  private sendRouterSolicitation(): void {
+    const ll = this.addresses.get(this.linkLocal);
+    if (this.raSeen || !ll || !isUsable(ll) || this.rsCount >= MAX_RTR_SOLICITATIONS) return;
+    this.rsCount++;
+    // RFC 4429 §3.2: no SLLAO from an optimistic address (it could override a rightful owner's cache entry).
+    const options: NdOption[] = ll.dad === 'done' ? [{ type: 'source-link-layer-address', address: this.mac }] : [];
+    this.transmit(this.icmpFrame(multicastMac(ALL_ROUTERS), ll.address, ALL_ROUTERS, ND_HOP_LIMIT, { type: 'router-solicitation', code: 0, options }));
+    this.counters.rsSent++;
+    if (this.rsCount < MAX_RTR_SOLICITATIONS) this.rsTimer = this.timer(() => this.sendRouterSolicitation(), RTR_SOLICITATION_INTERVAL_MS);
+  }
+
+  // ---- DHCPv6 PD ----
+
+  private maybeStartDhcp(): void {
+    const ll = this.addresses.get(this.linkLocal);
+    if (this.dhcp || !this.dhcpWanted || this.stopped || !ll || !isUsable(ll)) return;
+    const factory = this.opts.dhcpFactory;
+    if (!factory) throw new Error(`${this.name}: DHCPv6 wanted but the host has no DHCPv6 client`);
+    const duid = this.opts.dhcp?.duid ?? encodeDuid({ type: 'll', hardwareType: DUID_HARDWARE_ETHERNET, linkLayerAddress: this.mac });
+    this.dhcp = factory({
+      mac: this.mac,
+      linkLocal: this.linkLocal,
+      duid,
+      iaids: this.opts.dhcp?.iaids ?? [0],
+      send: (frame) => this.transmit(frame),
+      clock: this.clock,
+      random: this.random,
+    });
+    this.dhcp.on('bound', () => this.syncDelegated());
+    this.dhcp.on('changed', () => this.syncDelegated());
+    this.dhcp.start();
+  }
+
+  /** One address per delegated prefix (<prefix>::1), so the core can ping into it; gone with the prefix. */
+  private syncDelegated(): void {
+    const now = this.clock.now();
+    const wanted = new Map<string, { preferredUntil: number | null; validUntil: number | null }>();
+    for (const p of this.dhcp?.snapshot().prefixes ?? []) {
+      if (p.validLifetime === 0) continue;
+      wanted.set(Prefix.parse(p.prefix).address(1n), {
+        preferredUntil: lifetimeEnd(p.preferredLifetime, p.obtainedAt),
+        validUntil: lifetimeEnd(p.validLifetime, p.obtainedAt),
+      });
+    }
+    for (const a of this.addresses.all()) if (a.origin === 'delegated' && !wanted.has(a.address)) this.addresses.delete(a.address);
+    for (const [address, life] of wanted) {
+      const a = this.addresses.get(address);
+      if (a) Object.assign(a, life);
+      // Routed to us, not on the link: no DAD.
+      else this.addresses.add({ address, prefixLength: 128, origin: 'delegated', dad: 'done', ...life });
+    }
+    this.addresses.expire(now);
+  }
+
+  // ---- sending ----
+
+  private transmit(frame: Buffer): void {
+    if (this.stopped) return;
+    this.counters.framesOut++;
+    this.link.send(frame);
+  }
+
+  private icmpFrame(dstMac: string, src: string, dst: string, hopLimit: number, icmpv6: Icmpv6Message): Buffer {
+    return buildFrame({
+      ethernet: { src: this.mac, dst: dstMac, etherType: ETHERTYPE_IPV6 },
+      ipv6: { trafficClass: 0, flowLabel: 0, hopLimit, src, dst },
+      icmpv6,
+    });
+  }
+
+  /** RFC 4861 §5.2, reduced: link-local and on-link destinations directly, the rest via the default router. */
+  private nextHop(dst: string): string | undefined {
+    const now = this.clock.now();
+    if (isLinkLocal(dst)) return dst;
+    for (const [k, p] of this.onLink) {
+      if (p.until !== null && now >= p.until) this.onLink.delete(k);
+      else if (p.prefix.containsAddress(dst)) return dst;
+    }
+    return this.routers.pick(now)?.address;
+  }
+
+  private sendUnicast(src: string, dst: string, hopLimit: number, msg: Icmpv6Message): void {
+    const hop = this.nextHop(dst);
+    if (!hop) {
+      this.counters.undeliverable++;
+      return;
+    }
+    this.neighbors.resolve(hop, (mac) => this.icmpFrame(mac, src, dst, hopLimit, msg));
+  }
+
+  /** Address resolution (RFC 4861 §7.2.2): from the link-local when usable, SLLAO unless it is optimistic. */
+  private solicit(target: string): void {
+    const ll = this.addresses.get(this.linkLocal);
+    if (!ll || !isUsable(ll)) return;
+    const sn = solicitedNodeAddress(target);
+    const options: NdOption[] = ll.dad === 'done' ? [{ type: 'source-link-layer-address', address: this.mac }] : [];
+    this.transmit(this.icmpFrame(multicastMac(sn), ll.address, sn, ND_HOP_LIMIT, { type: 'neighbor-solicitation', code: 0, target, options }));
+  }
+
+  private timer(fn: () => void, ms: number): unknown {
+    const handle = this.clock.setTimeout(() => {
+      this.timers.delete(handle);
+      if (!this.stopped) fn();
+    }, ms);
+    this.timers.add(handle);
+    return handle;
+  }
+
+  private stopTimer(handle: unknown): void {
+    if (handle === undefined) return;
+    this.clock.clearTimeout(handle);
+    this.timers.delete(handle);
+  }
+}
+
+function option<T extends NdOption['type']>(options: NdOption[], type: T): Extract<NdOption, { type: T }> | undefined {
+  return options.find((o): o is Extract<NdOption, { type: T }> => o.type === type);
+}
