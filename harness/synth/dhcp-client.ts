@@ -18,7 +18,6 @@ export interface DelegatedPrefix {
 export interface DhcpSnapshot {
   state: string;
   prefixes: DelegatedPrefix[];
-  [field: string]: unknown;
 }
 
 export interface DhcpClient {

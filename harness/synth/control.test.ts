@@ -1,0 +1,89 @@
+/**
+ * The host daemon's control commands over a fleet whose ports are fakes: adding and removing
+ * instances, snapshots, raw sends, and bad input answered in one line with nothing left half-built.
+ */
+import { expect } from 'chai';
+import { handleSynthCommand } from './control.ts';
+import { Fleet, type FleetPorts } from './fleet.ts';
+import { FakeLink } from './testing/fake-link.ts';
+import { FakeClock } from './testing/fake-clock.ts';
+import type { HostSnapshot } from './host.ts';
+
+function fakePorts(failAttach = false) {
+  const links = new Map<string, FakeLink>();
+  const attached: string[][] = [];
+  const ports: FleetPorts = {
+    open(port) {
+      const l = new FakeLink(port);
+      links.set(port, l);
+      return l;
+    },
+    attach(names) {
+      attached.push(names);
+      return failAttach ? Promise.reject(new Error("attaching ports to cloudbr0 failed: 'link set dev vnet7 up': Cannot find device")) : Promise.resolve();
+    },
+  };
+  return { links, attached, ports };
+}
+
+const vm = (n: number, extra: object = {}) => ({ name: `vm${n}`, mac: `02:00:00:00:00:${n.toString(16).padStart(2, '0')}`, port: `vnet${n}`, iaids: [1], dhcp: false, ...extra });
+
+describe('synthetic host control commands', () => {
+  it('adds a batch in one attach, reports state per instance and for one, removes with the TAP closed', async () => {
+    const { links, attached, ports } = fakePorts();
+    const fleet = new Fleet({ dad: 'full', ports, clock: new FakeClock() });
+    const added = await handleSynthCommand({ command: 'add', arguments: { instances: [vm(1), vm(2)] } }, fleet);
+    expect(added).to.deep.equal({ result: 0, arguments: { added: ['vm1', 'vm2'] } });
+    expect(attached).to.deep.equal([['vnet1', 'vnet2']]);
+    expect(links.get('vnet1')!.sent).to.have.length(1); // its link-local DAD probe: started
+    const all = await handleSynthCommand({ command: 'state' }, fleet);
+    expect((all.arguments!.instances as HostSnapshot[]).map((s) => [s.name, s.port, s.linkLocal.address])).to.deep.equal([
+      ['vm1', 'vnet1', 'fe80::ff:fe00:1'],
+      ['vm2', 'vnet2', 'fe80::ff:fe00:2'],
+    ]);
+    const one = await handleSynthCommand({ command: 'state', arguments: { name: 'vm2' } }, fleet);
+    expect((one.arguments!.instances as HostSnapshot[]).map((s) => s.name)).to.deep.equal(['vm2']);
+    expect(await handleSynthCommand({ command: 'remove', arguments: { name: 'vm1' } }, fleet)).to.deep.equal({ result: 0, arguments: { removed: 'vm1' } });
+    expect(links.get('vnet1')!.closed).to.equal(true);
+    expect(links.get('vnet1')!.sent).to.have.length(1); // nothing sent on the way out
+    expect((await handleSynthCommand({ command: 'counters' }, fleet)).arguments).to.deep.include({ instances: 1 });
+  });
+
+  it('send writes raw frames from the port as given and counts them', async () => {
+    const { links, ports } = fakePorts();
+    const fleet = new Fleet({ dad: 'full', ports, clock: new FakeClock() });
+    await fleet.add([vm(3)]);
+    links.get('vnet3')!.sent.splice(0);
+    const forged = 'ffffffffffff' + '0200000000aa' + '86dd' + '00'.repeat(40);
+    expect(await handleSynthCommand({ command: 'send', arguments: { name: 'vm3', frames: [forged, forged] } }, fleet)).to.deep.equal({ result: 0, arguments: { written: 2 } });
+    expect(links.get('vnet3')!.sent.map((b) => b.toString('hex'))).to.deep.equal([forged, forged]);
+    expect((await handleSynthCommand({ command: 'send', arguments: { name: 'vm3', frames: ['abc'] } }, fleet)).result).to.equal(1);
+  });
+
+  it('answers bad input in one line naming the field, unknown instances with 3, unknown commands with 2', async () => {
+    const { links, ports } = fakePorts();
+    const fleet = new Fleet({ dad: 'full', ports, clock: new FakeClock() });
+    await fleet.add([vm(1)]);
+    const badMac = await handleSynthCommand({ command: 'add', arguments: { instance: vm(2, { mac: '01:00:5e:00:00:01' }) } }, fleet);
+    expect(badMac.result).to.equal(1);
+    expect(badMac.text).to.match(/^instance vm2\.mac: 01:00:5e:00:00:01 is a multicast MAC/);
+    const dupPort = await handleSynthCommand({ command: 'add', arguments: { instance: vm(2, { port: 'vnet1' }) } }, fleet);
+    expect(dupPort.text).to.equal("instance vm2.port: 'vnet1' is already used by another instance");
+    const badIaid = await handleSynthCommand({ command: 'add', arguments: { instance: vm(2, { iaids: [1, 1] }) } }, fleet);
+    expect(badIaid.text).to.equal('instance vm2.iaids: must not repeat an IAID');
+    expect(links.has('vnet2')).to.equal(false); // nothing opened for rejected input
+    expect(await handleSynthCommand({ command: 'renew', arguments: { name: 'vm9' } }, fleet)).to.deep.equal({ result: 3, text: "no instance 'vm9' on this host" });
+    expect((await handleSynthCommand({ command: 'release', arguments: {} }, fleet)).text).to.equal('release needs arguments.name (an instance name)');
+    expect((await handleSynthCommand({ command: 'frobnicate' }, fleet)).result).to.equal(2);
+  });
+
+  it('a batch whose attach fails closes every port it opened and serves none of it', async () => {
+    const { links, ports } = fakePorts(true);
+    const fleet = new Fleet({ dad: 'full', ports, clock: new FakeClock() });
+    const answer = await handleSynthCommand({ command: 'add', arguments: { instances: [vm(6), vm(7)] } }, fleet);
+    expect(answer.result).to.equal(1);
+    expect(answer.text).to.match(/Cannot find device/);
+    expect([...links.values()].map((l) => l.closed)).to.deep.equal([true, true]);
+    expect(fleet.size).to.equal(0);
+  });
+});

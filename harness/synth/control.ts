@@ -1,0 +1,94 @@
+/**
+ * The host daemon's control commands (served by netns/daemons/control-socket.ts, Kea's dialect;
+ * result 0 ok, 1 bad request or failure, 2 unknown command, 3 no such instance):
+ *   list-commands
+ *   state [{name}]               {instances: HostSnapshot[]} — all, or the one named
+ *   counters                     {instances: n, totals: HostCounters}
+ *   add {instance} | {instances} opens, attaches and starts them (vm deploy)   → {added: names}
+ *   remove {name}                stops it and closes its TAP, sends nothing (vm destroy) → {removed: name}
+ *   release {name}               DHCPv6 Release of its prefixes, once answered → {dhcp}
+ *   renew {name}                 DHCPv6 Renew now → {dhcp}
+ *   start-dhcp {name}            starts its PD client when it was configured without → {dhcp}
+ *   send {name, frames: hex[]}   writes the raw frames from its port as they are → {written: n}
+ */
+import type { ControlAnswer, ControlRequest } from '../../netns/daemons/control-socket.ts';
+import { Fleet, UnknownInstance } from './fleet.ts';
+import { SynthConfigError } from './host-config.ts';
+import type { HostCounters, SyntheticHost } from './host.ts';
+
+export const SYNTH_COMMANDS = ['list-commands', 'state', 'counters', 'add', 'remove', 'release', 'renew', 'start-dhcp', 'send'] as const;
+export type SynthCommand = (typeof SYNTH_COMMANDS)[number];
+
+const HEX_FRAME = /^([0-9a-fA-F]{2}){14,}$/; // at least an Ethernet header
+
+class BadRequest extends Error {}
+
+export async function handleSynthCommand(request: ControlRequest, fleet: Fleet): Promise<ControlAnswer> {
+  try {
+    return await dispatch(request, fleet);
+  } catch (err) {
+    if (err instanceof UnknownInstance) return { result: 3, text: err.message };
+    if (err instanceof BadRequest || err instanceof SynthConfigError) return { result: 1, text: err.message };
+    return { result: 1, text: (err as Error).message };
+  }
+}
+
+function nameOf(request: ControlRequest): string {
+  const name = request.arguments?.name;
+  if (typeof name !== 'string' || name === '') throw new BadRequest(`${String(request.command)} needs arguments.name (an instance name)`);
+  return name;
+}
+
+async function dispatch(request: ControlRequest, fleet: Fleet): Promise<ControlAnswer> {
+  const args = request.arguments ?? {};
+  const dhcpOf = (host: SyntheticHost): ControlAnswer => ({ result: 0, arguments: { name: host.name, dhcp: host.snapshot().dhcp } });
+  switch (request.command) {
+    case 'list-commands':
+      return { result: 0, arguments: { commands: [...SYNTH_COMMANDS] } };
+    case 'state': {
+      const hosts = args.name === undefined ? fleet.hosts() : [fleet.host(nameOf(request))];
+      return { result: 0, arguments: { instances: hosts.map((h) => h.snapshot()) } };
+    }
+    case 'counters': {
+      const totals: Record<string, number> = {};
+      for (const h of fleet.hosts()) for (const [k, v] of Object.entries(h.snapshot().counters)) totals[k] = (totals[k] ?? 0) + v;
+      return { result: 0, arguments: { instances: fleet.size, totals: totals as unknown as HostCounters } };
+    }
+    case 'add': {
+      const list = args.instances ?? (args.instance === undefined ? undefined : [args.instance]);
+      if (!Array.isArray(list) || list.length === 0) throw new BadRequest('add needs arguments.instance (an object) or arguments.instances (a non-empty list)');
+      return { result: 0, arguments: { added: await fleet.add(list) } };
+    }
+    case 'remove': {
+      const name = nameOf(request);
+      fleet.remove(name);
+      return { result: 0, arguments: { removed: name } };
+    }
+    case 'release': {
+      const host = fleet.host(nameOf(request));
+      await host.release();
+      return dhcpOf(host);
+    }
+    case 'renew': {
+      const host = fleet.host(nameOf(request));
+      host.renew();
+      return dhcpOf(host);
+    }
+    case 'start-dhcp': {
+      const host = fleet.host(nameOf(request));
+      host.startDhcp();
+      return dhcpOf(host);
+    }
+    case 'send': {
+      const host = fleet.host(nameOf(request));
+      const frames = args.frames;
+      if (!Array.isArray(frames) || frames.some((f) => typeof f !== 'string' || !HEX_FRAME.test(f))) {
+        throw new BadRequest('send needs arguments.frames: a list of frames in hex, each at least 14 bytes');
+      }
+      for (const f of frames as string[]) host.inject(Buffer.from(f, 'hex'));
+      return { result: 0, arguments: { written: frames.length } };
+    }
+    default:
+      return { result: 2, text: `unknown command '${String(request.command)}'` };
+  }
+}

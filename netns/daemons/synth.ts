@@ -1,0 +1,77 @@
+/**
+ * The synthetic-instance host daemon (harness/synth/host-main.ts) in a hypervisor's namespace: one
+ * per hypervisor, serving every synthetic instance's TAP there. Config, control socket and log in
+ * the run directory; the control socket speaks Kea's dialect, so `synthCommand` is keaCommand
+ * pointed at it (commands: harness/synth/control.ts).
+ */
+import { writeFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import type { InstancePlan, Plan } from '../net/plan.ts';
+import type { DaemonRecord } from '../net/run-state.ts';
+import { namespaceName, runDir } from '../net/names.ts';
+import { BRIDGES } from '../net/plan.ts';
+import { assertAlive, startDaemon } from './process.ts';
+import { keaCommand, type KeaAnswer } from './kea.ts';
+import { waitUntil } from '../wait.ts';
+import type { SynthHostConfig, SynthInstance } from '../../harness/synth/host-config.ts';
+import type { SynthCommand } from '../../harness/synth/control.ts';
+
+export type { SynthInstance } from '../../harness/synth/host-config.ts';
+
+export interface SynthHostOptions {
+  readyTimeoutMs?: number;
+}
+
+export function synthPaths(run: string, hypervisor: string) {
+  const dir = runDir(run);
+  return {
+    config: `${dir}/synth-${hypervisor}.json`,
+    socket: `${dir}/synth-${hypervisor}.sock`,
+    log: `${dir}/synth-${hypervisor}.log`,
+  };
+}
+
+/** What the host daemon needs of a planned instance: one IA_PD per reserved prefix (IAIDs 1..N, as the dhcp6c actor uses). */
+export function synthInstance(inst: InstancePlan): SynthInstance {
+  return { name: inst.name, mac: inst.mac, port: inst.port, iaids: Array.from({ length: Math.max(1, inst.prefixes) }, (_, i) => i + 1), dhcp: inst.dhcp };
+}
+
+export function synthHostConfig(plan: Plan, hypervisor: string, instances: readonly SynthInstance[]): SynthHostConfig {
+  return { hypervisor, bridge: BRIDGES.hypervisor, controlSocket: synthPaths(plan.run, hypervisor).socket, dad: plan.pod.pod.dad, instances: [...instances] };
+}
+
+const MAIN = fileURLToPath(new URL('../../harness/synth/host-main.ts', import.meta.url));
+// An absolute loader URL: the daemon must not depend on the caller's working directory.
+const TSX = import.meta.resolve('tsx');
+/** The daemon answers once every TAP is attached; a few ms per instance on top of Node's start. */
+const READY_BASE_MS = 15_000;
+const READY_PER_INSTANCE_MS = 40;
+
+/** Starts the host daemon in the hypervisor's namespace; resolves once its control socket answers (every TAP attached). */
+export async function startSynthHost(plan: Plan, hypervisor: string, instances: readonly SynthInstance[], opts: SynthHostOptions = {}): Promise<DaemonRecord> {
+  const p = synthPaths(plan.run, hypervisor);
+  writeFileSync(p.config, `${JSON.stringify(synthHostConfig(plan, hypervisor, instances), null, 2)}\n`);
+  const record = await startDaemon({
+    name: 'synth-host',
+    node: hypervisor,
+    ns: namespaceName(plan.run, hypervisor),
+    argv: [process.execPath, '--import', TSX, MAIN, '--config', p.config],
+    log: p.log,
+  });
+  await waitUntil(
+    async () => {
+      assertAlive(record);
+      return (await synthCommand(p.socket, 'list-commands').catch(() => undefined))?.result === 0;
+    },
+    {
+      timeoutMs: opts.readyTimeoutMs ?? READY_BASE_MS + READY_PER_INSTANCE_MS * instances.length,
+      what: `the synthetic host on ${hypervisor} to answer on ${p.socket} (log ${p.log})`,
+      intervalMs: 50,
+    },
+  );
+  return record;
+}
+
+export function synthCommand(socket: string, command: SynthCommand, args?: object, timeoutMs = 10_000): Promise<KeaAnswer> {
+  return keaCommand(socket, command, args, timeoutMs);
+}
