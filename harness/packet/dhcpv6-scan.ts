@@ -134,3 +134,12 @@ export function optionAt(buf: Uint8Array, start: number, end: number, code: numb
 
 /** Where the options of a well-formed client/server or relay message start. */
 export const optionsStart = (buf: Uint8Array, start = 0): number => start + (isRelayType(buf[start]!) ? RELAY_HEADER : CLIENT_SERVER_HEADER);
+
+/** The body offsets of every option `code` in the well-formed option list [start, end), in order. */
+export function optionsAt(buf: Uint8Array, start: number, end: number, code: number): number[] {
+  const found: number[] = [];
+  for (let at = start; at + 4 <= end; at += 4 + u16(buf, at + 2)) {
+    if (u16(buf, at) === code) found.push(at + 4);
+  }
+  return found;
+}

@@ -8,12 +8,10 @@
  * Anything else is dropped and counted by reason, never thrown: an instance must not be able to
  * inject its own option 37 (Relay-Forward from the client side) or play server.
  */
-import { decodeEthernetHeader, ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
-import { decodeIpv6, PROTO } from '../packet/ipv6.ts';
-import { decodeUdp } from '../packet/udp.ts';
-import { DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../packet/frame.ts';
-import { decodeDhcpv6, DHCPV6_MESSAGE_NUMBERS, DHCPV6_OPTION_NUMBERS, findOption, isRelayMessage, findOptions, relayChain, type ClientServerMessage, type ClientServerMessageType, type Dhcpv6Message, type Dhcpv6Option } from '../packet/dhcpv6.ts';
+import { decodeDhcpv6, DHCPV6_MESSAGE_NUMBERS, DHCPV6_OPTION_NUMBERS, type ClientServerMessageType, type Dhcpv6Message } from '../packet/dhcpv6.ts';
+import { isWellFormedDhcpv6 } from '../packet/dhcpv6-scan.ts';
 import { hexColon, ipv6FromBytes, ipv6ToBytes, macToBytes } from '../addr/bytes.ts';
+import { delegatedPrefixes, HEADERS, interfaceIdOf, LINK_ADDRESS, messageName, PEER_ADDRESS, readClientMessage, RELAY_HEADER, relayChainLength, relayMessageOf, transactionIdOf, type DelegatedPrefix } from './messages.ts';
 import type { RelayConfig } from './config.ts';
 import type { Counters } from './counters.ts';
 import { ClientLedger } from './clients.ts';
@@ -46,76 +44,22 @@ export interface RouteSink {
 export const ALL_DHCP_RELAY_AGENTS_AND_SERVERS = 'ff02::1:2';
 const ALL_DHCP_MAC = '33:33:00:01:00:02';
 /** Client-to-server types a relay forwards (RFC 8415 §7.3); everything else from the LAN is refused. */
-const RELAYED: ReadonlySet<ClientServerMessageType> = new Set(['solicit', 'request', 'confirm', 'renew', 'rebind', 'release', 'decline', 'information-request']);
+const RELAYED: ReadonlySet<string> = new Set(['solicit', 'request', 'confirm', 'renew', 'rebind', 'release', 'decline', 'information-request']);
 /** Server-to-client types a Relay-Reply may carry. */
 const DELIVERED: ReadonlySet<string> = new Set(['advertise', 'reply', 'reconfigure']);
 /** Replies to these leave the prefixes gone whatever the status (the client stops using them). */
 const RELEASING: ReadonlySet<string> = new Set(['release', 'decline']);
-/** Ethernet + IPv6 + UDP headers in front of a DHCPv6 message without VLAN tag or extension headers. */
-const HEADERS = 14 + 40 + 8;
 /** Field offsets: in the Ethernet header, and from the start of the IPv6 header. */
 const MAC_DST = 0;
 const MAC_SRC = 6;
 const IPV6_SRC = 8;
 const IPV6_DST = 24;
-/** Relay message header: msg-type, hop-count, link-address, peer-address (RFC 8415 §9). */
-const RELAY_HEADER = 34;
-const PEER_ADDRESS = 18;
-
 /** fe80::/10 (RFC 4291 §2.5.6): the 16 bytes at `at`. */
 const isLinkLocalAt = (b: Buffer, at: number) => b[at] === 0xfe && (b[at + 1]! & 0xc0) === 0x80;
-const isDhcpPort = (port: number) => port === DHCPV6_CLIENT_PORT || port === DHCPV6_SERVER_PORT;
 
 function sameBytes(a: Buffer, at: number, b: Buffer): boolean {
   for (let i = 0; i < b.length; i++) if (a[at + i] !== b[i]) return false;
   return true;
-}
-
-const prefixText = (o: Extract<Dhcpv6Option, { type: 'iaprefix' }>) => `${o.prefix}/${o.prefixLength}`;
-const iaPrefixes = (msg: ClientServerMessage) => findOptions(msg.options, 'ia-pd').flatMap((ia) => findOptions(ia.options, 'iaprefix'));
-
-/** A client frame's DHCPv6 message: its bytes, decoded, and where the IPv6 header starts in the frame. */
-export interface ClientMessage {
-  ip: number;
-  bytes: Buffer;
-  msg: Dhcpv6Message;
-}
-
-/**
- * The DHCPv6 message in a client frame, or undefined when the frame carries none; throws DecodeError
- * when malformed. Accepts and refuses exactly what decodeFrame would (its layers, without the
- * checksum it reports but nobody checks): the plain frame every client sends — untagged, no
- * extension headers — is read in place; anything else goes through the codec's layers.
- */
-export function readClientMessage(raw: Buffer): ClientMessage | undefined {
-  const payloadLength = raw.length >= HEADERS ? raw.readUInt16BE(18) : -1;
-  if (
-    payloadLength >= 8 &&
-    raw.readUInt16BE(12) === ETHERTYPE_IPV6 &&
-    raw[14]! >> 4 === 6 &&
-    raw[20] === PROTO.udp &&
-    54 + payloadLength <= raw.length &&
-    raw.readUInt16BE(58) === payloadLength &&
-    (isDhcpPort(raw.readUInt16BE(54)) || isDhcpPort(raw.readUInt16BE(56)))
-  ) {
-    const bytes = raw.subarray(HEADERS, 54 + payloadLength);
-    return { ip: 14, bytes, msg: decodeDhcpv6(bytes, HEADERS) };
-  }
-  const { header, length } = decodeEthernetHeader(raw);
-  if (header.etherType !== ETHERTYPE_IPV6) return undefined;
-  const ip = decodeIpv6(raw.subarray(length), length);
-  if (ip.protocol !== PROTO.udp || ip.extensions.some((e) => e.type === 'fragment' && (e.offset !== 0 || e.more))) return undefined;
-  const udp = decodeUdp(ip.payload, ip.payloadOffset);
-  if (!isDhcpPort(udp.header.srcPort) && !isDhcpPort(udp.header.dstPort)) return undefined;
-  return { ip: length, bytes: udp.payload, msg: decodeDhcpv6(udp.payload, ip.payloadOffset + 8) };
-}
-
-/** The body of the first Relay Message option of a relay message that decoded (so its options are well-formed). */
-function relayMessageBody(relay: Buffer): Buffer | undefined {
-  for (let at = RELAY_HEADER; at + 4 <= relay.length; at += 4 + relay.readUInt16BE(at + 2)) {
-    if (relay.readUInt16BE(at) === DHCPV6_OPTION_NUMBERS['relay-message']) return relay.subarray(at + 4, at + 4 + relay.readUInt16BE(at + 2));
-  }
-  return undefined;
 }
 
 /**
@@ -213,7 +157,7 @@ export class RelayAgent {
       return this.drop('malformed');
     }
     if (!client) return this.drop('malformed');
-    const { ip, bytes, msg } = client;
+    const { ip, bytes, type } = client;
     // The UDP checksum is not checked: over veth the sender's checksum is offloaded and never
     // filled in, so a capture sees a partial sum (the kernel itself trusts such frames).
     if (sameBytes(raw, MAC_SRC, this.routerMac)) return; // our own frame (the capture filter excludes them already)
@@ -224,16 +168,16 @@ export class RelayAgent {
     if (!forUs) return this.drop('not-for-us');
     if (raw[MAC_SRC]! & 1) return this.drop('multicast-source-mac'); // the I/G bit
     if (!isLinkLocalAt(raw, ip + IPV6_SRC)) return this.drop('source-not-link-local');
-    if (msg.type === 'unknown') return this.drop('unknown-message-type');
-    if (msg.type === 'relay-forward' && msg.hopCount >= this.cfg.hopCountLimit) return this.drop('hop-count-exceeded');
+    if (type === 'unknown') return this.drop('unknown-message-type');
+    if (type === 'relay-forward' && bytes[1]! >= this.cfg.hopCountLimit) return this.drop('hop-count-exceeded');
     // Relay-Forward (own option 37), Relay-Reply, Advertise, Reply, Reconfigure: never from a client.
-    if (isRelayMessage(msg) || !RELAYED.has(msg.type)) return this.drop(`from-client:${msg.type}`);
+    if (!RELAYED.has(type)) return this.drop(`from-client:${type}`);
 
-    this.counters.receivedFrom('client', msg.type);
+    this.counters.receivedFrom('client', type);
     const peer = ipv6FromBytes(raw, ip + IPV6_SRC);
     const mac = hexColon(raw.subarray(MAC_SRC, MAC_SRC + 6));
-    const prefixes = RELEASING.has(msg.type) ? iaPrefixes(msg).map(prefixText) : [];
-    this.clients.record(peer, msg.transactionId, { type: msg.type, mac, prefixes });
+    const prefixes = RELEASING.has(type) ? delegatedPrefixes(bytes).map((p) => p.prefix) : [];
+    this.clients.record(peer, transactionIdOf(bytes), { type: type as ClientServerMessageType, mac, prefixes });
     const forward = this.forwards.write(raw, ip + IPV6_SRC, MAC_SRC, bytes);
     for (const server of this.servers) {
       this.ports.forward(server, forward);
@@ -244,45 +188,41 @@ export class RelayAgent {
   /** One UDP datagram received on the service side from `from`. */
   fromServer(payload: Buffer, from: string): void {
     if (!this.servers.has(from)) return this.drop('unknown-server');
-    let msg: Dhcpv6Message;
-    try {
-      msg = decodeDhcpv6(payload);
-    } catch {
-      return this.drop('server-malformed');
-    }
-    if (msg.type !== 'relay-reply') return this.drop(`from-server:${msg.type === 'unknown' ? 'unknown-message-type' : msg.type}`);
+    if (!isWellFormedDhcpv6(payload)) return this.drop('server-malformed');
+    const type = messageName(payload[0]!);
+    if (type !== 'relay-reply') return this.drop(`from-server:${type === 'unknown' ? 'unknown-message-type' : type}`);
     this.counters.receivedFrom('server', 'relay-reply');
     // The relay never nests (it refuses Relay-Forwards from the LAN), so a nested reply is not for it.
-    const chain = relayChain(msg);
-    if (chain.length > this.cfg.hopCountLimit) return this.drop('hop-count-exceeded');
-    if (chain.length > 1) return this.drop('nested-relay-reply');
-    if (!sameBytes(payload, 2, this.linkAddress)) return this.drop('foreign-link-address');
-    const ifId = findOption(msg.options, 'interface-id');
-    if (ifId && !ifId.id.equals(this.interfaceId)) return this.drop('foreign-interface-id');
-    const inner = findOption(msg.options, 'relay-message')?.message;
-    if (!inner || inner.type === 'unknown' || !DELIVERED.has(inner.type)) return this.drop('bad-relay-message');
+    const chain = relayChainLength(payload);
+    if (chain > this.cfg.hopCountLimit) return this.drop('hop-count-exceeded');
+    if (chain > 1) return this.drop('nested-relay-reply');
+    if (!sameBytes(payload, LINK_ADDRESS, this.linkAddress)) return this.drop('foreign-link-address');
+    const ifId = interfaceIdOf(payload);
+    if (ifId && !ifId.equals(this.interfaceId)) return this.drop('foreign-interface-id');
+    const inner = relayMessageOf(payload);
+    const innerType = inner ? messageName(inner[0]!) : 'unknown';
+    if (!inner || !DELIVERED.has(innerType)) return this.drop('bad-relay-message');
     if (!isLinkLocalAt(payload, PEER_ADDRESS)) return this.drop('peer-not-link-local');
-    const client = inner as ClientServerMessage;
 
-    // The server's own bytes go to the client: the first Relay Message option, the one decoded above.
-    this.ports.deliver(msg.peerAddress, this.clients.macOf(msg.peerAddress), relayMessageBody(payload)!);
-    this.counters.sentTo('client', client.type);
-    if (client.type === 'reply') this.routesFromReply(msg.peerAddress, client);
+    // The server's own bytes go to the client: the first Relay Message option's body.
+    const peer = ipv6FromBytes(payload, PEER_ADDRESS);
+    this.ports.deliver(peer, this.clients.macOf(peer), inner);
+    this.counters.sentTo('client', innerType);
+    if (innerType === 'reply') this.routesFromReply(peer, transactionIdOf(inner), delegatedPrefixes(inner));
   }
 
   /** A Reply installs its IA_PD prefixes via the client, refreshes them, or removes them (Release/Decline, valid lifetime 0). */
-  private routesFromReply(peer: string, reply: ClientServerMessage): void {
-    const asked = this.clients.answered(peer, reply.transactionId);
-    const offered = iaPrefixes(reply);
+  private routesFromReply(peer: string, transactionId: number, offered: DelegatedPrefix[]): void {
+    const asked = this.clients.answered(peer, transactionId);
     const now = Date.now();
     const install: DelegatedRoute[] = [];
     const remove: string[] = [];
-    if (asked && RELEASING.has(asked.type)) remove.push(...asked.prefixes, ...offered.map(prefixText));
+    if (asked && RELEASING.has(asked.type)) remove.push(...asked.prefixes, ...offered.map((p) => p.prefix));
     else {
       const mac = asked?.mac ?? this.clients.macOf(peer);
       for (const p of offered) {
-        if (p.validLifetime === 0) remove.push(prefixText(p));
-        else install.push({ prefix: prefixText(p), via: peer, ...(mac ? { mac } : {}), expiresAt: expiresAtFor(p.validLifetime, now) });
+        if (p.validLifetime === 0) remove.push(p.prefix);
+        else install.push({ prefix: p.prefix, via: peer, ...(mac ? { mac } : {}), expiresAt: expiresAtFor(p.validLifetime, now) });
       }
     }
     const fail = (err: Error) => this.log(`route change failed: ${err.message}`);

@@ -8,10 +8,13 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { buildFrame, decodeFrame, type Frame } from '../packet/frame.ts';
 import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
-import { decodeDhcpv6, encodeDhcpv6, type ClientServerMessage, type Dhcpv6Message, type Dhcpv6Option } from '../packet/dhcpv6.ts';
+import { decodeDhcpv6, encodeDhcpv6, findOption, findOptions, isRelayMessage, relayChain, type ClientServerMessage, type Dhcpv6Message, type Dhcpv6Option } from '../packet/dhcpv6.ts';
 import { RELAY_DEFAULTS, type RelayConfig } from './config.ts';
 import { Counters } from './counters.ts';
-import { readClientMessage, RelayAgent, type WirePorts } from './relay-agent.ts';
+import { RelayAgent, type WirePorts } from './relay-agent.ts';
+import { delegatedPrefixes, interfaceIdOf, readClientMessage, relayChainLength, relayMessageOf, transactionIdOf } from './messages.ts';
+import { dhcpv6MessageArb } from '../packet/testing/dhcpv6-arbitraries.ts';
+import { mutate, prng } from '../packet/testing/mutate.ts';
 import { DeliveryFrames } from './lan-port.ts';
 import { canonicalIpv6 } from '../addr/bytes.ts';
 
@@ -115,10 +118,47 @@ describe('relay wire paths (byte-identical to the codec)', () => {
         } catch {
           read = undefined;
         }
-        expect(read?.msg).to.deep.equal(reference);
+        // The bytes read are the message the codec decodes, and the type read is its type.
+        expect(read && decodeDhcpv6(read.bytes)).to.deep.equal(reference);
+        expect(read?.type).to.equal(reference?.type);
       }),
-      { numRuns: 3000 },
+      { numRuns: 5000 },
     );
+  });
+
+  it('property: what the relay reads in place from server messages is what the codec decodes, on generated and mutated messages', () => {
+    const prefixesByCodec = (m: ClientServerMessage) => findOptions(m.options, 'ia-pd').flatMap((ia) => findOptions(ia.options, 'iaprefix')).map((p) => ({ prefix: `${p.prefix}/${p.prefixLength}`, validLifetime: p.validLifetime }));
+    const replies = fc.sample(fc.tuple(arbMessage, arbLinkLocal), { numRuns: 300, seed: 7 }).map(([m, peer]) =>
+      encodeDhcpv6({ type: 'relay-reply', hopCount: 0, linkAddress: CFG.linkAddress, peerAddress: peer, options: [{ type: 'interface-id', id: Buffer.from('lan') }, { type: 'relay-message', message: { ...m, type: 'reply' } }] }),
+    );
+    const messages = fc.sample(arbMessage, { numRuns: 300, seed: 8 }).map(encodeDhcpv6);
+    const corpus = [...replies, ...messages, ...fc.sample(dhcpv6MessageArb(3), { numRuns: 1000, seed: 7 }).map(encodeDhcpv6)];
+    const rng = prng(7);
+    let checked = 0;
+    let withPrefixes = 0;
+    for (let i = 0; i < 30_000; i++) {
+      const buf = i < corpus.length ? corpus[i]! : mutate(rng.pick(corpus), rng, corpus);
+      let msg: Dhcpv6Message;
+      try {
+        msg = decodeDhcpv6(buf);
+      } catch {
+        continue;
+      }
+      checked++;
+      if (isRelayMessage(msg)) {
+        expect(relayChainLength(buf)).to.equal(relayChain(msg).length);
+        expect(interfaceIdOf(buf)).to.deep.equal(findOption(msg.options, 'interface-id')?.id);
+        const inner = relayMessageOf(buf);
+        expect(inner && decodeDhcpv6(inner)).to.deep.equal(findOption(msg.options, 'relay-message')?.message);
+      } else if (msg.type !== 'unknown') {
+        expect(transactionIdOf(buf)).to.equal(msg.transactionId);
+        const prefixes = delegatedPrefixes(buf);
+        expect(prefixes).to.deep.equal(prefixesByCodec(msg));
+        if (prefixes.length) withPrefixes++;
+      }
+    }
+    expect(checked).to.be.greaterThan(10_000);
+    expect(withPrefixes).to.be.greaterThan(300);
   });
 
   it('frames with a VLAN tag or extension headers take the codec path and forward the same message', () => {
