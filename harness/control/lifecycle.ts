@@ -5,14 +5,15 @@
  * reservation and quarantines the prefixes. Each step is recorded first (state.pending), so an
  * interrupted deploy or destroy is finished by the next one; the SLAAC address is computed, never stored.
  */
-import type { Instance, Pod } from '../../netns/topo/pod-file.ts';
+import type { Instance, InstanceKind, Pod } from '../../netns/topo/pod-file.ts';
 import { buildPlan, instanceSteps, nsShellScript, type InstancePlan, type Plan } from '../../netns/net/plan.ts';
 import { readState, writeState, type RunState } from '../../netns/net/run-state.ts';
 import { withRunLock } from '../../netns/net/run-lock.ts';
 import { removeNamespaces } from '../../netns/net/teardown.ts';
 import { waitInstancesReady } from '../../netns/net/realize.ts';
 import { run } from '../../netns/exec.ts';
-import { DaemonError } from '../../netns/daemons/process.ts';
+import { DaemonError, daemonAlive } from '../../netns/daemons/process.ts';
+import { startSynthHost, synthCommand, synthInstance, synthPaths } from '../../netns/daemons/synth.ts';
 import { keaPaths } from '../../netns/daemons/kea.ts';
 import { relayCommand, relayPaths } from '../../netns/daemons/relay.ts';
 import { driverFor, hypervisorRef } from '../sg/driver.ts';
@@ -24,6 +25,8 @@ import { NAME_MAX } from '../../netns/topo/pod-file.ts';
 
 export interface DeploySpec {
   name: string;
+  /** namespace (default) or synthetic: a TAP port served by the hypervisor's host daemon (harness/synth/). */
+  kind?: InstanceKind;
   hypervisor?: string;
   mac?: string;
   prefixes?: number;
@@ -74,10 +77,13 @@ function validateDeploy(state: RunState, spec: DeploySpec): { hv: string; inst: 
   if (!Number.isInteger(prefixes) || prefixes < 0) throw new UsageError(`--prefixes ${prefixes} must be a whole number ≥ 0`);
   const securityGroup = spec.securityGroup ?? 'default';
   if (!pod.securityGroups[securityGroup]) throw new UsageError(`unknown security group '${securityGroup}' (groups: ${Object.keys(pod.securityGroups).join(', ')})`);
-  return { hv, inst: { name: spec.name, mac, prefixes, securityGroup, kind: 'namespace', dhcp: false } };
+  const kind = spec.kind ?? 'namespace';
+  if (kind !== 'namespace' && kind !== 'synthetic') throw new UsageError(`--kind '${String(kind)}' must be namespace or synthetic`);
+  return { hv, inst: { name: spec.name, mac, prefixes, securityGroup, kind, dhcp: kind === 'synthetic' } };
 }
 
 async function createKernelObjects(plan: Plan, inst: InstancePlan, state: RunState, prefixes: string[]): Promise<void> {
+  if (inst.kind === 'synthetic') return createSyntheticPort(plan, inst, state, prefixes);
   const steps = instanceSteps(plan, inst);
   // A resumed deploy may find a namespace the crash left half-configured: start it over.
   await removeNamespaces(plan.run, [inst.ns]);
@@ -93,6 +99,34 @@ async function createKernelObjects(plan: Plan, inst: InstancePlan, state: RunSta
   await waitInstancesReady(plan, state, 15_000, [inst]);
 }
 
+/**
+ * A synthetic instance: its group first (the port is dropped until it has one), then its TAP from
+ * the hypervisor's host daemon — started for it when the hypervisor has none yet.
+ */
+async function createSyntheticPort(plan: Plan, inst: InstancePlan, state: RunState, prefixes: string[]): Promise<void> {
+  await (await driverFor()).add(hypervisorRef(plan, inst.hypervisor), instanceModel(plan, inst, prefixes));
+  const host = state.daemons.find((d) => d.name === 'synth-host' && d.node === inst.hypervisor && daemonAlive(d));
+  if (host) {
+    // A resumed deploy may find the port there already: remove it and add it anew.
+    await synthCommand(synthPaths(plan.run, inst.hypervisor).socket, 'remove', { name: inst.name });
+    const answer = await synthCommand(synthPaths(plan.run, inst.hypervisor).socket, 'add', { instance: synthInstance(inst) });
+    if (answer.result !== 0) throw new DaemonError(`the synthetic host on ${inst.hypervisor} did not add ${inst.name}: ${answer.text ?? `result ${answer.result}`}`);
+  } else {
+    const record = await startSynthHost(plan, inst.hypervisor, [synthInstance(inst)]);
+    const now = readState(plan.run)!;
+    writeState({ ...now, daemons: [...now.daemons.filter((d) => !(d.name === 'synth-host' && d.node === inst.hypervisor)), record] });
+    state.daemons.push(record);
+  }
+  step('after-namespace');
+  await waitInstancesReady(plan, state, 15_000, [inst]);
+}
+
+/** Removes an instance's stack: its namespace, or its TAP from the host daemon (which may be gone: nothing to remove then). */
+async function removeStack(plan: Plan, inst: InstancePlan): Promise<void> {
+  if (inst.kind === 'namespace') await removeNamespaces(plan.run, [inst.ns]);
+  else await synthCommand(synthPaths(plan.run, inst.hypervisor).socket, 'remove', { name: inst.name }).catch(() => undefined);
+}
+
 export async function deployInstance(runName: string, spec: DeploySpec): Promise<{ instance: InstancePlan; prefixes: string[] }> {
   return withRunLock(runName, async () => {
     const state = liveState(runName);
@@ -103,7 +137,8 @@ export async function deployInstance(runName: string, spec: DeploySpec): Promise
     const plan = buildPlan(pod, runName, state.ports);
     const instance = plan.instances.find((i) => i.name === inst.name)!;
     // Record the intent first: a crash from here on is finished (or undone) by destroy.
-    writeState({ ...state, pod, ports: { ...state.ports, [inst.name]: instance.port }, namespaces: [...state.namespaces, instance.ns], pending: { ...state.pending, [inst.name]: 'deploying' } });
+    const namespaces = instance.kind === 'namespace' && !state.namespaces.includes(instance.ns) ? [...state.namespaces, instance.ns] : state.namespaces;
+    writeState({ ...state, pod, ports: { ...state.ports, [inst.name]: instance.port }, namespaces, pending: { ...state.pending, [inst.name]: 'deploying' } });
     step('after-intent');
     let reserved = false;
     try {
@@ -118,7 +153,7 @@ export async function deployInstance(runName: string, spec: DeploySpec): Promise
     } catch (err) {
       // A failed deploy (not a crash) leaves nothing: no group, no namespace, no reservation, no entry.
       await (await driverFor()).remove(hypervisorRef(plan, instance.hypervisor), instanceModel(plan, instance, [])).catch(() => undefined);
-      await removeNamespaces(runName, [instance.ns]);
+      await removeStack(plan, instance);
       if (reserved) await withControl(plan, state, (c) => c.release(inst.mac, 0)).catch(() => undefined);
       forgetInState(runName, instance);
       throw err;
@@ -149,7 +184,7 @@ async function withControl<T>(plan: Plan, state: RunState, fn: (c: PodControl) =
  */
 async function forget(runName: string, plan: Plan, instance: InstancePlan, state: RunState): Promise<string[]> {
   // Port, group and namespace first: the instance is gone from the network before its prefixes are.
-  await removeNamespaces(runName, [instance.ns]);
+  await removeStack(plan, instance);
   await (await driverFor()).remove(hypervisorRef(plan, instance.hypervisor), instanceModel(plan, instance, []));
   step('after-namespace-removed');
   const prefixes = await withControl(plan, state, (control) => control.release(instance.mac));
@@ -167,7 +202,8 @@ function forgetInState(runName: string, instance: InstancePlan): void {
   const after = readState(runName)!;
   delete after.pending[instance.name];
   delete after.ports[instance.name];
-  writeState({ ...after, pod: withoutInstance(after.pod, instance.name), namespaces: after.namespaces.filter((n) => n !== instance.ns) });
+  const namespaces = instance.kind === 'namespace' ? after.namespaces.filter((n) => n !== instance.ns) : after.namespaces;
+  writeState({ ...after, pod: withoutInstance(after.pod, instance.name), namespaces });
 }
 
 export async function destroyInstance(runName: string, name: string): Promise<{ instance: InstancePlan; prefixes: string[] }> {

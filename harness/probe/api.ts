@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { artifactPath, currentPod, currentScenario } from './pod-context.ts';
 import { ProbeAgent, type CapturedFrame } from './agent-client.ts';
 import { dhcpClient, relayRoutes, type ClientOptions } from './dhcp.ts';
-import { instance } from './instance.ts';
+import { instance, sendFrom } from './instance.ts';
 import { namespaceName } from '../../netns/net/names.ts';
 import type { InstancePlan, RouterPlan } from '../../netns/net/plan.ts';
 import { buildFrame, type Frame } from '../packet/frame.ts';
@@ -119,16 +119,16 @@ export async function expectDropped(frame: Frame | Buffer, opts: { from: string;
   const beyond = portOf(opts.notBeyond);
   const wire = Buffer.isBuffer(frame) ? frame : buildFrame(frame);
   const control = Buffer.isBuffer(opts.control) ? opts.control : buildFrame(opts.control);
-  const [sender, atPort, atBeyond] = await Promise.all([ProbeAgent.in(inst.ns), ProbeAgent.in(port.ns), ProbeAgent.in(beyond.ns)]);
+  const [atPort, atBeyond] = await Promise.all([ProbeAgent.in(port.ns), ProbeAgent.in(beyond.ns)]);
   const entering = await atPort.capture(port.iface, '', evidence(`${opts.from}-entering-${port.iface}`));
   const past = await atBeyond.capture(beyond.iface, '', evidence(`past-${opts.notBeyond.replace(':', '-')}`));
   try {
     const sentAt = Date.now();
-    await sender.inject('eth0', control);
+    await sendFrom(inst, [control]);
     const seenBeyond = await past.waitFor((fs) => fs.find((f) => same(f, control)), 2000, `the control frame from ${opts.from} beyond ${opts.notBeyond} (positive control: a dead path cannot prove a drop)`);
     const latencyMs = Math.max(1, seenBeyond.timestampUs / 1000 - sentAt);
     const windowMs = Math.min(1000, Math.max(50, 4 * latencyMs));
-    await sender.inject('eth0', wire);
+    await sendFrom(inst, [wire]);
     await entering.waitFor((fs) => fs.find((f) => same(f, wire)), 2000, `the offending frame entering ${inst.hypervisor}:${inst.port}`);
     try {
       const leaked = await past.waitFor((fs) => fs.find((f) => same(f, wire)), windowMs, 'the offending frame beyond');

@@ -3,7 +3,23 @@
  * section) and a sentence saying what it proves. The metadata is kept for the report and for
  * docs/conformance.md.
  */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { setCurrentScenario } from './pod-context.ts';
+
+const SCENARIO_DIR = new URL('../../scenarios/', import.meta.url).pathname;
+
+/**
+ * The scenario files of a catalogue: the conformance catalogue (scenarios/*.scenario.ts, for any
+ * pod shaped like the seed's), or the scale checks (scenarios/scale/, every instance of any pod).
+ */
+export function scenarioFiles(catalogue: 'conformance' | 'scale'): string[] {
+  const dir = catalogue === 'scale' ? join(SCENARIO_DIR, 'scale') : SCENARIO_DIR;
+  return readdirSync(dir)
+    .filter((f) => f.endsWith('.scenario.ts'))
+    .sort()
+    .map((f) => join(dir, f));
+}
 
 export interface ScenarioMeta {
   id: string;

@@ -3,12 +3,9 @@
  * it proves), so the catalogue a reader sees is the one that runs. Scenario files are imported
  * with stand-in `describe`/`it` that only record, not run.
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import type { ScenarioMeta } from '../probe/scenario.ts';
+import { scenarioFiles, type ScenarioMeta } from '../probe/scenario.ts';
 
-export const SCENARIO_DIR = new URL('../../scenarios/', import.meta.url).pathname;
 export const CONFORMANCE_DOC = new URL('../../docs/conformance.md', import.meta.url).pathname;
 
 const AREAS: Record<string, string> = {
@@ -17,15 +14,16 @@ const AREAS: Record<string, string> = {
   PD: 'Prefix delegation',
   RELAY: 'The routers’ DHCPv6 relay',
   SG: 'Security groups',
+  SCALE: 'Every instance of a large pod (`--profile scale`, scenarios/scale/)',
 };
 
-export async function loadScenarioMetadata(dir = SCENARIO_DIR): Promise<ScenarioMeta[]> {
+export async function loadScenarioMetadata(files = [...scenarioFiles('conformance'), ...scenarioFiles('scale')]): Promise<ScenarioMeta[]> {
   const g = globalThis as Record<string, unknown>;
   const saved = { describe: g.describe, it: g.it, before: g.before, after: g.after, beforeEach: g.beforeEach, afterEach: g.afterEach };
   const noop = () => undefined;
   Object.assign(g, { describe: (_t: string, fn: () => void) => fn(), it: noop, before: noop, after: noop, beforeEach: noop, afterEach: noop });
   try {
-    for (const f of readdirSync(dir).filter((n) => n.endsWith('.scenario.ts')).sort()) await import(pathToFileURL(join(dir, f)).href);
+    for (const f of files) await import(pathToFileURL(f).href);
     // Read the registry through the same loader the scenario files used (a static import may be a second instance).
     const { scenarioRegistry } = (await import(new URL('../probe/scenario.ts', import.meta.url).href)) as typeof import('../probe/scenario.ts');
     return [...scenarioRegistry()];
@@ -45,7 +43,7 @@ export function renderConformanceDoc(metas: readonly ScenarioMeta[]): string {
   const lines = [
     '# Conformance catalogue',
     '',
-    '<!-- Generated from the scenarios in scenarios/*.scenario.ts; regenerate with `V6POD_UPDATE_DOCS=1 npx mocha harness/report/conformance-doc.test.ts`. -->',
+    '<!-- Generated from the scenarios in scenarios/*.scenario.ts and scenarios/scale/; regenerate with `V6POD_UPDATE_DOCS=1 npx mocha harness/report/conformance-doc.test.ts`. -->',
     '',
     `${metas.length} scenarios. \`v6pod test --grep ID\` runs one.`,
   ];

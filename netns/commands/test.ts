@@ -19,7 +19,7 @@ import { podGraph, toDot } from '../net/graph.ts';
 import { run } from '../exec.ts';
 import { clearCurrentPod, setCurrentPod } from '../../harness/probe/pod-context.ts';
 import { ProbeAgent } from '../../harness/probe/agent-client.ts';
-import { scenarioOf } from '../../harness/probe/scenario.ts';
+import { scenarioFiles, scenarioOf } from '../../harness/probe/scenario.ts';
 import { areaOf, totalsOf, type RunResult, type ScenarioResult } from '../../harness/report/result.ts';
 import { endpointNames, packetLadder } from '../../harness/report/ladder.ts';
 import { writeReports } from '../../harness/report/artifacts.ts';
@@ -27,8 +27,6 @@ import { makeDir, UsageError } from '../usage-error.ts';
 import { DEFAULT_POD_FILE } from './run-option.ts';
 import { loadPod } from './up.ts';
 import { progressPrinter } from './progress.ts';
-
-const SCENARIO_DIR = new URL('../../scenarios/', import.meta.url).pathname;
 
 interface TestOptions {
   pod: string;
@@ -74,10 +72,7 @@ interface Scenarios {
 async function runScenarios(plan: Plan, artifacts: string, opts: TestOptions): Promise<Scenarios> {
   const started = Date.now();
   const mocha = new Mocha({ reporter: Mocha.reporters.Base, timeout: 60_000, ...(opts.grep ? { grep: opts.grep } : {}) });
-  readdirSync(SCENARIO_DIR)
-    .filter((f) => f.endsWith('.scenario.ts'))
-    .sort()
-    .forEach((f) => mocha.addFile(join(SCENARIO_DIR, f)));
+  scenarioFiles(opts.profile === 'scale' ? 'scale' : 'conformance').forEach((f) => mocha.addFile(f));
   await mocha.loadFilesAsync();
   const shard = parseShard(opts.shard);
   if (shard) keepShard(mocha.suite, shard);
@@ -134,14 +129,14 @@ export function registerTest(program: Command): void {
     .description('bring up a pod, run the conformance scenarios, write the report, tear the pod down')
     .option('--pod <file>', 'pod file', DEFAULT_POD_FILE)
     .option('--grep <pattern>', 'only scenarios whose "ID title" matches')
-    .option('--profile <name>', 'quick (skips slow scenarios) or full', 'full')
+    .option('--profile <name>', 'quick (skips slow scenarios), full, or scale (every instance of the pod verified, a drop-matrix sample; for pods like fixtures/pods/scale-1000.yaml)', 'full')
     .option('--shard <i/n>', 'run the I-th of N deterministic slices of the catalogue')
     .option('--keep', 'leave the pod up afterwards (v6pod down RUN removes it)')
     .option('--keep-artifacts', 'keep the captures of passing scenarios too')
     .option('--artifacts <dir>', 'where reports and evidence go (default: artifacts/<run>)')
     .option('--sg-driver <cmd>', 'apply security groups with this external driver instead of the reference one (docs/sg-driver.md)')
     .action(async (opts: TestOptions) => {
-      if (!['quick', 'full'].includes(opts.profile)) throw new UsageError(`--profile '${opts.profile}' must be quick or full`);
+      if (!['quick', 'full', 'scale'].includes(opts.profile)) throw new UsageError(`--profile '${opts.profile}' must be quick, full or scale`);
       parseShard(opts.shard);
       assertNetAdmin('v6pod test');
       // The driver every deploy and `up` use in this process (harness/sg/driver.ts driverFor).

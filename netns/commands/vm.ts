@@ -5,6 +5,7 @@ import { instanceReport } from '../../harness/control/instance-report.ts';
 import { assertNetAdmin } from '../net/privileges.ts';
 import { UsageError } from '../usage-error.ts';
 import { resolveRun } from './run-option.ts';
+import type { InstanceKind } from '../topo/pod-file.ts';
 
 function count(value: string): number {
   const n = Number(value);
@@ -22,10 +23,12 @@ export function registerVm(program: Command): void {
     .option('--mac <mac>', 'unicast MAC (default: generated from the pod and instance names)')
     .option('--prefixes <k>', 'delegated prefixes (default: the pod’s prefixesPerInstance)', count)
     .option('--sg <group>', 'security group (default: default)')
-    .action(async (name: string, o: { run?: string; hv?: string; mac?: string; prefixes?: number; sg?: string }) => {
+    .option('--kind <kind>', 'namespace (the kernel’s stack) or synthetic (a TAP served by an emulated stack)', 'namespace')
+    .action(async (name: string, o: { run?: string; hv?: string; mac?: string; prefixes?: number; sg?: string; kind: string }) => {
       assertNetAdmin('v6pod vm deploy');
-      const { instance, prefixes } = await deployInstance(resolveRun(o.run), { name, hypervisor: o.hv, mac: o.mac, prefixes: o.prefixes, securityGroup: o.sg });
-      process.stdout.write(`deployed ${name} on ${instance.hypervisor}:${instance.port}: MAC ${instance.mac}, SLAAC ${instance.slaac}, prefixes ${prefixes.join(', ') || 'none'}\n`);
+      const kind = o.kind as InstanceKind;
+      const { instance, prefixes } = await deployInstance(resolveRun(o.run), { name, hypervisor: o.hv, mac: o.mac, prefixes: o.prefixes, securityGroup: o.sg, kind });
+      process.stdout.write(`deployed ${instance.kind} instance ${name} on ${instance.hypervisor}:${instance.port}: MAC ${instance.mac}, SLAAC ${instance.slaac}, prefixes ${prefixes.join(', ') || 'none'}\n`);
     });
   vm.command('destroy')
     .description('remove the instance and its port, delete its leases and reservation, release its prefixes')

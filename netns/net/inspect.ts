@@ -10,7 +10,9 @@ import { run } from '../exec.ts';
 import { buildPlan, type Plan } from './plan.ts';
 import { readState, type RunState } from './run-state.ts';
 import { v6podNamespaces } from './teardown.ts';
-import { observeInstances, usable, type ObservedAddress } from './observe.ts';
+import { observedFromSnapshot, observeInstances, syntheticSnapshots, usable, type ObservedAddress } from './observe.ts';
+import type { HostSnapshot } from '../../harness/synth/host.ts';
+import type { InstanceKind } from '../topo/pod-file.ts';
 import { keaCommand, keaPaths } from '../daemons/kea.ts';
 import { relayCommand, relayPaths } from '../daemons/relay.ts';
 import { daemonAlive } from '../daemons/process.ts';
@@ -84,6 +86,7 @@ export type SlaacState = 'usable' | 'tentative' | 'dad-failed' | 'missing';
 
 export interface InstanceStatus {
   name: string;
+  kind: InstanceKind;
   hypervisor: string;
   port: string;
   mac: string;
@@ -209,6 +212,7 @@ function expectedDaemons(plan: Plan): Array<{ name: string; node: string; ns: st
       { name: 'radvd', node: r.name, ns: r.ns },
       { name: 'dhcp6-relay', node: r.name, ns: r.ns },
     ]),
+    ...[...new Set(plan.instances.filter((i) => i.kind === 'synthetic').map((i) => i.hypervisor))].map((hv) => ({ name: 'synth-host', node: hv, ns: plan.nodes.find((n) => n.name === hv)!.ns })),
   ];
 }
 
@@ -220,9 +224,11 @@ export async function inspectRun(runName: string): Promise<RunStatus> {
 
   const present = new Set(v6podNamespaces().get(runName) ?? []);
   const socket = keaPaths(runName).socket;
-  const [seen, observed, keaAnswer] = await Promise.all([
+  const [seen, observed, synthetic, keaAnswer] = await Promise.all([
     readNamespaces(plan.nodes.filter((n) => present.has(n.ns)).map((n) => n.ns)),
-    observeInstances(plan.instances.filter((i) => present.has(i.ns)).map((i) => i.ns)),
+    observeInstances(plan.instances.filter((i) => i.kind === 'namespace' && present.has(i.ns)).map((i) => i.ns)),
+    // A dead host daemon is reported with the daemons; its instances then show as missing.
+    syntheticSnapshots(runName, plan.instances).catch(() => new Map<string, HostSnapshot>()),
     keaCommand(socket, 'list-commands', undefined, 1000).then(
       (a) => (a.result === 0 ? null : `answered result ${a.result}${a.text ? `: ${a.text}` : ''}`),
       (err: Error) => err.message,
@@ -279,9 +285,10 @@ export async function inspectRun(runName: string): Promise<RunStatus> {
 
   const routerLinkLocals = plan.routers.map((r) => r.linkLocal);
   const instances: InstanceStatus[] = plan.instances.map((i) => {
-    const o = observed.get(i.ns);
+    const snapshot = synthetic.get(i.name);
+    const o = i.kind === 'namespace' ? observed.get(i.ns) : snapshot && observedFromSnapshot(snapshot);
     const addresses = o?.addresses ?? [];
-    const kernelMac = ifaceOf(i.name, 'eth0')?.address ?? null;
+    const kernelMac = i.kind === 'namespace' ? (ifaceOf(i.name, 'eth0')?.address ?? null) : (snapshot?.mac ?? null);
     const state = slaacState(addresses.find((a) => a.address === i.slaac));
     const kernelRoutes = o?.defaultRoutes ?? [];
     const missing = routerLinkLocals.filter((ll) => !kernelRoutes.includes(ll));
@@ -293,6 +300,7 @@ export async function inspectRun(runName: string): Promise<RunStatus> {
     if (lacking.length) problems.push(`instance ${i.name}: ${lacking.join(', ')}`);
     return {
       name: i.name,
+      kind: i.kind,
       hypervisor: i.hypervisor,
       port: i.port,
       mac: i.mac,

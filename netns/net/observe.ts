@@ -1,8 +1,13 @@
 /**
- * What the kernel of each instance holds now: eth0's IPv6 addresses (with DAD state) and its
- * default routes. One process spawn reads every namespace asked for, so polling many instances is cheap.
+ * What each instance holds now: its IPv6 addresses (with DAD state) and its default routes. For a
+ * namespace instance that is its kernel's eth0 — one process spawn reads every namespace asked for,
+ * so polling many instances is cheap; for a synthetic one it is its emulated stack, read from the
+ * hypervisor's host daemon (one control-socket request per hypervisor).
  */
 import { run } from '../exec.ts';
+import type { InstancePlan } from './plan.ts';
+import { synthCommand, synthPaths } from '../daemons/synth.ts';
+import type { HostSnapshot } from '../../harness/synth/host.ts';
 
 export interface ObservedAddress {
   address: string;
@@ -74,4 +79,44 @@ function safeJson<T>(text: string | undefined): T {
 /** Usable for traffic: DAD done, or optimistic (RFC 4429). */
 export function usable(a: ObservedAddress): boolean {
   return !a.dadFailed && (!a.tentative || a.optimistic);
+}
+
+/** A synthetic instance's stack in the kernel's terms (an optimistic address is also tentative, as `ip` shows it). */
+export function observedFromSnapshot(s: HostSnapshot): ObservedInstance {
+  const all = [{ ...s.linkLocal, prefixLength: 64 }, ...s.addresses.filter((a) => a.address !== s.linkLocal.address)];
+  return {
+    addresses: all.map((a) => ({
+      address: a.address,
+      prefixLength: a.prefixLength,
+      scope: a.address.startsWith('fe80:') ? 'link' : 'global',
+      tentative: a.state === 'tentative' || a.state === 'optimistic',
+      optimistic: a.state === 'optimistic',
+      dadFailed: a.state === 'duplicate',
+    })),
+    defaultRoutes: s.defaultRouters.map((r) => r.address),
+  };
+}
+
+/** The synthetic instances' snapshots, by name, from their hypervisors' host daemons. */
+export async function syntheticSnapshots(run: string, instances: readonly InstancePlan[]): Promise<Map<string, HostSnapshot>> {
+  const hypervisors = [...new Set(instances.filter((i) => i.kind === 'synthetic').map((i) => i.hypervisor))];
+  const answers = await Promise.all(hypervisors.map((hv) => synthCommand(synthPaths(run, hv).socket, 'state')));
+  const out = new Map<string, HostSnapshot>();
+  answers.forEach((a, k) => {
+    if (a.result !== 0) throw new Error(`the synthetic host on ${hypervisors[k]} did not answer 'state': ${a.text ?? `result ${a.result}`}`);
+    for (const snap of (a.arguments as { instances: HostSnapshot[] }).instances) out.set(snap.name, snap);
+  });
+  return out;
+}
+
+/** Every instance's addresses and default routes, by instance name, whatever its kind. */
+export async function observeAll(run: string, instances: readonly InstancePlan[]): Promise<Map<string, ObservedInstance>> {
+  const namespaced = instances.filter((i) => i.kind === 'namespace');
+  const [kernel, synthetic] = await Promise.all([observeInstances(namespaced.map((i) => i.ns)), syntheticSnapshots(run, instances)]);
+  const out = new Map<string, ObservedInstance>();
+  for (const i of instances) {
+    const seen = i.kind === 'namespace' ? kernel.get(i.ns) : synthetic.has(i.name) ? observedFromSnapshot(synthetic.get(i.name)!) : undefined;
+    if (seen) out.set(i.name, seen);
+  }
+  return out;
 }

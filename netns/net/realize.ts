@@ -14,7 +14,7 @@ import { assignPorts, buildPlan, nsShellScript, type InstancePlan, type Plan } f
 import { namespaceName, runDir } from './names.ts';
 import { copyRunLogs, readState, writeState, type DaemonRecord, type RunState } from './run-state.ts';
 import { teardownRun, v6podNamespaces } from './teardown.ts';
-import { observeInstances, usable } from './observe.ts';
+import { observeAll, usable } from './observe.ts';
 import { keaCommand, keaPaths, startKea } from '../daemons/kea.ts';
 import { connectPostgres, postgresDaemonRecord, startPostgres } from '../daemons/postgres.ts';
 import { keaHostsDatabase } from '../../harness/control/pg-store.ts';
@@ -24,6 +24,7 @@ import { ConfigStore } from '../../harness/control/config-store.ts';
 import type { Reservation } from '../../harness/control/reservation-store.ts';
 import { startRadvd } from '../daemons/radvd.ts';
 import { startRelay } from '../daemons/relay.ts';
+import { startSynthHost, synthInstance } from '../daemons/synth.ts';
 import { assertAlive, daemonAlive } from '../daemons/process.ts';
 import { waitUntil } from '../wait.ts';
 import { UsageError } from '../usage-error.ts';
@@ -91,30 +92,45 @@ async function startRelays(plan: Plan, state: RunState): Promise<void> {
 
 /** Waits until the instances hold their SLAAC address (usable) and a default route via each router's link-local. */
 export async function waitInstancesReady(plan: Plan, state: RunState, timeoutMs: number, instances: readonly InstancePlan[] = plan.instances): Promise<void> {
-  const pending = new Map(instances.map((i) => [i.ns, i]));
+  const pending = new Map(instances.map((i) => [i.name, i]));
   const routers = plan.routers.map((r) => r.linkLocal);
   const missing = new Map<string, string>();
   await waitUntil(
     async () => {
       state.daemons.forEach(assertAlive);
-      const seen = await observeInstances([...pending.keys()]);
-      for (const [ns, inst] of pending) {
-        const o = seen.get(ns);
+      const seen = await observeAll(plan.run, [...pending.values()]);
+      for (const [name, inst] of pending) {
+        const o = seen.get(name);
         const addr = o?.addresses.find((a) => a.address === inst.slaac);
         const lacking = [
           ...(addr && usable(addr) ? [] : [`SLAAC address ${inst.slaac}${addr ? ' (still tentative)' : ''}`]),
           ...routers.filter((ll) => !o?.defaultRoutes.includes(ll)).map((ll) => `default route via ${ll}`),
         ];
-        if (lacking.length) missing.set(inst.name, lacking.join(', '));
+        if (lacking.length) missing.set(name, lacking.join(', '));
         else {
-          missing.delete(inst.name);
-          pending.delete(ns);
+          missing.delete(name);
+          pending.delete(name);
         }
       }
       return pending.size === 0;
     },
-    { timeoutMs, what: () => `instances to be ready: ${[...missing].map(([n, m]) => `${n} lacks ${m}`).join('; ')}` },
+    { timeoutMs, what: () => `instances to be ready: ${summarize([...missing].map(([n, m]) => `${n} lacks ${m}`))}` },
   );
+}
+
+/** At most a few of many problems, with how many more there are (1,000 lines name nothing). */
+function summarize(problems: string[], shown = 5): string {
+  return problems.length <= shown ? problems.join('; ') : `${problems.slice(0, shown).join('; ')}; and ${problems.length - shown} more`;
+}
+
+/** The synthetic instances' host daemons, one per hypervisor that has any (harness/synth/). */
+async function startSynthHosts(plan: Plan, state: RunState): Promise<void> {
+  const byHv = new Map<string, InstancePlan[]>();
+  for (const i of plan.instances) if (i.kind === 'synthetic') byHv.set(i.hypervisor, [...(byHv.get(i.hypervisor) ?? []), i]);
+  const missing = [...byHv].filter(([hv]) => !state.daemons.some((d) => d.name === 'synth-host' && d.node === hv && daemonAlive(d)));
+  const started = await Promise.all(missing.map(([hv, insts]) => startSynthHost(plan, hv, insts.map(synthInstance))));
+  state.daemons = [...state.daemons.filter((d) => !(d.name === 'synth-host' && missing.some(([hv]) => hv === d.node))), ...started];
+  writeState(state);
 }
 
 /** The instances the pod file declares are deployed through the same allocation and reservation path as `vm deploy`. */
@@ -142,6 +158,7 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
       // A crash between the config file's rename and Kea's reload left Kea behind the store: catch it up.
       if (plan.pod.kea.backend === 'config') await new ConfigStore(plan).apply();
       if (opts.relays !== false) await startRelays(plan, existing);
+      await startSynthHosts(plan, existing);
       await waitInstancesReady(plan, existing, opts.readyTimeoutMs ?? 15_000);
       return { plan, reused: true };
     }
@@ -181,10 +198,12 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
       await applyAll(plan, await driverFor(), instanceModels(plan, reserved));
     }
     say(`bringing up ${plan.instances.length} instances and the relays`);
-    // Instances come up (SLAAC needs only radvd) while the relays start (DHCPv6 needs them).
-    const instancesReady = inNamespaces(Object.fromEntries(Object.entries(plan.attach).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })]))).then(() =>
-      waitInstancesReady(plan, state, opts.readyTimeoutMs ?? 15_000),
-    );
+    // Instances come up (SLAAC needs only radvd) while the relays start (DHCPv6 needs them); a
+    // synthetic instance's PD client retransmits its Solicit until a relay is there to hear it.
+    const instancesReady = Promise.all([
+      inNamespaces(Object.fromEntries(Object.entries(plan.attach).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })]))),
+      startSynthHosts(plan, state),
+    ]).then(() => waitInstancesReady(plan, state, opts.readyTimeoutMs ?? 15_000));
     // Both settle before any error is thrown, so the rollback sees every daemon that was started.
     const settled = await Promise.allSettled([opts.relays === false ? Promise.resolve() : startRelays(plan, state), instancesReady]);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
