@@ -55,6 +55,8 @@ export interface HostCounters {
   malformed: number;
   /** Frames given up on because neighbour resolution or routing failed. */
   undeliverable: number;
+  /** Frames the port refused (closed, or the kernel reported an error). */
+  sendErrors: number;
 }
 
 export interface HostSnapshot {
@@ -95,6 +97,7 @@ export class SyntheticHost {
     unknownDropped: 0,
     malformed: 0,
     undeliverable: 0,
+    sendErrors: 0,
   };
   private readonly clock: Clock;
   private readonly random: () => number;
@@ -472,8 +475,13 @@ export class SyntheticHost {
 
   private transmit(frame: Buffer): void {
     if (this.stopped) return;
-    this.counters.framesOut++;
-    this.link.send(frame);
+    try {
+      this.link.send(frame);
+      this.counters.framesOut++;
+    } catch {
+      // A port going away under a send (vm destroy) must not take the other instances with it.
+      this.counters.sendErrors++;
+    }
   }
 
   private icmpFrame(dstMac: string, src: string, dst: string, hopLimit: number, icmpv6: Icmpv6Message): Buffer {
