@@ -15,19 +15,26 @@ export interface PendingMessage {
   at: number;
 }
 
-/** A Map that forgets its oldest entry beyond `capacity` (insertion order; re-setting refreshes). */
+/**
+ * A map that keeps at least the last `capacity` entries set and at most twice as many: entries go
+ * into the current generation; a full generation becomes the old one and the one before it is
+ * dropped whole. (An exact LRU — a Map re-inserted on every set — cost a delete per message.)
+ */
 class BoundedMap<V> {
-  private readonly map = new Map<string, V>();
+  private current = new Map<string, V>();
+  private old = new Map<string, V>();
   constructor(private readonly capacity: number) {}
 
   set(key: string, value: V): void {
-    this.map.delete(key);
-    this.map.set(key, value);
-    if (this.map.size > this.capacity) this.map.delete(this.map.keys().next().value!);
+    this.current.set(key, value);
+    if (this.current.size >= this.capacity) {
+      this.old = this.current;
+      this.current = new Map();
+    }
   }
 
   get(key: string): V | undefined {
-    return this.map.get(key);
+    return this.current.get(key) ?? this.old.get(key);
   }
 }
 

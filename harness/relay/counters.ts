@@ -16,19 +16,23 @@ const bump = (table: Record<string, number>, key: string, by = 1) => {
   table[key] = (table[key] ?? 0) + by;
 };
 
+/** `client:solicit` from side and type, without building the key on every message. */
+const bySide = (tables: Record<Side, Record<string, number>>) =>
+  Object.fromEntries(Object.entries(tables).flatMap(([side, table]) => Object.entries(table).map(([type, n]) => [`${side}:${type}`, n])));
+
 export class Counters {
-  private readonly received: Record<string, number> = {};
-  private readonly sent: Record<string, number> = {};
+  private readonly received: Record<Side, Record<string, number>> = { client: {}, server: {} };
+  private readonly sent: Record<Side, Record<string, number>> = { client: {}, server: {} };
   private readonly dropped: Record<string, number> = {};
   readonly routes = { installed: 0, refreshed: 0, removed: 0, expired: 0, current: 0, failed: 0 };
 
-  /** `client:solicit`, `server:relay-reply`: the side it came from and its type. */
+  /** Shown as `client:solicit`, `server:relay-reply`: the side it came from and its type. */
   receivedFrom(side: Side, type: string): void {
-    bump(this.received, `${side}:${type}`);
+    bump(this.received[side], type);
   }
 
   sentTo(side: Side, type: string): void {
-    bump(this.sent, `${side}:${type}`);
+    bump(this.sent[side], type);
   }
 
   drop(reason: string): void {
@@ -40,6 +44,6 @@ export class Counters {
   }
 
   snapshot(): CounterSnapshot {
-    return { received: { ...this.received }, sent: { ...this.sent }, dropped: { ...this.dropped }, routes: { ...this.routes } };
+    return { received: bySide(this.received), sent: bySide(this.sent), dropped: { ...this.dropped }, routes: { ...this.routes } };
   }
 }

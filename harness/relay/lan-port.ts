@@ -8,7 +8,9 @@
  * router's link-local instead. UDP sockets also sit on port 547 of the router's LAN addresses so
  * the kernel does not answer unicast client messages with Port Unreachable (pcap sees them first).
  */
-import { createSocket, type Socket } from 'node:dgram';
+import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
+import { lookup } from 'node:dns';
+import { isIPv6 } from 'node:net';
 import cap from 'cap';
 import { DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../packet/frame.ts';
 import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
@@ -105,10 +107,19 @@ export class LanPort {
   }
 }
 
+/**
+ * Node resolves every datagram's destination through dns.lookup, one extra turn of the event loop
+ * per send even for an address literal; the relay only ever names literals, so they answer at once.
+ */
+const literalLookup: SocketOptions['lookup'] = (hostname, options, callback) => {
+  if (isIPv6(hostname)) callback(null, hostname, 6);
+  else lookup(hostname, options, callback);
+};
+
 /** A UDP socket bound to address:port whose received datagrams are discarded (the capture has them). */
 export function bindUdp(address: string, port: number, onMessage: (msg: Buffer, from: string) => void = () => undefined): Promise<Socket> {
   return new Promise((resolve, reject) => {
-    const sock = createSocket({ type: 'udp6', reuseAddr: false });
+    const sock = createSocket({ type: 'udp6', reuseAddr: false, lookup: literalLookup });
     sock.once('error', reject);
     sock.on('message', (msg, rinfo) => onMessage(msg, rinfo.address));
     sock.bind({ address, port, exclusive: true }, () => {
