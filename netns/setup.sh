@@ -53,3 +53,23 @@ if [[ ! -f $stamp || "$(cat "$stamp")" != "$want" || ! -f node_modules/cap/build
   done
   echo "$want" > "$stamp"
 fi
+
+# v6pod's own frame I/O addon (native/frame-io: TAP devices, AF_PACKET fanout). Rebuilt when its
+# sources change (their hash is stamped next to the binary). node-gyp compiles against the local
+# headers (npm's nodedir, else the node install's own include/node), so no header download.
+addon=native/frame-io/build/Release/frame_io.node
+addon_stamp=native/frame-io/build/.v6pod-src-hash
+addon_want=$(cat native/frame-io/binding.gyp native/frame-io/*.c | sha256sum | cut -d' ' -f1)
+if [[ ! -f $addon || ! -f $addon_stamp || "$(cat "$addon_stamp")" != "$addon_want" ]]; then
+  log "building native/frame-io"
+  if [[ "$(npm config get nodedir)" == undefined || -z "$(npm config get nodedir)" ]]; then
+    node_prefix=$(node -p 'process.config.variables.node_prefix')
+    [[ -f $node_prefix/include/node/node_api.h ]] && export npm_config_nodedir=$node_prefix
+  fi
+  if ! build_log=$(npm run --silent build:native 2>&1); then
+    printf '%s\n' "$build_log" >&2
+    echo "setup: building native/frame-io failed (needs make, g++ and the Node headers)" >&2
+    exit 2
+  fi
+  echo "$addon_want" > "$addon_stamp"
+fi
