@@ -3,7 +3,10 @@
  * same machine and in the same script:
  *  - direct: Kea's rate by perfdhcp (`-6 -e prefix-only -A1`, relayed-form traffic straight from
  *    r1's namespace to Kea, as a relay would send it), at increasing offered rates; the best
- *    completed Solicit/Advertise/Request/Reply rate counts;
+ *    completed Solicit/Advertise/Request/Reply rate counts. perfdhcp then skips what clients pay
+ *    (multicast, a client per exchange on the client side), so a second direct rate has perfdhcp
+ *    as plain clients on a veth straight into Kea's namespace (Kea serving them on that link, no
+ *    relay): the same client-side work as the relayed run, minus only the relay and the pod L2;
  *  - relayed: the same perfdhcp, now as plain clients on the pod L2 (a namespace on the ToR
  *    bridge, link-local only), through v6pod's relay in r1 (the only relay started, so Kea sees
  *    each exchange once as in the direct run), best completed rate; plus v6pod's own synthetic
@@ -48,6 +51,35 @@ async function perfdhcp(ns: string, args: string[]): Promise<number> {
   const section = stdout.split('***Statistics for: REQUEST-REPLY***')[1] ?? '';
   const replies = Number(/received packets: (\d+)/.exec(section)?.[1] ?? 0);
   return replies / PERIOD_S;
+}
+
+/**
+ * A namespace with a link-local-only eth0 (DAD off, so perfdhcp can send at once) whose veth peer
+ * `peer` sits in `peerNs`, optionally enslaved to `bridge` there.
+ */
+async function clientNamespace(ns: string, peerNs: string, peer: string, bridge?: string): Promise<void> {
+  await run(['ip', 'netns', 'add', ns]);
+  await run(['ip', 'link', 'add', 'name', 'eth0', 'netns', ns, 'address', '02:bb:ff:00:00:01', 'type', 'veth', 'peer', 'name', peer, 'netns', peerNs]);
+  const noDad = (dev: string) => `for k in accept_ra=0 autoconf=0 accept_dad=0; do echo \${k#*=} > /proc/sys/net/ipv6/conf/${dev}/\${k%=*}; done`;
+  await run(['sh', '-ec', `${noDad(peer)}; ip link set ${peer} ${bridge ? `master ${bridge} ` : ''}up`], { ns: peerNs });
+  await run(['sh', '-ec', `${noDad('eth0')}; ip link set lo up; ip link set eth0 up`], { ns });
+}
+
+/**
+ * Kea's config also serving plain clients on `iface` (its own namespace's link to a client
+ * namespace): listening there, and the pod subnet selected for that interface. Returns the
+ * config to restore.
+ */
+async function serveDirectClients(plan: Plan, iface: string): Promise<object> {
+  const socket = keaPaths(plan.run).socket;
+  const answer = await keaCommand(socket, 'config-get', undefined, 10_000);
+  const original = { Dhcp6: (answer.arguments as { Dhcp6: object }).Dhcp6 };
+  const direct = structuredClone(original) as { Dhcp6: { 'interfaces-config': { interfaces: string[] }; subnet6: { interface?: string }[] } };
+  direct.Dhcp6['interfaces-config'].interfaces.push(iface);
+  direct.Dhcp6.subnet6[0]!.interface = iface;
+  const set = await keaCommand(socket, 'config-set', direct, 30_000);
+  if (set.result !== 0) throw new Error(`Kea refused the direct-client config: ${set.text ?? ''}`);
+  return original;
 }
 
 async function wipeLeases(plan: Plan): Promise<void> {
@@ -124,13 +156,18 @@ try {
   const direct = await bestRate('direct (perfdhcp -A1)', plan, [4000, 8000, 12000, 16000], (rate) => perfdhcp(r1.ns, ['-A1', '-l', r1.lanAddress, '-r', String(rate), plan.kea.address]), { kea });
   await run(['ip', '-n', plan.kea.ns, '-6', 'route', 'del', l2, 'via', r1.serviceAddress, 'dev', BRIDGES.service]);
 
+  // Direct, plain clients: perfdhcp in a namespace whose eth0 is a veth straight into Kea's namespace.
+  const directNs = namespaceName(runName, 'direct');
+  await clientNamespace(directNs, plan.kea.ns, 'direct');
+  const keaConfig = await serveDirectClients(plan, 'direct');
+  const directClients = await bestRate('direct (perfdhcp clients on a link to Kea)', plan, [4000, 8000, 12000, 16000], (rate) => perfdhcp(directNs, ['-l', 'eth0', '-r', String(rate)]), { kea });
+  const restored = await keaCommand(keaPaths(plan.run).socket, 'config-set', keaConfig, 30_000);
+  if (restored.result !== 0) throw new Error(`Kea refused its own config back: ${restored.text ?? ''}`);
+  await run(['ip', 'netns', 'del', directNs]);
+
   // A client namespace on the ToR bridge with only a link-local (clients send from it; the relay refuses others).
   const clientNs = namespaceName(runName, 'bench');
-  const tor = namespaceName(runName, plan.pod.tor.name);
-  await run(['ip', 'netns', 'add', clientNs]);
-  await run(['ip', 'link', 'add', 'name', 'eth0', 'netns', clientNs, 'address', '02:bb:ff:00:00:01', 'type', 'veth', 'peer', 'name', 'bench', 'netns', tor]);
-  await run(['ip', 'link', 'set', 'bench', 'master', BRIDGES.tor, 'up'], { ns: tor });
-  await run(['sh', '-ec', 'for k in accept_ra=0 autoconf=0 accept_dad=0; do echo ${k#*=} > /proc/sys/net/ipv6/conf/eth0/${k%=*}; done; ip link set lo up; ip link set eth0 up'], { ns: clientNs });
+  await clientNamespace(clientNs, namespaceName(runName, plan.pod.tor.name), 'bench', BRIDGES.tor);
 
   await wipeLeases(plan);
   const relay = (await startRelay(plan, r1)).pid;
@@ -150,13 +187,19 @@ try {
     period_s: PERIOD_S,
     direct_exchanges_per_s: round(direct.best),
     relayed_exchanges_per_s: round(relayed.best),
+    direct_client_exchanges_per_s: round(directClients.best),
     ratio_relayed_direct: +(relayed.best / direct.best).toFixed(3),
+    ratio_relayed_direct_clients: +(relayed.best / directClients.best).toFixed(3),
     relayed_synthetic_exchanges_per_s: round(synthetic.exchangesPerSecond),
     ratio_synthetic_direct: +(synthetic.exchangesPerSecond / direct.best).toFixed(3),
     route_installs_per_s: round(routes.install),
     route_removals_per_s: round(routes.remove),
-    runs: { direct: direct.runs, relayed: relayed.runs },
-    cpu_us_per_exchange: { direct: direct.cpu, relayed: relayed.cpu },
+    ratio_notes: {
+      ratio_relayed_direct: "the issue's ratio: Kea's rate with perfdhcp -A1 playing the relay from r1 (no client-side multicast, no relay)",
+      ratio_relayed_direct_clients: 'against perfdhcp as plain clients on a link straight into Kea: the same client-side work, so what is left is the relay and the pod L2',
+    },
+    runs: { direct: direct.runs, direct_clients: directClients.runs, relayed: relayed.runs },
+    cpu_us_per_exchange: { direct: direct.cpu, direct_clients: directClients.cpu, relayed: relayed.cpu },
     relay_counters: counters,
     goals: { ratio_relayed_direct: 0.8, route_installs_per_s: 5000 },
   });
