@@ -55,7 +55,7 @@ export interface HostCounters {
   malformed: number;
   /** Frames given up on because neighbour resolution or routing failed. */
   undeliverable: number;
-  /** Frames the port refused (closed, or the kernel reported an error). */
+  /** Frames the port refused (no room, closed, or the kernel reported an error). */
   sendErrors: number;
 }
 
@@ -476,8 +476,8 @@ export class SyntheticHost {
   private transmit(frame: Buffer): void {
     if (this.stopped) return;
     try {
-      this.link.send(frame);
-      this.counters.framesOut++;
+      if (this.link.send(frame) === false) this.counters.sendErrors++;
+      else this.counters.framesOut++;
     } catch {
       // A port going away under a send (vm destroy) must not take the other instances with it.
       this.counters.sendErrors++;

@@ -5,7 +5,8 @@
  */
 export interface FrameLink {
   readonly name: string;
-  send(frame: Buffer): void;
+  /** false: the port had no room and dropped the frame (a TAP's send queue full). */
+  send(frame: Buffer): boolean | void;
   onFrame(handler: (frame: Buffer) => void): void;
   close(): void;
 }
