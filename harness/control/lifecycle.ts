@@ -21,6 +21,7 @@ import { instanceModel } from '../sg/model.ts';
 import { UsageError } from '../../netns/usage-error.ts';
 import { assertUnicastMac, generateMac } from '../addr/mac.ts';
 import { PodControl } from './pod-control.ts';
+import { isDatabaseUnavailable } from './pg-store.ts';
 import { NAME_MAX } from '../../netns/topo/pod-file.ts';
 
 export interface DeploySpec {
@@ -82,6 +83,13 @@ function validateDeploy(state: RunState, spec: DeploySpec): { hv: string; inst: 
   return { hv, inst: { name: spec.name, mac, prefixes, securityGroup, kind, dhcp: kind === 'synthetic' } };
 }
 
+/**
+ * The run's state as an instance's readiness wait checks its daemons: without the database, which
+ * may be restarted under a deploy (its record's PID is stale until the next `up`) and which an
+ * instance's addresses and routes do not depend on.
+ */
+const forReadiness = (state: RunState): RunState => ({ ...state, daemons: state.daemons.filter((d) => d.name !== 'postgres') });
+
 async function createKernelObjects(plan: Plan, inst: InstancePlan, state: RunState, prefixes: string[]): Promise<void> {
   if (inst.kind === 'synthetic') return createSyntheticPort(plan, inst, state, prefixes);
   const steps = instanceSteps(plan, inst);
@@ -96,7 +104,7 @@ async function createKernelObjects(plan: Plan, inst: InstancePlan, state: RunSta
   // The port is in the bridge and eth0 still down: the security group is in force before the instance's first frame.
   await (await driverFor()).add(hypervisorRef(plan, inst.hypervisor), instanceModel(plan, inst, prefixes));
   await run(['ip', 'netns', 'exec', inst.ns, 'sh', '-es'], { input: nsShellScript({ sysctls: [], ip: steps.attach }) });
-  await waitInstancesReady(plan, state, 15_000, [inst]);
+  await waitInstancesReady(plan, forReadiness(state), 15_000, [inst]);
 }
 
 /**
@@ -118,7 +126,7 @@ async function createSyntheticPort(plan: Plan, inst: InstancePlan, state: RunSta
     state.daemons.push(record);
   }
   step('after-namespace');
-  await waitInstancesReady(plan, state, 15_000, [inst]);
+  await waitInstancesReady(plan, forReadiness(state), 15_000, [inst]);
 }
 
 /** Removes an instance's stack: its namespace, or its TAP from the host daemon (which may be gone: nothing to remove then). */
@@ -140,10 +148,8 @@ export async function deployInstance(runName: string, spec: DeploySpec): Promise
     const namespaces = instance.kind === 'namespace' && !state.namespaces.includes(instance.ns) ? [...state.namespaces, instance.ns] : state.namespaces;
     writeState({ ...state, pod, ports: { ...state.ports, [inst.name]: instance.port }, namespaces, pending: { ...state.pending, [inst.name]: 'deploying' } });
     step('after-intent');
-    let reserved = false;
     try {
       const prefixes = await withControl(plan, state, async (c) => (await c.reserve([{ mac: inst.mac, count: inst.prefixes }])).flatMap((r) => r.prefixes));
-      reserved = true;
       step('after-reservation');
       await createKernelObjects(plan, instance, state, prefixes);
       const done = readState(runName)!;
@@ -154,27 +160,47 @@ export async function deployInstance(runName: string, spec: DeploySpec): Promise
       // A failed deploy (not a crash) leaves nothing: no group, no namespace, no reservation, no entry.
       await (await driverFor()).remove(hypervisorRef(plan, instance.hypervisor), instanceModel(plan, instance, [])).catch(() => undefined);
       await removeStack(plan, instance);
-      if (reserved) await withControl(plan, state, (c) => c.release(inst.mac, 0)).catch(() => undefined);
+      // Released whether or not the write was seen to succeed: a commit whose answer was lost with
+      // the connection is in the store all the same. No reservation of this MAC: nothing to do.
+      const undone = await withControl(plan, state, (c) => c.release(inst.mac, 0)).then(
+        () => undefined,
+        (e: Error) => e,
+      );
+      if (undone) {
+        // The store may hold a reservation no one can release now: the instance stays recorded as a
+        // pending deploy, so the store and the run's instances still agree, and a re-run finishes it.
+        const why = undone.message === (err as Error).message ? 'either' : `(${undone.message})`;
+        throw new DaemonError(`${(err as Error).message}; the deploy of ${inst.name} could not be undone ${why}: 'v6pod vm deploy ${inst.name}' finishes it, 'v6pod vm destroy ${inst.name}' removes it`);
+      }
       forgetInState(runName, instance);
       throw err;
     }
   });
 }
 
-/** Runs `fn` with the pod's store and allocator; a Kea that does not answer becomes one clear line. */
+/**
+ * Runs `fn` with the pod's store and allocator; a Kea or a PostgreSQL that does not answer becomes
+ * one clear line naming it (node-postgres errors would otherwise surface as an internal error).
+ */
 async function withControl<T>(plan: Plan, state: RunState, fn: (c: PodControl) => Promise<T>): Promise<T> {
   let control: PodControl | undefined;
   try {
     control = await PodControl.open(plan, state.pg);
     return await fn(control);
   } catch (err) {
+    const message = (err as Error).message;
+    const kea = keaPaths(plan.run);
+    if (state.pg && isDatabaseUnavailable(err) && !message.includes(kea.socket)) {
+      const log = state.daemons.find((d) => d.name === 'postgres')?.log;
+      throw new DaemonError(`PostgreSQL (Kea's host database, ${state.pg.host}) is not answering (${message})${log ? `; see ${log}` : ''}`);
+    }
     const code = (err as NodeJS.ErrnoException).code;
-    if (code === 'ECONNREFUSED' || code === 'ENOENT' || /did not answer/.test((err as Error).message)) {
-      throw new DaemonError(`Kea is not answering on ${keaPaths(plan.run).socket} (${(err as Error).message}); see ${keaPaths(plan.run).log}`);
+    if (code === 'ECONNREFUSED' || code === 'ENOENT' || /did not answer/.test(message)) {
+      throw new DaemonError(`Kea is not answering on ${kea.socket} (${message}); see ${kea.log}`);
     }
     throw err;
   } finally {
-    await control?.close();
+    await control?.close().catch(() => undefined);
   }
 }
 

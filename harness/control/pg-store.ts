@@ -44,7 +44,14 @@ export interface PgStoreOptions {
   subnetId: number;
 }
 
-/** The `hosts-database` entry that points Kea at this store's database. */
+/** How often Kea retries a lost connection to the host database, and how long it waits between tries. */
+export const KEA_DB_RECONNECT = { tries: 1_000_000, waitMs: 250 } as const;
+
+/**
+ * The `hosts-database` entry that points Kea at this store's database. Kea's defaults never
+ * reconnect (max-reconnect-tries 0): a PostgreSQL restart made Kea exit at the next packet. Here it
+ * keeps serving while it retries (packets needing a host lookup fail until the database is back).
+ */
 export function keaHostsDatabase(target: PgTarget): Record<string, string | number> {
   return {
     type: 'postgresql',
@@ -54,7 +61,23 @@ export function keaHostsDatabase(target: PgTarget): Record<string, string | numb
     host: target.host,
     ...(target.port ? { port: target.port } : {}),
     ...(target.password ? { password: target.password } : {}),
+    'max-reconnect-tries': KEA_DB_RECONNECT.tries,
+    'reconnect-wait-time': KEA_DB_RECONNECT.waitMs,
+    'on-fail': 'serve-retry-continue',
   };
+}
+
+/**
+ * True when `err` says the database cannot be reached or went away (refused, socket gone, the
+ * server shutting down or restarting, the connection cut mid-query), as opposed to an error in what
+ * was asked of it.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  const e = err as { code?: unknown; message?: unknown } | undefined;
+  const code = typeof e?.code === 'string' ? e.code : '';
+  // 08xxx: connection exception; 57P0x: the server shutting down or not yet accepting (SQLSTATE classes).
+  if (/^(ECONNREFUSED|ENOENT|ECONNRESET|EPIPE|08...|57P0.)$/.test(code)) return true;
+  return /Connection terminated|not queryable|terminating connection/.test(typeof e?.message === 'string' ? e.message : '');
 }
 
 export class PgStore implements ReservationStore {
@@ -69,6 +92,9 @@ export class PgStore implements ReservationStore {
 
   static async connect(target: PgTarget, opts: PgStoreOptions): Promise<PgStore> {
     const client = new pg.Client(target);
+    // The server going away between queries is reported as an 'error' event, which unheard would
+    // end the process; heard, the next query fails ("not queryable") and the caller reports it.
+    client.on('error', () => undefined);
     await client.connect();
     try {
       await client.query(QUARANTINE_TABLE);

@@ -152,14 +152,18 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
     const present = new Set(v6podNamespaces().get(runName) ?? []);
     // The pod as it runs now (instances deployed or destroyed since), not as the file has it.
     const plan = buildPlan(existing.pod, runName, existing.ports);
-    if (existing.phase === 'ready' && plan.nodes.every((n) => present.has(n.ns))) {
+    // An instance whose deploy or destroy did not finish is finished by `vm deploy`/`vm destroy`,
+    // not here: its namespace may be missing or half-made, which must not make the run look broken.
+    const unfinished = plan.instances.filter((i) => existing.pending[i.name]);
+    const skip = new Set(unfinished.map((i) => i.ns));
+    if (existing.phase === 'ready' && plan.nodes.every((n) => present.has(n.ns) || skip.has(n.ns))) {
       say('pod is up already: restarting any daemon that died and checking readiness');
       await startDaemons(plan, existing);
       // A crash between the config file's rename and Kea's reload left Kea behind the store: catch it up.
       if (plan.pod.kea.backend === 'config') await new ConfigStore(plan).apply();
       if (opts.relays !== false) await startRelays(plan, existing);
       await startSynthHosts(plan, existing);
-      await waitInstancesReady(plan, existing, opts.readyTimeoutMs ?? 15_000);
+      await waitInstancesReady(plan, existing, opts.readyTimeoutMs ?? 15_000, plan.instances.filter((i) => !unfinished.includes(i)));
       return { plan, reused: true };
     }
     say(`run '${runName}' is incomplete (${existing.phase}): removing it and building anew`);
