@@ -12,6 +12,7 @@ import type { NdOption } from '../packet/nd-options.ts';
 import { SyntheticHost, type DadMode } from './host.ts';
 import { FakeClock } from './testing/fake-clock.ts';
 import { FakeLink } from './testing/fake-link.ts';
+import { mutate, prng, randomFrame } from '../packet/testing/mutate.ts';
 import { multicastMac, solicitedNodeAddress } from './multicast.ts';
 import type { DhcpClient, DhcpClientOptions, DhcpSnapshot } from './dhcp-client.ts';
 
@@ -360,6 +361,23 @@ describe('synthetic host', () => {
       link.deliver(Buffer.alloc(2));
       expect(link.take()).to.have.length(0);
       expect(host.snapshot().counters).to.include({ malformed: 4, echoAnswered: 0 });
+    });
+  });
+
+  describe('fuzz', () => {
+    it('20,000 mutants of the frames it handles and random frames: never throws, every frame counted, still answers', () => {
+      const { link, host } = configured();
+      const corpus = [ra(R1), ns(R1.mac, R1.ll, SLAAC), ns(OTHER_MAC, '::', SLAAC), na(OTHER_MAC, '2001:db8:100::9'), echo(R1.mac, CORE, SLAAC)];
+      const rng = prng(8);
+      const n = 20_000;
+      const before = host.snapshot().counters.framesIn;
+      for (let i = 0; i < n; i++) link.deliver(i % 10 === 0 ? randomFrame(rng) : mutate(rng.pick(corpus), rng, corpus));
+      link.take();
+      const snap = host.snapshot();
+      expect(snap.counters.framesIn - before).to.equal(n);
+      expect(snap.counters.malformed).to.be.greaterThan(n / 10);
+      link.deliver(ns(R1.mac, R1.ll, SLAAC)); // positive control after the storm
+      expect(link.take().map(icmpType)).to.deep.equal(['neighbor-advertisement']);
     });
   });
 
