@@ -8,7 +8,7 @@ import type { NativePort } from './native.ts';
 export interface FrameCounters {
   framesIn: number;
   framesOut: number;
-  /** Frames the kernel refused (EAGAIN/ENOBUFS): send() returned false. */
+  /** Frames the kernel refused (no room: EAGAIN/ENOBUFS; link down: EIO/ENETDOWN): send() returned false. */
   dropsOut: number;
   /** Frames longer than the addon's MAX_FRAME (64 KiB), delivered cut. */
   truncatedIn: number;
@@ -49,7 +49,7 @@ export class FramePort {
     return this;
   }
 
-  /** Writes one whole Ethernet frame without blocking: false (and dropsOut counted) when the kernel has no room. */
+  /** Writes one whole Ethernet frame without blocking: false (dropsOut counted) when the kernel has no room or the link is down. */
   send(frame: Uint8Array): boolean {
     const ok = this.#native.send(frame);
     if (ok) this.#counters.framesOut++;

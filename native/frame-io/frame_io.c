@@ -360,7 +360,7 @@ static napi_value port_start(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* port.send(frame: Uint8Array) → true, or false when the kernel has no room (EAGAIN/ENOBUFS). */
+/* port.send(frame: Uint8Array) → true, or false when the kernel has no room or the link is down. */
 static napi_value port_send(napi_env env, napi_callback_info info) {
   size_t argc = 1;
   napi_value argv[1];
@@ -388,7 +388,10 @@ static napi_value port_send(napi_env env, napi_callback_info info) {
   } while (r < 0 && errno == EINTR);
   napi_value out;
   if (r < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS) {
+    /* No room (EAGAIN/ENOBUFS), or the link is down (a TAP says EIO, a packet socket ENETDOWN/ENXIO):
+     * the frame is lost as on a wire, not a programming error. */
+    int down = p->is_socket ? (errno == ENETDOWN || errno == ENXIO) : errno == EIO;
+    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == ENOBUFS || down) {
       napi_get_boolean(env, false, &out);
       return out;
     }

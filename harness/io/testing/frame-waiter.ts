@@ -1,0 +1,40 @@
+/**
+ * Collects the frames a port delivers and waits (bounded, event-driven) for one matching a
+ * predicate — the tests' way to say "the kernel answered with X through this port".
+ */
+import { waitUntil } from '../../../netns/wait.ts';
+import { decodeFrame, type DecodedFrame } from '../../packet/frame.ts';
+import type { FramePort } from '../frame-port.ts';
+
+export class FrameWaiter {
+  readonly frames: Buffer[] = [];
+
+  constructor(port: FramePort) {
+    port.onFrames((batch) => this.frames.push(...batch));
+  }
+
+  /** Waits for a received frame (decoded) that `match` accepts, taking it off the list. */
+  async next(match: (f: DecodedFrame) => boolean, what: string, timeoutMs = 10_000): Promise<DecodedFrame> {
+    return waitUntil(
+      () => {
+        for (let i = 0; i < this.frames.length; i++) {
+          const f = tryDecode(this.frames[i]!);
+          if (f && match(f)) {
+            this.frames.splice(i, 1);
+            return f;
+          }
+        }
+        return undefined;
+      },
+      { timeoutMs, what, intervalMs: 5 },
+    );
+  }
+}
+
+function tryDecode(buf: Buffer): DecodedFrame | undefined {
+  try {
+    return decodeFrame(buf);
+  } catch {
+    return undefined;
+  }
+}
