@@ -202,14 +202,19 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
       await applyAll(plan, await driverFor(), instanceModels(plan, reserved));
     }
     say(`bringing up ${plan.instances.length} instances and the relays`);
-    // Instances come up (SLAAC needs only radvd) while the relays start (DHCPv6 needs them); a
-    // synthetic instance's PD client retransmits its Solicit until a relay is there to hear it.
-    const instancesReady = Promise.all([
-      inNamespaces(Object.fromEntries(Object.entries(plan.attach).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })]))),
-      startSynthHosts(plan, state),
-    ]).then(() => waitInstancesReady(plan, state, opts.readyTimeoutMs ?? 15_000));
-    // Both settle before any error is thrown, so the rollback sees every daemon that was started.
-    const settled = await Promise.allSettled([opts.relays === false ? Promise.resolve() : startRelays(plan, state), instancesReady]);
+    const timeoutMs = opts.readyTimeoutMs ?? 15_000;
+    const relaysUp = opts.relays === false ? Promise.resolve() : startRelays(plan, state);
+    // Kernel instances come up (SLAAC needs only radvd) while the relays start (DHCPv6 needs them).
+    const kernelReady = inNamespaces(Object.fromEntries(Object.entries(plan.attach).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })]))).then(() =>
+      waitInstancesReady(plan, state, timeoutMs, plan.instances.filter((i) => i.kind === 'namespace')),
+    );
+    // Synthetic instances solicit prefixes as they boot: they boot once every relay listens, or only
+    // the relays already up would see their exchange and hold their routes.
+    const syntheticReady = relaysUp
+      .then(() => startSynthHosts(plan, state))
+      .then(() => waitInstancesReady(plan, state, timeoutMs, plan.instances.filter((i) => i.kind === 'synthetic')));
+    // All settle before any error is thrown, so the rollback sees every daemon that was started.
+    const settled = await Promise.allSettled([relaysUp, kernelReady, syntheticReady]);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
     writeState({ ...state, phase: 'ready' });
     return { plan, reused: false };
