@@ -63,8 +63,8 @@ addon_want=$(cat native/frame-io/binding.gyp native/frame-io/*.c | sha256sum | c
 if [[ ! -f $addon || ! -f $addon_stamp || "$(cat "$addon_stamp")" != "$addon_want" ]]; then
   log "building native/frame-io"
   if [[ "$(npm config get nodedir)" == undefined || -z "$(npm config get nodedir)" ]]; then
-    node_prefix=$(node -p 'process.config.variables.node_prefix')
-    [[ -f $node_prefix/include/node/node_api.h ]] && export npm_config_nodedir=$node_prefix
+    node_prefix=$(dirname "$(dirname "$(readlink -f "$(command -v node)")")")
+    if [[ -f $node_prefix/include/node/node_api.h ]]; then export npm_config_nodedir=$node_prefix; fi
   fi
   if ! build_log=$(npm run --silent build:native 2>&1); then
     printf '%s\n' "$build_log" >&2
