@@ -1,26 +1,28 @@
 /**
- * The relay's client side on the LAN. Receives with libpcap (`cap`) rather than a UDP socket,
- * because the relay must know the Ethernet source of each client frame: that MAC, not the client's
- * DUID or link-local, is what goes into option 37. Delivers server messages in frames completed
- * from a prebuilt template and injected on the LAN (from the router's MAC and link-local, port 547,
- * to the MAC the client's frames came from), so no neighbour discovery stands between the relay
- * and a client; a client the relay has not seen yet is reached through a UDP socket bound to the
- * router's link-local instead. UDP sockets also sit on port 547 of the router's LAN addresses so
- * the kernel does not answer unicast client messages with Port Unreachable (pcap sees them first).
+ * The relay's client side on the LAN. Receives on a packet socket (harness/io) rather than a UDP
+ * socket, because the relay must know the Ethernet source of each client frame: that MAC, not the
+ * client's DUID or link-local, is what goes into option 37. The kernel filters the socket down to
+ * client messages (client-filter.ts) and hands them over in batches, one call per batch. Delivers
+ * server messages in frames completed from a prebuilt template and sent on the packet socket (from
+ * the router's MAC and link-local, port 547, to the MAC the client's frames came from), so no
+ * neighbour discovery stands between the relay and a client; a client the relay has not seen yet
+ * is reached through a UDP socket bound to the router's link-local instead. UDP sockets also sit on
+ * port 547 of the router's LAN addresses so the kernel does not answer unicast client messages
+ * with Port Unreachable (the packet socket sees them first).
  */
 import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
 import { lookup } from 'node:dns';
 import { isIPv6 } from 'node:net';
-import cap from 'cap';
 import { DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../packet/frame.ts';
 import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
 import { PROTO } from '../packet/ipv6.ts';
 import { pseudoHeaderChecksum } from '../packet/checksum.ts';
 import { ipv6ToBytes, macToBytes } from '../addr/bytes.ts';
 import type { RelayConfig } from './config.ts';
+import { openPacketSocket, type PacketSocket } from '../io/packet-socket.ts';
+import { clientMessageFilter } from './client-filter.ts';
 
-const CAPTURE_BUFFER_BYTES = 8 * 1024 * 1024;
-const SNAPLEN = 65535;
+const RECEIVE_BUFFER_BYTES = 8 * 1024 * 1024;
 /** Hop limit of delivered messages (Linux's default for unicast). */
 const HOP_LIMIT = 64;
 
@@ -65,29 +67,35 @@ export class DeliveryFrames {
 }
 
 export class LanPort {
-  private readonly pcap = new cap.Cap();
-  private readonly buffer = Buffer.alloc(SNAPLEN);
   private readonly sockets: Socket[] = [];
   private readonly frames: DeliveryFrames;
 
-  private constructor(private readonly cfg: RelayConfig) {
+  private constructor(
+    private readonly cfg: RelayConfig,
+    private readonly packets: PacketSocket,
+  ) {
     this.frames = new DeliveryFrames(cfg.routerMac, cfg.linkLocal);
   }
 
   /**
-   * Opens the capture; `onFrame` gets each client frame sent to UDP port 547, as a view of the
-   * capture buffer valid during the call only (no copy per frame: the relay reads it and is done).
+   * Opens the LAN side; `onFrame` gets each client frame sent to UDP port 547 (IPv6, not from the
+   * router), and `onError` a read failure, after which no frame arrives.
    */
-  static async open(cfg: RelayConfig, onFrame: (frame: Buffer) => void): Promise<LanPort> {
-    const port = new LanPort(cfg);
-    // Not from the router itself. (libpcap's `inbound` matches nothing through this binding on veth.)
-    const filter = `ip6 and udp dst port ${DHCPV6_SERVER_PORT} and not ether src ${cfg.routerMac}`;
-    const linkType = port.pcap.open(cfg.lanInterface, filter, CAPTURE_BUFFER_BYTES, port.buffer);
-    if (linkType !== 'ETHERNET') throw new Error(`${cfg.lanInterface} is not an Ethernet interface (${linkType})`);
-    port.pcap.on('packet', (nbytes) => onFrame(port.buffer.subarray(0, nbytes)));
-    for (const address of [`${cfg.linkLocal}%${cfg.lanInterface}`, cfg.linkAddress]) {
-      port.sockets.push(await bindUdp(address, DHCPV6_SERVER_PORT));
+  static async open(cfg: RelayConfig, onFrame: (frame: Buffer) => void, onError: (err: Error) => void): Promise<LanPort> {
+    // IPv6 frames only (the kernel does not even show the socket the router's own sends), filtered in the kernel.
+    const packets = openPacketSocket(cfg.lanInterface, { protocol: 'ipv6', ignoreOutgoing: true, filter: clientMessageFilter(cfg.routerMac), receiveBuffer: RECEIVE_BUFFER_BYTES });
+    const port = new LanPort(cfg, packets);
+    try {
+      for (const address of [`${cfg.linkLocal}%${cfg.lanInterface}`, cfg.linkAddress]) {
+        port.sockets.push(await bindUdp(address, DHCPV6_SERVER_PORT));
+      }
+    } catch (err) {
+      port.close();
+      throw err;
     }
+    packets.onError(onError).onFrames((frames) => {
+      for (const frame of frames) onFrame(frame);
+    });
     return port;
   }
 
@@ -97,12 +105,12 @@ export class LanPort {
       this.sockets[0]!.send(message, DHCPV6_CLIENT_PORT, `${peer}%${this.cfg.lanInterface}`);
       return;
     }
-    const frame = this.frames.build(mac, peer, message);
-    this.pcap.send(frame, frame.length);
+    // A frame the kernel has no room for is lost as on a wire (the client retransmits); the socket counts it.
+    this.packets.send(this.frames.build(mac, peer, message));
   }
 
   close(): void {
-    this.pcap.close();
+    this.packets.close();
     for (const s of this.sockets) s.close();
   }
 }

@@ -39,7 +39,15 @@ log(`reconciled: ${report.leases} active PD lease(s), ${report.kept} route(s) ke
 const open: { lan?: LanPort; server?: ServerPort } = {};
 const agent = new RelayAgent(cfg, counters, { forward: (s, wire) => open.server?.send(s, wire), deliver: (p, mac, wire) => open.lan?.deliver(p, mac, wire) }, routes, log);
 open.server = await ServerPort.open(cfg.serviceAddress, (payload, from) => agent.fromServer(payload, from));
-open.lan = await LanPort.open(cfg, (frame) => agent.fromClient(frame));
+open.lan = await LanPort.open(
+  cfg,
+  (frame) => agent.fromClient(frame),
+  (err) => {
+    // Without its LAN socket the relay relays nothing: exit, so the failure shows (v6pod status, the log).
+    process.stderr.write(`dhcp6-relay: the LAN socket on ${cfg.lanInterface} failed: ${err.message}\n`);
+    process.exit(1);
+  },
+);
 const sweep = setInterval(() => routes.expire().catch((err: Error) => log(`expiry failed: ${err.message}`)), EXPIRY_SWEEP_MS);
 const control = await serveControl(cfg.controlSocket, (request) => handleCommand(request, counters, routes)).catch((err: Error) => {
   // One line in the relay's log, which v6pod quotes when the relay does not come up.
