@@ -1,10 +1,13 @@
 /**
  * Reliability figures (issue 9): kill trials (v6pod SIGKILLed at seeded random points of up, test
  * and down, then `down`), daemon start failures, Kea SIGKILLed and restarted by up()'s reconcile,
- * and the codec fuzzed with mutants of the golden capture. Prints one JSON line: trials run, faults
- * injected, objects leaked (must be 0), prefixes double-delegated (must be 0), packets fuzzed,
- * decoded/rejected, crashes (must be 0). V6POD_BENCH_KILLS (default 9) and V6POD_BENCH_FUZZ
- * (default 1,000,000) size it.
+ * PostgreSQL stopped and started under `vm deploy` (netns/faults/pg-restart-trial.ts), the codec
+ * fuzzed with mutants of the golden capture, and the running relay fuzzed on both sides
+ * (netns/faults/relay-fuzz.ts). Prints one JSON line: trials run, faults injected, objects leaked
+ * (must be 0), prefixes double-delegated (must be 0), packets fuzzed, decoded/rejected, crashes
+ * (must be 0), relay_packets_fuzzed, relay_crashes (must be 0) and the relay's accounting.
+ * V6POD_BENCH_KILLS (default 9), V6POD_BENCH_PG (default 4), V6POD_BENCH_FUZZ (default 1,000,000)
+ * and V6POD_BENCH_RELAY_FUZZ (default 1,000,000) size it.
  */
 import { mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -26,13 +29,19 @@ import { mutate, prng } from '../harness/packet/testing/mutate.ts';
 import { DecodeError } from '../harness/packet/errors.ts';
 import { decodeFrame } from '../harness/packet/frame.ts';
 import { readPcap } from '../harness/packet/pcap.ts';
+import { pgRestartTrial, pgSchedule } from '../netns/faults/pg-restart-trial.ts';
+import { relayFuzz, upFuzzPod, type RelayFuzzResult } from '../netns/faults/relay-fuzz.ts';
+import { stopPostgres } from '../netns/daemons/postgres.ts';
 
 const SEED = 0x9c0de;
 const KILLS = Number(process.env.V6POD_BENCH_KILLS ?? 9);
 const FUZZ = Number(process.env.V6POD_BENCH_FUZZ ?? 1_000_000);
+const PG_TRIALS = Number(process.env.V6POD_BENCH_PG ?? 4);
+const RELAY_FUZZ = Number(process.env.V6POD_BENCH_RELAY_FUZZ ?? 1_000_000);
+const PG_POD = fileURLToPath(new URL('../fixtures/pods/postgresql.yaml', import.meta.url));
 const GOLDEN = fileURLToPath(new URL('../fixtures/golden/link.pcap', import.meta.url));
 
-const figures = { trials: 0, faultsInjected: 0, objectsLeaked: 0, prefixesDoubleDelegated: 0, packetsFuzzed: 0, decoded: 0, rejected: 0, crashes: 0, leaks: [] as string[], problems: [] as string[] };
+const figures = { trials: 0, faultsInjected: 0, objectsLeaked: 0, prefixesDoubleDelegated: 0, packetsFuzzed: 0, decoded: 0, rejected: 0, crashes: 0, relay_packets_fuzzed: 0, relay_crashes: 0, leaks: [] as string[], problems: [] as string[] };
 
 const name = `rb${(process.pid % 0xffff).toString(16)}`;
 const podFile = smallPodFile(name, 2);
@@ -113,6 +122,48 @@ for (const t of killSchedule(SEED, verbs)) {
     await teardownRun(runName);
   }
 }
+// 4. PostgreSQL stopped (fast) and started under `vm deploy`: the store and the run's instances must agree after up.
+{
+  const pgPod = loadPodFile(PG_POD);
+  const runName = uniqueRunName(name);
+  progress(`PostgreSQL restarts under vm deploy on ${runName}`);
+  try {
+    await up(pgPod, runName, { podFile: PG_POD, owner: process.pid });
+    for (const t of pgSchedule(SEED, PG_TRIALS)) {
+      const o = await pgRestartTrial(t, pgPod, PG_POD, runName);
+      figures.trials++;
+      if (o.faulted) figures.faultsInjected++;
+      figures.problems.push(...o.problems.map((p) => `pg trial ${t.name}: ${p}`));
+      progress(`pg trial ${t.name}: cluster down ${t.delayMs} ms in (${t.mode}), deploy exit ${o.deploy.status}${o.again ? `, again exit ${o.again.status}` : ''}`);
+    }
+  } catch (err) {
+    figures.problems.push(`PostgreSQL restarts: ${(err as Error).message}`);
+  } finally {
+    await stopPostgres(`${runDir(runName)}/postgres`).catch(() => undefined);
+    await teardownRun(runName);
+  }
+}
+
+// 5. The running relay fuzzed on both sides, every packet accounted for, a valid client served throughout.
+let relay: RelayFuzzResult | undefined;
+const fuzzPodFile = smallPodFile(`${name}f`, 1);
+{
+  const runName = uniqueRunName(name);
+  progress(`fuzzing the relay with ${RELAY_FUZZ} packets on ${runName}`);
+  try {
+    const { plan, router } = await upFuzzPod(loadPodFile(fuzzPodFile), fuzzPodFile, runName);
+    relay = await relayFuzz({ plan, router, packets: RELAY_FUZZ, seed: SEED, valid: plan.instances[0]!, progress });
+    figures.relay_packets_fuzzed = relay.sides.clientSeen + relay.sides.serverSeen;
+    figures.relay_crashes = relay.relayAlive ? 0 : 1;
+    figures.problems.push(...relay.problems.map((p) => `relay fuzz: ${p}`));
+  } catch (err) {
+    figures.problems.push(`relay fuzz: ${(err as Error).message}`);
+  } finally {
+    await teardownRun(runName);
+    rmSync(join(fuzzPodFile, '..'), { recursive: true, force: true });
+  }
+}
+
 for (const r of runsWithPrefix(`${name}-`)) {
   figures.leaks.push(`run ${r}`);
   figures.objectsLeaked++;
@@ -120,7 +171,7 @@ for (const r of runsWithPrefix(`${name}-`)) {
 }
 rmSync(join(podFile, '..'), { recursive: true, force: true });
 
-// 4. The codec fuzzed: mutants of the golden capture's frames (as harness/packet/fuzz.test.ts mutates them).
+// 6. The codec fuzzed: mutants of the golden capture's frames (as harness/packet/fuzz.test.ts mutates them).
 progress(`fuzzing the codec with ${FUZZ} mutated packets`);
 const corpus = readPcap(GOLDEN).records.map((r) => Buffer.from(r.data));
 const rng = prng(SEED);
@@ -144,7 +195,23 @@ emit({
   seed: SEED,
   ...rest,
   fuzzPacketsPerSecond: Math.round(figures.packetsFuzzed / fuzzSeconds),
+  ...(relay
+    ? {
+        relay_fuzz: {
+          seconds: relay.seconds,
+          packets_per_second: Math.round(figures.relay_packets_fuzzed / relay.seconds),
+          lan_frames_sent: relay.lan.sent,
+          lan_frames_past_filter: relay.lan.reaching,
+          server_datagrams_sent: relay.server.sent,
+          kea_replies: relay.keaSent,
+          tcpdump_passed: relay.observer.passed,
+          socket_buffer_drops: relay.rcvbufErrors,
+          valid_client: relay.valid,
+          counters: relay.counters,
+        },
+      }
+    : {}),
   ...(leaks.length ? { leaks } : {}),
   ...(problems.length ? { problems } : {}),
-  ok: figures.objectsLeaked === 0 && figures.prefixesDoubleDelegated === 0 && figures.crashes === 0 && problems.length === 0,
+  ok: figures.objectsLeaked === 0 && figures.prefixesDoubleDelegated === 0 && figures.crashes === 0 && figures.relay_crashes === 0 && problems.length === 0,
 });
