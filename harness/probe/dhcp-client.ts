@@ -10,6 +10,7 @@ import { createSocket, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { decodeDhcpv6, encodeDhcpv6, findOption, findOptions, isRelayMessage, type ClientServerMessage, type Dhcpv6Option } from '../packet/dhcpv6.ts';
 import { DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../packet/frame.ts';
+import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS, duidLl } from '../packet/dhcpv6-client-frame.ts';
 
 export type DhcpStep = { op: 'acquire' } | { op: 'renew' } | { op: 'release' } | { op: 'raw'; hex: string; srcPort?: number };
 
@@ -45,8 +46,6 @@ export interface DhcpClientResult {
   steps: StepOutcome[];
 }
 
-const ALL_DHCP = 'ff02::1:2';
-
 function outcomeOf(msg: ClientServerMessage): { iaPds: IaPdOutcome[]; status?: number } {
   const iaPds = findOptions(msg.options, 'ia-pd').map((ia) => {
     const status = findOption(ia.options, 'status-code')?.code;
@@ -76,7 +75,7 @@ class Client {
   }
 
   private send(buf: Buffer): Promise<void> {
-    return new Promise((resolve, reject) => this.sock.send(buf, DHCPV6_SERVER_PORT, `${ALL_DHCP}%${this.script.iface}`, (e) => (e ? reject(e) : resolve())));
+    return new Promise((resolve, reject) => this.sock.send(buf, DHCPV6_SERVER_PORT, `${ALL_DHCP_RELAY_AGENTS_AND_SERVERS}%${this.script.iface}`, (e) => (e ? reject(e) : resolve())));
   }
 
   /** Sends a message and waits for the first answer of `type` with its transaction id, or the deadline. */
@@ -97,7 +96,7 @@ class Client {
   }
 
   private get clientId(): Dhcpv6Option {
-    return { type: 'client-id', duid: { type: 'll', hardwareType: 1, linkLayerAddress: this.script.duid } };
+    return { type: 'client-id', duid: duidLl(this.script.duid) };
   }
 
   async step(step: DhcpStep): Promise<StepOutcome> {

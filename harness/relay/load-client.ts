@@ -6,9 +6,9 @@
  * `window` of them in flight at once. Prints one JSON LoadResult.
  */
 import cap from 'cap';
-import { buildFrame, decodeFrame, DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../packet/frame.ts';
-import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
-import { findOption, findOptions, type Dhcpv6Message } from '../packet/dhcpv6.ts';
+import { decodeFrame, DHCPV6_CLIENT_PORT } from '../packet/frame.ts';
+import { findOption, findOptions, type ClientServerMessage } from '../packet/dhcpv6.ts';
+import { clientFrame, duidLl } from '../packet/dhcpv6-client-frame.ts';
 import { linkLocalAddress } from '../addr/slaac.ts';
 import { formatMac } from '../addr/mac.ts';
 
@@ -29,26 +29,18 @@ export interface LoadResult {
   prefixes: number;
 }
 
-const ALL_DHCP_MAC = '33:33:00:01:00:02';
 /** An exchange with no answer for this long is counted lost and its slot reused. */
 const LOST_AFTER_MS = 1000;
 
-function frameFor(mac: string, dst: string, dstMac: string, message: Dhcpv6Message): Buffer {
-  return buildFrame({
-    ethernet: { dst: dstMac, src: mac, etherType: ETHERTYPE_IPV6 },
-    ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 1, src: linkLocalAddress(mac), dst },
-    udp: { srcPort: DHCPV6_CLIENT_PORT, dstPort: DHCPV6_SERVER_PORT },
-    dhcpv6: message,
-  });
-}
+const frameFor = (mac: string, message: ClientServerMessage): Buffer => clientFrame(mac, linkLocalAddress(mac), message);
 
 function run(script: LoadScript): Promise<LoadResult> {
   const macOf = (i: number) => formatMac(Uint8Array.of(0x02, script.tag, (i >> 24) & 0xff, (i >> 16) & 0xff, (i >> 8) & 0xff, i & 0xff));
-  const clientId = (mac: string) => ({ type: 'client-id' as const, duid: { type: 'll' as const, hardwareType: 1, linkLayerAddress: mac } });
+  const clientId = (mac: string) => ({ type: 'client-id' as const, duid: duidLl(mac) });
   // Solicits are built before the clock starts: the driver shares the CPUs with the relay and Kea.
   const solicits = Array.from({ length: script.clients }, (_, i) => {
     const mac = macOf(i);
-    return frameFor(mac, 'ff02::1:2', ALL_DHCP_MAC, { type: 'solicit', transactionId: i & 0xffffff, options: [clientId(mac), { type: 'elapsed-time', centiseconds: 0 }, { type: 'ia-pd', iaid: 1, t1: 0, t2: 0, options: [] }] });
+    return frameFor(mac, { type: 'solicit', transactionId: i & 0xffffff, options: [clientId(mac), { type: 'elapsed-time', centiseconds: 0 }, { type: 'ia-pd', iaid: 1, t1: 0, t2: 0, options: [] }] });
   });
   const pcap = new cap.Cap();
   const buffer = Buffer.alloc(65535);
@@ -79,12 +71,12 @@ function run(script: LoadScript): Promise<LoadResult> {
       const s = state.get(mac)?.phase;
       if (msg.type === 'advertise' && s === 'solicited') {
         state.set(mac, { phase: 'requested', at: performance.now() });
-        const request: Dhcpv6Message = {
+        const request: ClientServerMessage = {
           type: 'request',
           transactionId: msg.transactionId ^ 0x800000,
           options: [clientId(mac), findOption(msg.options, 'server-id')!, { type: 'elapsed-time', centiseconds: 0 }, ...findOptions(msg.options, 'ia-pd')],
         };
-        const f = frameFor(mac, 'ff02::1:2', ALL_DHCP_MAC, request);
+        const f = frameFor(mac, request);
         pcap.send(f, f.length);
       } else if (msg.type === 'reply' && s === 'requested') {
         state.set(mac, { phase: 'done', at: 0 });
