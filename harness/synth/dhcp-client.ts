@@ -5,20 +5,10 @@
  * fake and does not depend on the client's internals.
  */
 import type { Clock } from './clock.ts';
+import type { PdSnapshot } from './pd-client.ts';
 
-export interface DelegatedPrefix {
-  iaid: number;
-  prefix: string;
-  preferredLifetime: number;
-  validLifetime: number;
-  /** When the lifetimes started (ms since the epoch). */
-  obtainedAt: number;
-}
-
-export interface DhcpSnapshot {
-  state: string;
-  prefixes: DelegatedPrefix[];
-}
+/** The client's own snapshot (state, DUID, delegated prefixes with lifetimes, status, counters). */
+export type DhcpSnapshot = PdSnapshot;
 
 export interface DhcpClient {
   start(): void;

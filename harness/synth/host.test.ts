@@ -402,7 +402,7 @@ describe('synthetic host', () => {
       }
       stop() {}
       snapshot(): DhcpSnapshot {
-        return { state: this.prefixes.length ? 'bound' : 'soliciting', prefixes: this.prefixes };
+        return { state: this.prefixes.length ? 'bound' : 'soliciting', duid: this.opts.duid.toString('hex'), prefixes: this.prefixes, counters: {} };
       }
     }
 
