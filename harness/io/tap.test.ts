@@ -35,6 +35,11 @@ async function kernelSide(ns: ScratchNamespace, tap: string): Promise<string> {
   await ns.sysctl(`net.ipv6.conf.${tap}.accept_ra`, '0');
   await ns.ip('addr', 'add', `${KERNEL_IP}/64`, 'dev', tap, 'nodad');
   await ns.ip('link', 'set', tap, 'up');
+  // The kernel answers only once it routes the /64 out of the TAP (addrconf may finish after `up` returns).
+  await waitUntil(async () => (await ns.ip('-6', 'route', 'show', `${KERNEL_IP}/64`, 'dev', tap)).stdout.trim() !== '', {
+    timeoutMs: 5000,
+    what: `the kernel's route to ${KERNEL_IP}/64 via ${tap}`,
+  });
   return ns.macOf(tap);
 }
 
@@ -173,6 +178,31 @@ describe('harness/io TAP devices (real kernel)', function () {
     expect(await ns.hasLink('v6pioE')).to.equal(false);
     const { stdout } = await ns.ip('-json', 'link', 'show');
     expect((JSON.parse(stdout) as { ifname: string }[]).map((l) => l.ifname)).to.not.include.members(['v6pio-1234567890', 'v6pioE']);
+  });
+
+  it('a polled TAP nobody references survives garbage collection and keeps delivering; an unpolled one is closed by it', async () => {
+    const script = [
+      `import { execFileSync } from 'node:child_process';`,
+      `import { openTap } from ${JSON.stringify(fileURLToPath(new URL('./tap.ts', import.meta.url)))};`,
+      `import { openPacketSocket } from ${JSON.stringify(fileURLToPath(new URL('./packet-socket.ts', import.meta.url)))};`,
+      `const netns = ${JSON.stringify(ns.path)};`,
+      `const has = (n) => { try { execFileSync('ip', ['-n', ${JSON.stringify(ns.name)}, 'link', 'show', 'dev', n], { stdio: 'ignore' }); return true; } catch { return false; } };`,
+      `(() => { openTap('v6pioG', { netns }).onFrames((frames) => { console.log('delivered ' + frames.length); process.exit(0); }); openTap('v6pioH', { netns }); })();`,
+      `const collect = async () => { for (let i = 0; i < 5; i++) { globalThis.gc(); await new Promise((r) => setTimeout(r, 20)); } };`,
+      `await collect();`,
+      `for (let i = 0; has('v6pioH'); i++) { if (i > 100) { console.log('unpolled TAP not collected'); process.exit(1); } await collect(); }`,
+      `console.log('unpolled closed by GC');`,
+      `execFileSync('ip', ['-n', ${JSON.stringify(ns.name)}, 'link', 'set', 'v6pioG', 'up']);`,
+      `const inj = openPacketSocket('v6pioG', { netns }); await collect();`,
+      `inj.send(Buffer.concat([Buffer.from('02000000000102000000000288b5', 'hex'), Buffer.alloc(46)]));`,
+      `setTimeout(() => { console.log('no delivery'); process.exit(1); }, 5000);`,
+    ].join('\n');
+    const child = spawn(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', script], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (out += d));
+    const code = await new Promise<number | null>((resolve) => child.once('close', resolve));
+    expect({ code, out: out.trim() }).to.deep.equal({ code: 0, out: 'unpolled closed by GC\ndelivered 1' });
   });
 
   it('a process that exits with open, polled TAPs (and one closed twice) exits cleanly and leaves no device', async () => {

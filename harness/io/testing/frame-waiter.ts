@@ -3,6 +3,7 @@
  * predicate — the tests' way to say "the kernel answered with X through this port".
  */
 import { waitUntil } from '../../../netns/wait.ts';
+import { describeFrame, frameLine } from '../../packet/describe.ts';
 import { decodeFrame, type DecodedFrame } from '../../packet/frame.ts';
 import type { FramePort } from '../frame-port.ts';
 
@@ -26,8 +27,18 @@ export class FrameWaiter {
         }
         return undefined;
       },
-      { timeoutMs, what, intervalMs: 5 },
+      { timeoutMs, what: () => `${what} (${this.frames.length} other frames kept${this.frames.length ? `, last: ${this.#lastLines(3)}` : ''})`, intervalMs: 5 },
     );
+  }
+
+  #lastLines(n: number): string {
+    return this.frames
+      .slice(-n)
+      .map((buf) => {
+        const f = tryDecode(buf);
+        return f ? frameLine(describeFrame(f, { index: 0, length: buf.length })) : `undecodable ${buf.length} bytes`;
+      })
+      .join(' ;; ');
   }
 }
 
