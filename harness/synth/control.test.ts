@@ -8,6 +8,11 @@ import { Fleet, type FleetPorts } from './fleet.ts';
 import { FakeLink } from './testing/fake-link.ts';
 import { FakeClock } from './testing/fake-clock.ts';
 import type { HostSnapshot } from './host.ts';
+import { parseSynthHostConfig } from './host-config.ts';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { fileURLToPath } from 'node:url';
 
 function fakePorts(failAttach = false) {
   const links = new Map<string, FakeLink>();
@@ -85,5 +90,37 @@ describe('synthetic host control commands', () => {
     expect(answer.text).to.match(/Cannot find device/);
     expect([...links.values()].map((l) => l.closed)).to.deep.equal([true, true]);
     expect(fleet.size).to.equal(0);
+  });
+
+  describe('config', () => {
+    const good = { hypervisor: 'hv1', bridge: 'cloudbr0', controlSocket: '/tmp/x.sock', dad: 'optimistic', instances: [vm(1), vm(2)] };
+    const cases: Array<[string, object, string]> = [
+      ['dad', { ...good, dad: 'sometimes' }, "cfg: dad: must be 'optimistic' or 'full'"],
+      ['bridge', { ...good, bridge: 'a b' }, 'cfg: bridge: must be an interface name'],
+      ['instances', { ...good, instances: {} }, 'cfg: instances: must be a list'],
+      ['port', { ...good, instances: [vm(1, { port: 'vnet-with-a-long-name' })] }, 'cfg: instances[0] vm1.port: must be an interface name of 1-15 letters, digits, _ . -'],
+      ['duid', { ...good, instances: [vm(1, { duid: 'xyz' })] }, 'cfg: instances[0] vm1.duid: must be hex of 3 to 130 bytes'],
+      ['duplicate mac', { ...good, instances: [vm(1), vm(2, { mac: vm(1).mac })] }, "cfg: instance vm2.mac: '02:00:00:00:00:01' is already used by another instance"],
+      ['dhcp', { ...good, instances: [vm(1, { dhcp: 'yes' })] }, 'cfg: instances[0] vm1.dhcp: must be true or false'],
+    ];
+    for (const [what, cfg, message] of cases) {
+      it(`rejects a bad ${what} in one line naming the field`, () => {
+        expect(() => parseSynthHostConfig(JSON.stringify(cfg), 'cfg')).to.throw(message);
+      });
+    }
+
+    it('accepts a good one, MACs canonical', () => {
+      const cfg = parseSynthHostConfig(JSON.stringify({ ...good, instances: [vm(1, { mac: '02-00-00-00-00-AB', duid: '00030001AABBCCDDEEFF' })] }), 'cfg');
+      expect(cfg.instances[0]).to.deep.include({ mac: '02:00:00:00:00:ab', duid: '00030001aabbccddeeff' });
+    });
+
+    it('the daemon exits non-zero with one line on a bad config, before opening anything', () => {
+      const dir = mkdtempSync(`${tmpdir()}/synth-`);
+      writeFileSync(`${dir}/bad.json`, JSON.stringify({ ...good, dad: 'never' }));
+      const main = fileURLToPath(new URL('./host-main.ts', import.meta.url));
+      const r = spawnSync(process.execPath, ['--import', 'tsx', main, '--config', `${dir}/bad.json`], { encoding: 'utf8' });
+      expect(r.status).to.equal(2);
+      expect(r.stderr).to.equal(`synth-host: ${dir}/bad.json: dad: must be 'optimistic' or 'full'\n`);
+    });
   });
 });
