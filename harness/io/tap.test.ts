@@ -77,6 +77,19 @@ describe('harness/io TAP devices (real kernel)', function () {
     expect(() => tap.send(Buffer.alloc(60))).to.throw(/TAP v6pioA is closed/);
   });
 
+  it('a child process spawned while the TAP is open does not keep the device alive (the fd is close-on-exec)', async () => {
+    const tap = openTap('v6pioK', { netns: ns.path });
+    open.push(tap);
+    const child = spawn('sleep', ['60'], { stdio: 'ignore' });
+    try {
+      await new Promise((resolve) => child.once('spawn', resolve));
+      tap.close();
+      await waitUntil(async () => !(await ns.hasLink('v6pioK')), { timeoutMs: 5000, what: 'v6pioK to vanish on close while a child process lives' });
+    } finally {
+      child.kill();
+    }
+  });
+
   it('takes a bare namespace name as /run/netns/<name>', async () => {
     const tap = openTap('v6pioN', { netns: ns.name });
     open.push(tap);
