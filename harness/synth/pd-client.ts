@@ -118,8 +118,6 @@ export class PdClient extends EventEmitter {
   private exchange: Exchange | undefined;
   /** The best Advertise of the first Solicit RT. */
   private offer: Offer | undefined;
-  /** The IA_PDs of the Request in flight. */
-  private requested: OptionOf<'ia-pd'>[] = [];
   private status: PdStatus | undefined;
   private readonly counters: Record<string, number> = {};
   private solMaxRtMs: number = CLIENT_PARAMS.solicit.mrt;
@@ -278,12 +276,11 @@ export class PdClient extends EventEmitter {
     this.state = 'requesting';
     this.serverId = offer.serverId;
     // Every IA asked for again, the offered prefixes as hints (lifetimes 0: the server sets them, §21.22).
-    this.requested = this.opts.iaids.map((iaid) => {
+    const iaPds = this.opts.iaids.map((iaid) => {
       const offered = offer.iaPds.find((ia) => ia.iaid === iaid);
       return this.iaPdOf(iaid, offered ? usablePrefixes(offered).map((p) => `${p.prefix}/${p.prefixLength}`) : []);
     });
     const serverId = offer.serverId;
-    const iaPds = this.requested;
     // A Request that runs out of retransmissions sends the client back to discovery (§18.2.2).
     this.begin('request', CLIENT_PARAMS.request, (elapsed) => [this.clientId, serverId, elapsed, ORO, ...iaPds], { exhausted: () => this.solicit() });
   }
@@ -327,6 +324,8 @@ export class PdClient extends EventEmitter {
       return;
     }
     const iaPds = findOptions(msg.options, 'ia-pd').filter((ia) => this.opts.iaids.includes(ia.iaid));
+    // The status describes the latest Reply: a refusal from earlier (the MAC unknown then) is over.
+    this.status = undefined;
     this.noteStatuses(msg, iaPds);
     const now = this.clock.now();
     const granted = iaPds.flatMap((ia) => usablePrefixes(ia).map((p) => ({ iaid: ia.iaid, prefix: `${p.prefix}/${p.prefixLength}`, preferredLifetime: p.preferredLifetime, validLifetime: p.validLifetime, obtainedAt: now })));
