@@ -205,6 +205,11 @@ describe('synthetic host', () => {
       answered.link.deliver(ra(R1));
       answered.clock.advance(4000 * 5);
       expect(answered.link.take().filter((f) => icmpType(f) === 'router-solicitation')).to.have.length(1);
+      // An RA heard while the link-local is tentative: the first RS still goes out (as Linux does), no more.
+      const early = setup('full');
+      early.link.deliver(ra(R1));
+      early.clock.advance(1000 + 4000 * 5);
+      expect(early.link.take().filter((f) => icmpType(f) === 'router-solicitation')).to.have.length(1);
     });
 
     it('router lifetime 0 removes that router; the other stays', () => {

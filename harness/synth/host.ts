@@ -412,21 +412,22 @@ export class SyntheticHost {
   /** The address became usable (optimistic at once, or after DAD). The link-local's turn starts RS and DHCP. */
   private addressUsable(a: HostAddress): void {
     if (a.origin !== 'link-local') return;
-    if (!this.raSeen && this.rsCount === 0) this.sendRouterSolicitation();
+    // Like Linux, the first RS goes out even after an RA was heard; only the retransmissions stop.
+    if (this.rsCount === 0) this.sendRouterSolicitation(true);
     this.maybeStartDhcp();
   }
 
   // ---- router solicitation (RFC 4861 §6.3.7) ----
 
-  private sendRouterSolicitation(): void {
+  private sendRouterSolicitation(first = false): void {
     const ll = this.addresses.get(this.linkLocal);
-    if (this.raSeen || !ll || !isUsable(ll) || this.rsCount >= MAX_RTR_SOLICITATIONS) return;
+    if ((this.raSeen && !first) || !ll || !isUsable(ll) || this.rsCount >= MAX_RTR_SOLICITATIONS) return;
     this.rsCount++;
     // RFC 4429 §3.2: no SLLAO from an optimistic address (it could override a rightful owner's cache entry).
     const options: NdOption[] = ll.dad === 'done' ? [{ type: 'source-link-layer-address', address: this.mac }] : [];
     this.transmit(this.icmpFrame(multicastMac(ALL_ROUTERS), ll.address, ALL_ROUTERS, ND_HOP_LIMIT, { type: 'router-solicitation', code: 0, options }));
     this.counters.rsSent++;
-    if (this.rsCount < MAX_RTR_SOLICITATIONS) this.rsTimer = this.timer(() => this.sendRouterSolicitation(), RTR_SOLICITATION_INTERVAL_MS);
+    if (this.rsCount < MAX_RTR_SOLICITATIONS && !this.raSeen) this.rsTimer = this.timer(() => this.sendRouterSolicitation(), RTR_SOLICITATION_INTERVAL_MS);
   }
 
   // ---- DHCPv6 PD ----
