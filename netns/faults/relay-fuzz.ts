@@ -22,7 +22,7 @@ import type { Pod } from '../topo/pod-file.ts';
 import { up } from '../net/realize.ts';
 import { namespaceName } from '../net/names.ts';
 import { readState, writeState } from '../net/run-state.ts';
-import { BRIDGES, type InstancePlan, type Plan, type RouterPlan } from '../net/plan.ts';
+import type { InstancePlan, Plan, RouterPlan } from '../net/plan.ts';
 import { run } from '../exec.ts';
 import { waitUntil } from '../wait.ts';
 import { daemonAlive } from '../daemons/process.ts';
@@ -31,6 +31,7 @@ import { relayCommand, relayConfig, relayPaths, startRelay } from '../daemons/re
 import { dhcpClient } from '../../harness/probe/dhcp.ts';
 import type { CounterSnapshot } from '../../harness/relay/counters.ts';
 import type { InjectorReport, InjectorScript } from './relay-fuzz-injector.ts';
+import { addTorPort } from './tor-port.ts';
 
 const INJECTOR = fileURLToPath(new URL('./relay-fuzz-injector.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
@@ -49,13 +50,8 @@ export async function upFuzzPod(pod: Pod, podFile: string, runName: string): Pro
   const record = await startRelay(plan, router);
   const state = readState(runName)!;
   writeState({ ...state, daemons: [...state.daemons, record] });
-  const tor = namespaceName(runName, plan.pod.tor.name);
-  await run(['sh', '-ec', 'echo 0 > /proc/sys/net/bridge/bridge-nf-call-ip6tables'], { ns: tor });
-  const fuzz = namespaceName(runName, 'fuzz');
-  await run(['ip', 'netns', 'add', fuzz]);
-  await run(['ip', 'link', 'add', 'name', 'eth0', 'netns', fuzz, 'address', FUZZ_MAC, 'type', 'veth', 'peer', 'name', 'fuzz', 'netns', tor]);
-  await run(['ip', 'link', 'set', 'fuzz', 'master', BRIDGES.tor, 'up'], { ns: tor });
-  await run(['sh', '-ec', 'for k in accept_ra=0 autoconf=0 accept_dad=0; do echo ${k#*=} > /proc/sys/net/ipv6/conf/eth0/${k%=*}; done; ip link set lo up; ip link set eth0 up'], { ns: fuzz });
+  await run(['sh', '-ec', 'echo 0 > /proc/sys/net/bridge/bridge-nf-call-ip6tables'], { ns: namespaceName(runName, plan.pod.tor.name) });
+  await addTorPort(plan, 'fuzz', FUZZ_MAC);
   return { plan, router };
 }
 
