@@ -13,7 +13,6 @@ import { mutate, prng } from '../packet/testing/mutate.ts';
 import { linkLocalAddress } from '../addr/slaac.ts';
 import { FakeClock } from './testing/fake-clock.ts';
 import { PdClient, type PdClientOptions, type PdPrefix } from './pd-client.ts';
-import { CLIENT_PARAMS } from './pd-retransmit.ts';
 
 const MAC = '06:7a:88:00:00:8b';
 const LL = linkLocalAddress(MAC);
@@ -443,7 +442,7 @@ describe('synthetic instance DHCPv6 PD client (RFC 8415 §18)', function () {
           h.client.handleFrame(answer(h.last(), 'advertise', [{ iaid: 1, prefixes: [P1] }], { options: [preference(255)] }));
           const start = h.clock.now();
           const seen = transmissions(h, 'request', start, 400_000);
-          expect(seen.length).to.equal(CLIENT_PARAMS.request.mrc - 1);
+          expect(seen.length).to.equal(10 - 1); // REQ_MAX_RC: 10 Requests in all
           const times = [0, ...seen.map((t) => t.at)];
           const gaps = times.slice(1).map((t, i) => t - times[i]!);
           expect(gaps[0]).to.be.within(900 - 10, 1100 + 10);
@@ -467,7 +466,7 @@ describe('synthetic instance DHCPv6 PD client (RFC 8415 §18)', function () {
       const seen = transmissions(h, 'release', start, 60_000);
       await done;
       expect(resolved).to.equal(true);
-      expect(seen.length + 1).to.equal(CLIENT_PARAMS.release.mrc);
+      expect(seen.length + 1).to.equal(4); // REL_MAX_RC
       expect(seen[0]!.at).to.be.within(900, 1110);
       expect(h.client.snapshot().state).to.equal('released');
     });

@@ -10,7 +10,7 @@
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
 import { decodeFrame, DHCPV6_CLIENT_PORT } from '../packet/frame.ts';
-import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
+import { ETHERTYPE_IPV6, ETHERTYPE_VLAN } from '../packet/ethernet.ts';
 import { PROTO } from '../packet/ipv6.ts';
 import { decodeDuid, DHCPV6_OPTION_NUMBERS, DHCPV6_STATUS_CODES, encodeDuid, findOption, findOptions, isRelayMessage, type ClientServerMessage, type Dhcpv6Message, type Dhcpv6Option, type OptionOf } from '../packet/dhcpv6.ts';
 import { clientFrame } from '../packet/dhcpv6-client-frame.ts';
@@ -101,7 +101,10 @@ const statusOf = (code: number, message: string, iaid?: number): PdStatus => ({
 /** Seconds → ms after `from`; infinity never comes. */
 const until = (from: number, seconds: number) => (seconds === INFINITY ? Infinity : from + seconds * 1000);
 
-/** The IAPREFIXes of an IA_PD a client may use (§21.22: preferred ≤ valid, valid > 0), or none when its T1 > T2 > 0 (§21.21). */
+/**
+ * The IAPREFIXes of an IA_PD a client takes into account (§21.22: preferred ≤ valid; a valid lifetime
+ * of 0 withdraws the prefix), or none when the IA's T1 > T2 > 0 (§21.21).
+ */
 function usablePrefixes(ia: OptionOf<'ia-pd'>): OptionOf<'iaprefix'>[] {
   if (ia.t1 > ia.t2 && ia.t2 > 0) return [];
   return findOptions(ia.options, 'iaprefix').filter((p) => p.preferredLifetime <= p.validLifetime);
@@ -259,7 +262,7 @@ export class PdClient extends EventEmitter {
     const iaPds = findOptions(msg.options, 'ia-pd').filter((ia) => this.opts.iaids.includes(ia.iaid));
     this.noteStatuses(msg, iaPds);
     // An Advertise with no prefixes is ignored (§18.2.9): Kea's answer to an unknown MAC.
-    if (!iaPds.some((ia) => usablePrefixes(ia).length)) {
+    if (!iaPds.some((ia) => usablePrefixes(ia).some((p) => p.validLifetime > 0))) {
       this.ignore('ignored.no-prefixes');
       return;
     }
@@ -525,7 +528,7 @@ export class PdClient extends EventEmitter {
   private mayBeDhcpClientFrame(frame: Buffer): boolean {
     if (frame.length < 14) return false;
     const etherType = frame.readUInt16BE(12);
-    if (etherType !== ETHERTYPE_IPV6) return etherType === 0x8100; // a VLAN tag: decode to see
+    if (etherType !== ETHERTYPE_IPV6) return etherType === ETHERTYPE_VLAN; // a VLAN tag: decode to see
     if (frame.length <= NEXT_HEADER) return false;
     const next = frame[NEXT_HEADER];
     if (next === PROTO.icmpv6) return false;
