@@ -67,7 +67,7 @@ describe('synthetic PD client against Kea and the relays in a real pod (issue 8)
     if (process.env.V6POD_KEEP !== '1') await teardownRun(runName);
   });
 
-  it('gets exactly the two prefixes reserved for its MAC (untrusted DUID), both routers route them via its link-local, Renew keeps them, Release removes them', async function () {
+  it('gets exactly the two prefixes reserved for its MAC (untrusted DUID), both routers route them via its link-local, Renew and Rebind keep them, Release removes them', async function () {
     const mac = freshMac();
     const ll = linkLocalAddress(mac);
     const control = await PodControl.open(plan, undefined);
@@ -106,12 +106,19 @@ describe('synthetic PD client against Kea and the relays in a real pod (issue 8)
     expect(renewed.prefixes.map((p) => p.prefix).sort()).to.deep.equal(reserved);
     expect(renewed.counters['sent.renew']).to.be.at.least(1);
     for (const routes of await routesVia(ll)) expect(routes).to.deep.equal(reserved);
+    // Rebind (no Server ID, any server may answer): Kea extends the same binding.
+    const beforeRebind = renewed.counters['received.reply']!;
+    client.rebind();
+    expect(client.snapshot().state).to.equal('rebinding');
+    const rebound = await until(client, (s) => s.state === 'bound' && s.counters['received.reply']! > beforeRebind, 'the Rebind Reply');
+    expect(rebound.prefixes.map((p) => p.prefix).sort()).to.deep.equal(reserved);
+    for (const routes of await routesVia(ll)) expect(routes).to.deep.equal(reserved);
 
     // Release: Kea's Reply completes it; the relays drop the routes.
     await client.release();
     const released = client.snapshot();
     expect(released.state).to.equal('released');
-    expect(released.counters['received.reply']).to.be.at.least(3); // Request, Renew, Release
+    expect(released.counters['received.reply']).to.be.at.least(4); // Request, Renew, Rebind, Release
     expect(released.counters['sent.release']).to.be.at.least(1);
     await waitUntil(async () => (await routesVia(ll)).every((held) => held.length === 0), { timeoutMs: 15_000, what: `no router to route anything via ${ll}` });
   });
