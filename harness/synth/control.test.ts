@@ -40,7 +40,7 @@ describe('synthetic host control commands', () => {
     const added = await handleSynthCommand({ command: 'add', arguments: { instances: [vm(1), vm(2)] } }, fleet);
     expect(added).to.deep.equal({ result: 0, arguments: { added: ['vm1', 'vm2'] } });
     expect(attached).to.deep.equal([['vnet1', 'vnet2']]);
-    expect(links.get('vnet1')!.sent).to.have.length(1); // its link-local DAD probe: started
+    expect(links.get('vnet1')!.sent).to.have.length(2); // its MLD report and link-local DAD probe: started
     const all = await handleSynthCommand({ command: 'state' }, fleet);
     expect((all.arguments!.instances as HostSnapshot[]).map((s) => [s.name, s.port, s.linkLocal.address])).to.deep.equal([
       ['vm1', 'vnet1', 'fe80::ff:fe00:1'],
@@ -50,7 +50,7 @@ describe('synthetic host control commands', () => {
     expect((one.arguments!.instances as HostSnapshot[]).map((s) => s.name)).to.deep.equal(['vm2']);
     expect(await handleSynthCommand({ command: 'remove', arguments: { name: 'vm1' } }, fleet)).to.deep.equal({ result: 0, arguments: { removed: 'vm1' } });
     expect(links.get('vnet1')!.closed).to.equal(true);
-    expect(links.get('vnet1')!.sent).to.have.length(1); // nothing sent on the way out
+    expect(links.get('vnet1')!.sent).to.have.length(2); // nothing sent on the way out
     expect((await handleSynthCommand({ command: 'counters' }, fleet)).arguments).to.deep.include({ instances: 1 });
   });
 

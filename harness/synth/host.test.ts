@@ -109,7 +109,11 @@ describe('synthetic host', () => {
   describe('link-local and DAD', () => {
     it('probes its EUI-64 link-local from :: to the solicited-node group, then uses it after RetransTimer', () => {
       const { link, clock, host } = setup('full');
-      const [probe] = link.take();
+      const [join, probe] = link.take();
+      // RFC 4862 §5.4.2: the solicited-node group joined (MLDv2, Router Alert, from ::) before the probe.
+      expect(join!.ipv6).to.include({ src: '::', dst: 'ff02::16', hopLimit: 1 });
+      expect(join!.extensions).to.deep.equal([{ type: 'hop-by-hop', options: [{ optionType: 5, data: Buffer.of(0, 0) }, { optionType: 1, data: Buffer.alloc(0) }] }]);
+      expect(join!.icmpv6).to.deep.include({ type: 'mld2-report', records: [{ recordType: 4, auxData: Buffer.alloc(0), multicastAddress: 'ff02::1:ff00:8b', sources: [] }] });
       expect(probe!.ethernet).to.include({ src: MAC, dst: '33:33:ff:00:00:8b' });
       expect(probe!.ipv6).to.include({ src: '::', dst: 'ff02::1:ff00:8b', hopLimit: 255 });
       expect(probe!.icmpv6).to.include({ type: 'neighbor-solicitation', target: LL });
@@ -120,7 +124,8 @@ describe('synthetic host', () => {
       expect(link.take()).to.have.length(0); // no RS from a tentative address
       clock.advance(1);
       expect(host.snapshot().linkLocal.state).to.equal('preferred');
-      const [rs] = link.take();
+      const [report, rs] = link.take();
+      expect(report!.ipv6).to.include({ src: LL, dst: 'ff02::16' });
       expect(rs!.ipv6).to.include({ src: LL, dst: 'ff02::2', hopLimit: 255 });
       expect(rs!.icmpv6).to.deep.include({ type: 'router-solicitation', options: [{ type: 'source-link-layer-address', address: MAC }] });
     });
@@ -128,9 +133,9 @@ describe('synthetic host', () => {
     it('optimistic: usable at once, RS right after the probe and without SLLAO (RFC 4429 §3.2)', () => {
       const { link, host } = setup('optimistic');
       const sent = link.take();
-      expect(sent.map(icmpType)).to.deep.equal(['neighbor-solicitation', 'router-solicitation']);
-      expect(sent[1]!.ipv6!.src).to.equal(LL);
-      expect((sent[1]!.icmpv6 as { options: NdOption[] }).options).to.deep.equal([]);
+      expect(sent.map(icmpType)).to.deep.equal(['mld2-report', 'neighbor-solicitation', 'router-solicitation']);
+      expect(sent[2]!.ipv6!.src).to.equal(LL);
+      expect((sent[2]!.icmpv6 as { options: NdOption[] }).options).to.deep.equal([]);
       expect(host.snapshot().linkLocal.state).to.equal('optimistic');
     });
 
@@ -156,10 +161,28 @@ describe('synthetic host', () => {
 
     it('its own probe looped back (same nonce) is not a duplicate (RFC 7527)', () => {
       const { link, clock, host } = setup('full');
-      const [probe] = link.sent.splice(0);
+      const [, probe] = link.sent.splice(0);
       link.deliver(probe!);
       clock.advance(1000);
       expect(host.snapshot().linkLocal.state).to.equal('preferred');
+    });
+
+    it('answers an MLD query (with its Router Alert) with one report of its group, after a random delay', () => {
+      const { link, clock } = configured();
+      const query = buildFrame({
+        ethernet: { src: R1.mac, dst: '33:33:00:00:00:01', etherType: ETHERTYPE_IPV6 },
+        ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 1, src: R1.ll, dst: 'ff02::1' },
+        extensions: [{ type: 'hop-by-hop', options: [{ optionType: 5, data: Buffer.of(0, 0) }, { optionType: 1, data: Buffer.alloc(0) }] }],
+        icmpv6: { type: 'unknown', icmpType: 130, code: 0, body: Buffer.alloc(24) },
+      });
+      link.deliver(query);
+      link.deliver(query);
+      expect(link.take()).to.have.length(0);
+      clock.advance(1000);
+      const reports = link.take();
+      expect(reports).to.have.length(1);
+      expect(reports[0]!.ipv6!.src).to.equal(LL);
+      expect(reports[0]!.icmpv6).to.deep.include({ type: 'mld2-report', records: [{ recordType: 2, auxData: Buffer.alloc(0), multicastAddress: 'ff02::1:ff00:8b', sources: [] }] });
     });
 
     it('a tentative address is not answered for (RFC 4862 §5.4.3)', () => {

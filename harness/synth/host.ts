@@ -81,6 +81,16 @@ const DAD_NONCE_BYTES = 6;
 const ETHERNET_BROADCAST = Buffer.alloc(6, 0xff);
 const ALL_NODES_MAC = macToBytes(multicastMac(ALL_NODES));
 const DUID_HARDWARE_ETHERNET = 1;
+// MLDv2 (RFC 3810): reports to all MLDv2 routers, hop limit 1, with a Router Alert (RFC 2711, value 0 = MLD).
+const ALL_MLDV2_ROUTERS = 'ff02::16';
+const MLD_QUERY = 130;
+const CHANGE_TO_EXCLUDE_MODE = 4;
+const MODE_IS_EXCLUDE = 2;
+const ROUTER_ALERT = [
+  { optionType: 5, data: Buffer.of(0, 0) },
+  { optionType: 1, data: Buffer.alloc(0) }, // PadN to the 8-byte boundary
+];
+const MLD_QUERY_RESPONSE_MS = 1000;
 
 export class SyntheticHost {
   readonly name: string;
@@ -116,6 +126,7 @@ export class SyntheticHost {
   private rsCount = 0;
   private rsTimer: unknown;
   private raSeen = false;
+  private mldPending = false;
   private started = false;
   private stopped = false;
 
@@ -140,6 +151,8 @@ export class SyntheticHost {
     if (this.started) return;
     this.started = true;
     const ll = this.addresses.add({ address: this.linkLocal, prefixLength: 64, origin: 'link-local', dad: 'tentative', preferredUntil: null, validUntil: null });
+    // RFC 4862 §5.4.2: join the solicited-node group before probing (every EUI-64 address shares it).
+    this.sendMldReport('::', CHANGE_TO_EXCLUDE_MODE);
     this.startDad(ll);
   }
 
@@ -210,8 +223,8 @@ export class SyntheticHost {
       this.counters.malformed++;
       return;
     }
-    if (!f.ipv6 || f.extensions?.length) {
-      // Extension headers: nothing this host needs arrives with them (RFC 6980 forbids them on ND).
+    if (!f.ipv6 || (f.extensions?.length && !isMldQuery(f))) {
+      // Extension headers: only MLD queries (Router Alert) need them; RFC 6980 forbids them on ND.
       this.counters.unknownDropped++;
       return;
     }
@@ -235,6 +248,10 @@ export class SyntheticHost {
         return this.onNeighborAdvertisement(f, msg);
       case 'echo-request':
         return this.onEchoRequest(f, msg);
+      case 'unknown':
+        if (msg.icmpType === MLD_QUERY) return this.onMldQuery(f);
+        this.counters.unknownDropped++;
+        return;
       default:
         this.counters.unknownDropped++;
     }
@@ -376,6 +393,33 @@ export class SyntheticHost {
     this.sendUnicast(dst, src, DEFAULT_HOP_LIMIT, reply);
   }
 
+  /** RFC 3810 §6.2, reduced: any query is answered with the current state after a random delay, once. */
+  private onMldQuery(f: DecodedFrame): void {
+    const ll = this.addresses.get(this.linkLocal);
+    if (f.ipv6!.hopLimit !== 1 || !isLinkLocal(f.ipv6!.src)) {
+      this.counters.malformed++;
+      return;
+    }
+    if (!ll || ll.dad === 'duplicate' || this.mldPending) return;
+    this.mldPending = true;
+    this.timer(() => {
+      this.mldPending = false;
+      this.sendMldReport(isUsable(ll) ? ll.address : '::', MODE_IS_EXCLUDE);
+    }, Math.floor(this.random() * MLD_QUERY_RESPONSE_MS));
+  }
+
+  private sendMldReport(src: string, recordType: number): void {
+    const group = solicitedNodeAddress(this.linkLocal);
+    this.transmit(
+      buildFrame({
+        ethernet: { src: this.mac, dst: multicastMac(ALL_MLDV2_ROUTERS), etherType: ETHERTYPE_IPV6 },
+        ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 1, src, dst: ALL_MLDV2_ROUTERS },
+        extensions: [{ type: 'hop-by-hop', options: ROUTER_ALERT }],
+        icmpv6: { type: 'mld2-report', code: 0, records: [{ recordType, auxData: Buffer.alloc(0), multicastAddress: group, sources: [] }] },
+      }),
+    );
+  }
+
   // ---- DAD (RFC 4862 §5.4, RFC 4429) ----
 
   private startDad(a: HostAddress): void {
@@ -391,6 +435,8 @@ export class SyntheticHost {
       if (a.dad === 'duplicate' || this.addresses.get(a.address) !== a) return;
       const wasTentative = a.dad === 'tentative';
       a.dad = 'done';
+      // Linux re-sends its report from the link-local once that passed DAD (ipv6_mc_dad_complete), before the RS.
+      if (a.origin === 'link-local') this.sendMldReport(a.address, CHANGE_TO_EXCLUDE_MODE);
       if (wasTentative) this.addressUsable(a);
     }, RETRANS_TIMER_MS);
   }
@@ -537,6 +583,10 @@ export class SyntheticHost {
     this.clock.clearTimeout(handle);
     this.timers.delete(handle);
   }
+}
+
+function isMldQuery(f: DecodedFrame): boolean {
+  return f.extensions!.length === 1 && f.extensions![0]!.type === 'hop-by-hop' && f.icmpv6?.type === 'unknown' && f.icmpv6.icmpType === MLD_QUERY;
 }
 
 function option<T extends NdOption['type']>(options: NdOption[], type: T): Extract<NdOption, { type: T }> | undefined {
