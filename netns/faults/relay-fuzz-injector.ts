@@ -30,6 +30,8 @@ export interface InjectorScript {
   /** server: where from (the server's address) and to (the relay's service address). */
   from?: string;
   to?: string;
+  /** server: these datagrams (hex), in order, instead of mutants (a reproducer replays what a fuzz found). */
+  replay?: string[];
   /** Relay-Reply seeds: the relay's link-address and Interface-Id, the peer the replies are for. */
   linkAddress?: string;
   interfaceId?: string;
@@ -117,7 +119,8 @@ async function main(script: InjectorScript): Promise<void> {
     };
     close = () => pcap.close();
   } else {
-    const seeds = relayReplySeeds(script);
+    const seeds = script.replay ? [] : relayReplySeeds(script);
+    const replay = script.replay?.map((h) => Buffer.from(h, 'hex'));
     const sock = createSocket({ type: 'udp6' });
     await new Promise<void>((resolve) => sock.bind({ address: script.from!, port: 0 }, resolve));
     sock.setSendBufferSize(4 * 1024 * 1024);
@@ -125,7 +128,8 @@ async function main(script: InjectorScript): Promise<void> {
       let sent = 0;
       const pending: Array<Promise<void>> = [];
       for (let i = 0; i < n; i++) {
-        const d = rng.int(RANDOM_EVERY) === 0 ? rng.bytes(rng.int(300)) : mutate(rng.pick(seeds), rng, seeds);
+        const d = replay ? replay.shift() : rng.int(RANDOM_EVERY) === 0 ? rng.bytes(rng.int(300)) : mutate(rng.pick(seeds), rng, seeds);
+        if (!d) break;
         pending.push(new Promise((resolve) => sock.send(d, DHCPV6_SERVER_PORT, script.to!, (err) => ((sent += err ? 0 : 1), resolve()))));
       }
       await Promise.all(pending);

@@ -37,7 +37,7 @@ const INJECTOR = fileURLToPath(new URL('./relay-fuzz-injector.ts', import.meta.u
 const TSX = import.meta.resolve('tsx');
 /** The LAN injector's port on the ToR bridge: its MAC and link-local (the peer of the server side's Relay-Reply seeds). */
 const FUZZ_MAC = '02:f2:00:00:00:01';
-const FUZZ_LINK_LOCAL = 'fe80::f2:ff:fe00:1';
+export const FUZZ_LINK_LOCAL = 'fe80::f2:ff:fe00:1';
 
 /**
  * Up with only r1's relay. The ToR bridge stops handing bridged IPv6 to br_netfilter (on by default
@@ -94,8 +94,8 @@ function minus(a: CounterSnapshot, b: CounterSnapshot): CounterSnapshot {
   return { received: d(a.received, b.received), sent: d(a.sent, b.sent), dropped: d(a.dropped, b.dropped), routes: a.routes };
 }
 
-/** One injector child with a line protocol: a count in, an InjectorReport out. */
-class Injector {
+/** One injector child (relay-fuzz-injector.ts) with a line protocol: a count in, an InjectorReport out. */
+export class Injector {
   private readonly child: ChildProcess;
   private lines: string[] = [];
   private waiter: (() => void) | undefined;
