@@ -12,7 +12,7 @@ import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS, ALL_DHCP_RELAY_AGENTS_AND_SERVERS_MA
 import { mutate, prng } from '../packet/testing/mutate.ts';
 import { linkLocalAddress } from '../addr/slaac.ts';
 import { FakeClock } from './testing/fake-clock.ts';
-import { PdClient, type PdClientOptions, type PdPrefix } from './pd-client.ts';
+import { PdClient, SOL_MAX_DELAY_MS, type PdClientOptions, type PdPrefix } from './pd-client.ts';
 
 const MAC = '06:7a:88:00:00:8b';
 const LL = linkLocalAddress(MAC);
@@ -397,6 +397,19 @@ describe('synthetic instance DHCPv6 PD client (RFC 8415 §18)', function () {
       h.clock.advance(forMs);
       return h.messages.slice(n).flatMap((m, i) => (m.type === type ? [{ at: h.times[n + i]! - start, elapsed: elapsedOf(m), xid: m.transactionId }] : []));
     }
+
+    it('the first Solicit waits a random time up to SOL_MAX_DELAY when asked (RFC 8415 §18.2.1), then retransmits from there', function () {
+      const h = harness({ firstSolicitDelayMs: SOL_MAX_DELAY_MS, random: () => 0.5 });
+      h.client.start();
+      h.clock.advance(499);
+      expect(h.messages, 'nothing before the drawn delay').to.deep.equal([]);
+      h.clock.advance(1);
+      expect(h.messages.map((m) => m.type)).to.deep.equal(['solicit']);
+      expect(elapsedOf(h.last()), 'Elapsed Time counts from the first Solicit sent').to.equal(0);
+      h.client.stop();
+      h.clock.advance(10_000);
+      expect(h.messages.map((m) => m.type), 'stop() cancels everything').to.deep.equal(['solicit']);
+    });
 
     it('Solicit: RT from IRT 1 s doubling with ±10 % jitter up to SOL_MAX_RT 3600 s, never giving up; Elapsed Time from the first', function () {
       fc.assert(

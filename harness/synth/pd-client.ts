@@ -31,7 +31,15 @@ export interface PdClientOptions {
   clock?: Clock;
   /** [0, 1) source of the retransmission jitter (RFC 8415 §15 RAND). */
   random?: () => number;
+  /**
+   * The most the first Solicit waits, at random (RFC 8415 §18.2.1 SHOULD, SOL_MAX_DELAY = 1 s), so
+   * many clients booting together do not reach the server all at once; 0 (default): at once.
+   */
+  firstSolicitDelayMs?: number;
 }
+
+/** RFC 8415 §7.6. */
+export const SOL_MAX_DELAY_MS = 1000;
 
 export type PdState = 'init' | 'soliciting' | 'requesting' | 'bound' | 'renewing' | 'rebinding' | 'releasing' | 'released' | 'failed';
 
@@ -146,7 +154,9 @@ export class PdClient extends EventEmitter {
   start(): void {
     if (this.state !== 'init' && this.state !== 'released' && this.state !== 'failed') throw new Error(`PdClient.start: already running (state ${this.state})`);
     this.stopped = false;
-    this.solicit();
+    const delay = (this.opts.firstSolicitDelayMs ?? 0) * this.random();
+    if (delay > 0) this.at('backoff', this.clock.now() + delay, () => this.solicit());
+    else this.solicit();
   }
 
   renew(): void {
