@@ -63,6 +63,9 @@ describe('synthetic host control commands', () => {
     expect(await handleSynthCommand({ command: 'send', arguments: { name: 'vm3', frames: [forged, forged] } }, fleet)).to.deep.equal({ result: 0, arguments: { written: 2 } });
     expect(links.get('vnet3')!.sent.map((b) => b.toString('hex'))).to.deep.equal([forged, forged]);
     expect((await handleSynthCommand({ command: 'send', arguments: { name: 'vm3', frames: ['abc'] } }, fleet)).result).to.equal(1);
+    // A port with no room takes nothing: written counts only what it took.
+    links.get('vnet3')!.send = () => false;
+    expect(await handleSynthCommand({ command: 'send', arguments: { name: 'vm3', frames: [forged] } }, fleet)).to.deep.equal({ result: 0, arguments: { written: 0 } });
   });
 
   it('answers bad input in one line naming the field, unknown instances with 3, unknown commands with 2', async () => {

@@ -9,7 +9,7 @@
  *   release {name}               DHCPv6 Release of its prefixes, once answered → {dhcp}
  *   renew {name}                 DHCPv6 Renew now → {dhcp}
  *   start-dhcp {name}            starts its PD client when it was configured without → {dhcp}
- *   send {name, frames: hex[]}   writes the raw frames from its port as they are → {written: n}
+ *   send {name, frames: hex[]}   writes the raw frames from its port as they are → {written: n taken by the port}
  */
 import type { ControlAnswer, ControlRequest } from '../../netns/daemons/control-socket.ts';
 import { Fleet, UnknownInstance } from './fleet.ts';
@@ -85,8 +85,9 @@ async function dispatch(request: ControlRequest, fleet: Fleet): Promise<ControlA
       if (!Array.isArray(frames) || frames.some((f) => typeof f !== 'string' || !HEX_FRAME.test(f))) {
         throw new BadRequest('send needs arguments.frames: a list of frames in hex, each at least 14 bytes');
       }
-      for (const f of frames as string[]) host.inject(Buffer.from(f, 'hex'));
-      return { result: 0, arguments: { written: frames.length } };
+      let written = 0;
+      for (const f of frames as string[]) if (host.inject(Buffer.from(f, 'hex'))) written++;
+      return { result: 0, arguments: { written } };
     }
     default:
       return { result: 2, text: `unknown command '${String(request.command)}'` };

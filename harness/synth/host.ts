@@ -184,8 +184,9 @@ export class SyntheticHost {
   }
 
   /** Sends a raw frame from this instance's port as it is (forged frames included). */
-  inject(frame: Buffer): void {
-    this.transmit(frame);
+  /** True when the port took the frame. */
+  inject(frame: Buffer): boolean {
+    return this.transmit(frame);
   }
 
   snapshot(): HostSnapshot {
@@ -521,15 +522,18 @@ export class SyntheticHost {
 
   // ---- sending ----
 
-  private transmit(frame: Buffer): void {
-    if (this.stopped) return;
+  private transmit(frame: Buffer): boolean {
+    if (this.stopped) return false;
     try {
-      if (this.link.send(frame) === false) this.counters.sendErrors++;
-      else this.counters.framesOut++;
+      if (this.link.send(frame) !== false) {
+        this.counters.framesOut++;
+        return true;
+      }
     } catch {
       // A port going away under a send (vm destroy) must not take the other instances with it.
-      this.counters.sendErrors++;
     }
+    this.counters.sendErrors++;
+    return false;
   }
 
   private icmpFrame(dstMac: string, src: string, dst: string, hopLimit: number, icmpv6: Icmpv6Message): Buffer {
