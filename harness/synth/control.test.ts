@@ -105,6 +105,7 @@ describe('synthetic host control commands', () => {
       ['duid', { ...good, instances: [vm(1, { duid: 'xyz' })] }, 'cfg: instances[0] vm1.duid: must be hex of 3 to 130 bytes'],
       ['duplicate mac', { ...good, instances: [vm(1), vm(2, { mac: vm(1).mac })] }, "cfg: instance vm2.mac: '02:00:00:00:00:01' is already used by another instance"],
       ['dhcp', { ...good, instances: [vm(1, { dhcp: 'yes' })] }, 'cfg: instances[0] vm1.dhcp: must be true or false'],
+      ['firstSolicitDelayMs', { ...good, firstSolicitDelayMs: -1 }, 'cfg: firstSolicitDelayMs: must be an integer in 0..60000 (ms)'],
     ];
     for (const [what, cfg, message] of cases) {
       it(`rejects a bad ${what} in one line naming the field`, () => {

@@ -29,6 +29,8 @@ export interface DhcpClientOptions {
   send: (frame: Buffer) => void;
   clock?: Clock;
   random?: () => number;
+  /** The most the first Solicit waits, at random (RFC 8415 §18.2.1); 0: at once. */
+  firstSolicitDelayMs?: number;
 }
 
 export type DhcpClientFactory = (opts: DhcpClientOptions) => DhcpClient;

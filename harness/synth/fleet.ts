@@ -18,6 +18,8 @@ export interface FleetPorts {
 
 export interface FleetOptions {
   dad: DadMode;
+  /** Spread of the PD clients' first Solicits (RFC 8415 §18.2.1), for many instances booting together. */
+  firstSolicitDelayMs?: number;
   ports: FleetPorts;
   dhcpFactory?: DhcpClientFactory;
   clock?: Clock;
@@ -57,7 +59,12 @@ export class Fleet {
         mac: config.mac,
         port: config.port,
         dad: this.opts.dad,
-        dhcp: { enabled: config.dhcp, iaids: config.iaids, ...(config.duid ? { duid: Buffer.from(config.duid, 'hex') } : {}) },
+        dhcp: {
+          enabled: config.dhcp,
+          iaids: config.iaids,
+          firstSolicitDelayMs: this.opts.firstSolicitDelayMs ?? 0,
+          ...(config.duid ? { duid: Buffer.from(config.duid, 'hex') } : {}),
+        },
         ...(this.opts.dhcpFactory ? { dhcpFactory: this.opts.dhcpFactory } : {}),
         ...(this.opts.clock ? { clock: this.opts.clock } : {}),
       });

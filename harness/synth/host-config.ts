@@ -25,6 +25,8 @@ export interface SynthHostConfig {
   bridge: string;
   controlSocket: string;
   dad: DadMode;
+  /** The most a PD client's first Solicit waits, at random (RFC 8415 §18.2.1; default 0: at once). */
+  firstSolicitDelayMs?: number;
   instances: SynthInstance[];
 }
 
@@ -97,10 +99,19 @@ export function parseSynthHostConfig(text: string, source = 'synth host config')
   for (const key of ['hypervisor', 'bridge', 'controlSocket'] as const) if (typeof raw[key] !== 'string' || raw[key] === '') fail(`${source}: ${key}`, 'must be a non-empty string');
   if (!IFNAME.test(raw.bridge as string)) fail(`${source}: bridge`, 'must be an interface name');
   if (raw.dad !== 'optimistic' && raw.dad !== 'full') fail(`${source}: dad`, "must be 'optimistic' or 'full'");
+  const delay = raw.firstSolicitDelayMs;
+  if (delay !== undefined && (!Number.isInteger(delay) || (delay as number) < 0 || (delay as number) > 60_000)) fail(`${source}: firstSolicitDelayMs`, 'must be an integer in 0..60000 (ms)');
   if (!Array.isArray(raw.instances)) fail(`${source}: instances`, 'must be a list');
   const instances = (raw.instances as unknown[]).map((i, k) => parseSynthInstance(i, `${source}: instances[${k}]`));
   assertDistinct(instances, [], `${source}: instance`);
-  return { hypervisor: raw.hypervisor as string, bridge: raw.bridge as string, controlSocket: raw.controlSocket as string, dad: raw.dad as DadMode, instances };
+  return {
+    hypervisor: raw.hypervisor as string,
+    bridge: raw.bridge as string,
+    controlSocket: raw.controlSocket as string,
+    dad: raw.dad as DadMode,
+    ...(delay !== undefined ? { firstSolicitDelayMs: delay as number } : {}),
+    instances,
+  };
 }
 
 export function loadSynthHostConfig(file: string): SynthHostConfig {

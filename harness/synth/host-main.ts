@@ -35,6 +35,7 @@ const config = cfg!;
 const batch = new IpBatch();
 const fleet = new Fleet({
   dad: config.dad,
+  firstSolicitDelayMs: config.firstSolicitDelayMs ?? 0,
   dhcpFactory: (o) => new PdClient(o),
   ports: { open: (port) => openTapLink(port, log), attach: (ports) => attachPorts(batch, config.bridge, ports) },
 });

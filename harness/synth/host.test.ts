@@ -443,6 +443,7 @@ describe('synthetic host', () => {
       expect(pd!.opts.duid.toString('hex')).to.equal('00030001067a8800008b');
       expect(pd!.opts).to.include({ mac: MAC, linkLocal: LL });
       expect(pd!.opts.iaids).to.deep.equal([1, 2]);
+      expect(pd!.opts.firstSolicitDelayMs).to.equal(0);
       link.deliver(ra(R1));
       clock.advance(1000);
       pd!.prefixes = [{ iaid: 1, prefix: '2001:db8:200::/60', preferredLifetime: 3000, validLifetime: 4000, obtainedAt: clock.now() }];

@@ -34,7 +34,7 @@ export interface SyntheticHostOptions {
   port?: string;
   dad: DadMode;
   /** The DHCPv6 PD client: whether it runs from the start, its IAIDs, and a DUID other than DUID-LL of the MAC. */
-  dhcp?: { enabled: boolean; iaids: number[]; duid?: Buffer };
+  dhcp?: { enabled: boolean; iaids: number[]; duid?: Buffer; firstSolicitDelayMs?: number };
   dhcpFactory?: DhcpClientFactory;
   clock?: Clock;
   random?: () => number;
@@ -493,6 +493,7 @@ export class SyntheticHost {
       send: (frame) => this.transmit(frame),
       clock: this.clock,
       random: this.random,
+      firstSolicitDelayMs: this.opts.dhcp?.firstSolicitDelayMs ?? 0,
     });
     this.dhcp.on('bound', () => this.syncDelegated());
     this.dhcp.on('changed', () => this.syncDelegated());

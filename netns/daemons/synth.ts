@@ -20,6 +20,8 @@ export type { SynthInstance } from '../../harness/synth/host-config.ts';
 
 export interface SynthHostOptions {
   readyTimeoutMs?: number;
+  /** The most each PD client's first Solicit waits, at random (RFC 8415 §18.2.1); default 0: at once. */
+  firstSolicitDelayMs?: number;
 }
 
 export function synthPaths(run: string, hypervisor: string) {
@@ -36,8 +38,15 @@ export function synthInstance(inst: InstancePlan): SynthInstance {
   return { name: inst.name, mac: inst.mac, port: inst.port, iaids: Array.from({ length: Math.max(1, inst.prefixes) }, (_, i) => i + 1), dhcp: inst.dhcp };
 }
 
-export function synthHostConfig(plan: Plan, hypervisor: string, instances: readonly SynthInstance[]): SynthHostConfig {
-  return { hypervisor, bridge: BRIDGES.hypervisor, controlSocket: synthPaths(plan.run, hypervisor).socket, dad: plan.pod.pod.dad, instances: [...instances] };
+export function synthHostConfig(plan: Plan, hypervisor: string, instances: readonly SynthInstance[], opts: SynthHostOptions = {}): SynthHostConfig {
+  return {
+    hypervisor,
+    bridge: BRIDGES.hypervisor,
+    controlSocket: synthPaths(plan.run, hypervisor).socket,
+    dad: plan.pod.pod.dad,
+    ...(opts.firstSolicitDelayMs !== undefined ? { firstSolicitDelayMs: opts.firstSolicitDelayMs } : {}),
+    instances: [...instances],
+  };
 }
 
 const MAIN = fileURLToPath(new URL('../../harness/synth/host-main.ts', import.meta.url));
@@ -50,7 +59,7 @@ const READY_PER_INSTANCE_MS = 40;
 /** Starts the host daemon in the hypervisor's namespace; resolves once its control socket answers (every TAP attached). */
 export async function startSynthHost(plan: Plan, hypervisor: string, instances: readonly SynthInstance[], opts: SynthHostOptions = {}): Promise<DaemonRecord> {
   const p = synthPaths(plan.run, hypervisor);
-  writeFileSync(p.config, `${JSON.stringify(synthHostConfig(plan, hypervisor, instances), null, 2)}\n`);
+  writeFileSync(p.config, `${JSON.stringify(synthHostConfig(plan, hypervisor, instances, opts), null, 2)}\n`);
   const record = await startDaemon({
     name: 'synth-host',
     node: hypervisor,
