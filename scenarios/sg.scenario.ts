@@ -14,7 +14,7 @@ import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { scenario } from '../harness/probe/scenario.ts';
 import { artifactPath, currentPod, currentScenario } from '../harness/probe/pod-context.ts';
-import { expectDropped, router } from '../harness/probe/api.ts';
+import { counted, expectDropped, router } from '../harness/probe/api.ts';
 import { inNode, instance } from '../harness/probe/instance.ts';
 import { ProbeAgent } from '../harness/probe/agent-client.ts';
 import { buildFrame, decodeFrame, type DecodedFrame, type Frame } from '../harness/packet/frame.ts';
@@ -29,8 +29,8 @@ import { run } from '../netns/exec.ts';
 import { waitUntil, WaitTimeout } from '../netns/wait.ts';
 import { deployInstance, destroyInstance } from '../harness/control/lifecycle.ts';
 import { driverFor, hypervisorRef, podInstanceModels, type SgDriver } from '../harness/sg/driver.ts';
-import { bridgeTablePresent, chainsOf, NftDriver } from '../harness/sg/nft-driver.ts';
-import { ruleCounters, sourceSetsAdmitting } from '../harness/sg/nft-inspect.ts';
+import { bridgeTablePresent, NftDriver } from '../harness/sg/nft-driver.ts';
+import { sourceSetsAdmitting } from '../harness/sg/nft-inspect.ts';
 import { parseRule, type SgInstance } from '../harness/sg/model.ts';
 
 /** The run's driver, for re-rendering one instance (SG-003, SG-014). */
@@ -181,18 +181,6 @@ function fragments(frame: Frame, firstBytes: number, identification: number): [B
 }
 
 // ---- proofs ------------------------------------------------------------------------------------
-
-/** Asserts that the reference driver's rule `rule` in `inst`'s chain counted the packets `fn` sent. */
-async function counted<T>(inst: InstancePlan, rule: string, fn: () => Promise<T>, direction: 'out' | 'in' = 'out'): Promise<T> {
-  if (!(await referenceDriverPresent(inst))) return fn(); // another driver: no counters to read
-  const chain = chainsOf(inst.name)[direction];
-  const before = (await ruleCounters(hvNs(inst), chain)).get(rule);
-  expect(before, `rule '${rule}' in ${chain}`).to.be.a('number');
-  const result = await fn();
-  const after = (await ruleCounters(hvNs(inst), chain)).get(rule)!;
-  expect(after, `counter of rule '${rule}' in ${chain} on ${inst.hypervisor}`).to.be.above(before!);
-  return result;
-}
 
 function referenceDriverPresent(inst: InstancePlan): Promise<boolean> {
   return bridgeTablePresent(hvNs(inst));

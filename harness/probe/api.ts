@@ -16,6 +16,8 @@ import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
 import type { RouterAdvertisement } from '../packet/icmpv6.ts';
 import type { DhcpClientResult } from './dhcp-client.ts';
 import { WaitTimeout } from '../../netns/wait.ts';
+import { bridgeTablePresent, chainsOf } from '../sg/nft-driver.ts';
+import { ruleCounters } from '../sg/nft-inspect.ts';
 
 let captures = 0;
 /** A pcap path in the artifacts named after the scenario being run (the report attaches files by ID prefix). */
@@ -140,4 +142,20 @@ export async function expectDropped(frame: Frame | Buffer, opts: { from: string;
   } finally {
     await Promise.all([entering.stop(), past.stop()]);
   }
+}
+
+/**
+ * Asserts that the reference driver's rule `rule` in `inst`'s chain counted the packets `fn` sent
+ * (the evidence beside the captures; another driver has no counters to read, and is judged by them alone).
+ */
+export async function counted<T>(inst: InstancePlan, rule: string, fn: () => Promise<T>, direction: 'out' | 'in' = 'out'): Promise<T> {
+  const ns = namespaceName(currentPod().run, inst.hypervisor);
+  if (!(await bridgeTablePresent(ns))) return fn();
+  const chain = chainsOf(inst.name)[direction];
+  const before = (await ruleCounters(ns, chain)).get(rule);
+  expect(before, `rule '${rule}' in ${chain}`).to.be.a('number');
+  const result = await fn();
+  const after = (await ruleCounters(ns, chain)).get(rule)!;
+  expect(after, `counter of rule '${rule}' in ${chain} on ${inst.hypervisor}`).to.be.above(before!);
+  return result;
 }

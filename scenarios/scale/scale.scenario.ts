@@ -4,13 +4,14 @@
  * each on every router, its security group in force — each check one read per daemon or
  * namespace (harness/probe/fleet.ts), then a sample of the drop matrix on random instances, each
  * drop proved with a positive control, captures entering the port and absent beyond the
- * hypervisor's uplink. The sample is derived from the run name and every failure names its instance.
+ * hypervisor's uplink, and the dropping rule's counter. The sample is derived from the run name
+ * and every failure names its instance.
  */
 import { expect } from 'chai';
 import { scenario } from '../../harness/probe/scenario.ts';
 import { currentPod } from '../../harness/probe/pod-context.ts';
 import { instances, kernelState } from '../../harness/probe/instance.ts';
-import { expectDropped } from '../../harness/probe/api.ts';
+import { counted, expectDropped } from '../../harness/probe/api.ts';
 import { delegationShortfalls, describeShortfalls, reservationsByMac, routeShortfalls, securityGroupShortfalls, type Shortfall } from '../../harness/probe/fleet.ts';
 import { usable } from '../../netns/net/observe.ts';
 import { INFRA, type InstancePlan } from '../../netns/net/plan.ts';
@@ -137,7 +138,7 @@ describe('SCALE: every instance of a large pod, verified', () => {
       const picks = sample();
       for (const inst of picks) {
         const victim = instances().find((i) => i.name !== inst.name)!;
-        await expectDropped(echoToCore(inst, { src: victim.slaac }), { from: inst.name, notBeyond: `${inst.hypervisor}:uplink`, control: echoToCore(inst) });
+        await counted(inst, 'source-spoof', () => expectDropped(echoToCore(inst, { src: victim.slaac }), { from: inst.name, notBeyond: `${inst.hypervisor}:uplink`, control: echoToCore(inst) }));
       }
     },
   );
@@ -151,7 +152,7 @@ describe('SCALE: every instance of a large pod, verified', () => {
     },
     async () => {
       for (const inst of sample()) {
-        await expectDropped(echoToCore(inst, { mac: '02:5c:a1:e0:00:01' }), { from: inst.name, notBeyond: `${inst.hypervisor}:uplink`, control: echoToCore(inst) });
+        await counted(inst, 'mac-spoof', () => expectDropped(echoToCore(inst, { mac: '02:5c:a1:e0:00:01' }), { from: inst.name, notBeyond: `${inst.hypervisor}:uplink`, control: echoToCore(inst) }));
       }
     },
   );
