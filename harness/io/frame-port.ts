@@ -43,6 +43,12 @@ export class FramePort {
     return this;
   }
 
+  /** Stops delivery (frames wait in the kernel, up to its queue) until onFrames() is called again. */
+  pause(): this {
+    if (!this.#closed) this.#native.stop();
+    return this;
+  }
+
   /** A read failure (e.g. the device was deleted) stops delivery and goes here; without a handler it is thrown. */
   onError(handler: PortErrorHandler): this {
     this.#onError = handler;

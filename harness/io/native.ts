@@ -13,6 +13,8 @@ export interface NativePort {
   readonly ifindex: number;
   /** Starts (or re-targets) delivery: a batch of `count` frames back to back in `frames`, or an error that stopped polling. */
   start(cb: (frames: Buffer | null, lengths: Uint32Array | null, count: number, error?: string) => void): void;
+  /** Stops delivery until start() again. */
+  stop(): void;
   send(frame: Uint8Array): boolean;
   close(): void;
   truncated(): number;

@@ -152,6 +152,26 @@ describe('harness/io packet sockets (real kernel)', function () {
     expect(seen.get(ipv6Only)).to.deep.equal([ETHERTYPE_IPV6]);
   });
 
+  it('keeps capturing across an interface flap (down, up) without an error', async () => {
+    await a.ip('link', 'add', 'vfa', 'type', 'veth', 'peer', 'name', 'vfb', 'netns', b.name);
+    await a.ip('link', 'set', 'vfa', 'up');
+    await b.ip('link', 'set', 'vfb', 'up');
+    const capture = sock('vfa', { netns: a.path, filter });
+    const errors: string[] = [];
+    capture.onError((e) => errors.push(e.message));
+    const got = recorder(capture, ETHERTYPE_TEST);
+    const sender = sock('vfb', { netns: b.path });
+    expect(sender.send(tagged(1))).to.equal(true);
+    await waitUntil(() => got.length === 1, { timeoutMs: 5000, what: 'frame 1 before the flap' });
+    await a.ip('link', 'set', 'vfa', 'down');
+    await a.ip('link', 'set', 'vfa', 'up');
+    await waitUntil(async () => (await a.ip('-json', 'link', 'show', 'vfa')).stdout.includes('"operstate":"UP"'), { timeoutMs: 5000, what: 'vfa to come back up' });
+    expect(sender.send(tagged(2))).to.equal(true);
+    await waitUntil(() => got.length === 2, { timeoutMs: 5000, what: 'frame 2 after the flap' });
+    expect(errors, 'errors across the flap').to.deep.equal([]);
+    await a.ip('link', 'del', 'vfa');
+  });
+
   it('bad input fails with one clear line', () => {
     expect(() => openPacketSocket('nosuch0', { netns: a.path })).to.throw(`openPacketSocket nosuch0: no such interface in ${a.path}: No such device`);
     expect(() => openPacketSocket('va', { netns: `/run/netns/v6pio-${process.pid}-none` })).to.throw(/openPacketSocket va: netns \/run\/netns\/v6pio-\d+-none: No such file or directory/);

@@ -26,7 +26,7 @@ export interface PacketSocketOptions {
   receiveBuffer?: number;
 }
 
-/** An open AF_PACKET SOCK_RAW socket bound to one interface. */
+/** An open AF_PACKET SOCK_RAW socket bound to one interface; it keeps capturing across down/up, and goes silent if the interface is deleted. */
 export class PacketSocket extends FramePort {
   #packets = 0;
   #drops = 0;

@@ -9,6 +9,7 @@ import { waitUntil } from '../../netns/wait.ts';
 import { buildFrame } from '../packet/frame.ts';
 import { ScratchNamespace } from './testing/netns.ts';
 import { openTap, type TapDevice } from './tap.ts';
+import { closeTaps } from './tap-bulk-close.ts';
 
 const COUNT = 250;
 const ETHERTYPE_TEST = 0x88b5; // IEEE local experimental: nothing in the kernel answers it
@@ -28,7 +29,7 @@ describe('harness/io: 250 TAPs on one bridge in one process (real kernel)', func
     ns = await ScratchNamespace.create('br', { quiet: true });
   });
   after(async () => {
-    for (const t of taps.splice(0)) t.close();
+    await closeTaps(taps.splice(0)); // one kernel batch instead of ~18 ms per TAP
     await ns?.delete();
   });
 

@@ -13,6 +13,7 @@ import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
 import { buildFrame, type DecodedFrame } from '../packet/frame.ts';
 import { FrameWaiter } from './testing/frame-waiter.ts';
 import { rootHasLink, ScratchNamespace } from './testing/netns.ts';
+import { openPacketSocket } from './packet-socket.ts';
 import { openTap, type TapDevice } from './tap.ts';
 
 const OUR_MAC = '02:00:5e:10:00:aa';
@@ -155,6 +156,47 @@ describe('harness/io TAP devices (real kernel)', function () {
     } finally {
       clearInterval(timer);
       await Promise.all([...busy, control]);
+    }
+  });
+
+  it('reports a device deleted under a polled TAP once to onError; close() still works', async () => {
+    const tap = openTap('v6pioL', { netns: ns.path });
+    open.push(tap);
+    const errors: string[] = [];
+    tap.onError((e) => errors.push(e.message)).onFrames(() => undefined);
+    await ns.ip('link', 'del', 'v6pioL');
+    await waitUntil(() => errors.length > 0, { timeoutMs: 5000, what: 'an error for the deleted TAP' });
+    expect(errors).to.deep.equal(['TAP v6pioL: the device is gone (deleted while open)']);
+    tap.close();
+    expect(tap.closed).to.equal(true);
+  });
+
+  it('pause() holds frames in the kernel until onFrames() resumes delivery', async () => {
+    const tap = openTap('v6pioP', { netns: ns.path });
+    open.push(tap);
+    await ns.ip('link', 'set', 'v6pioP', 'up');
+    const injector = openPacketSocket('v6pioP', { netns: ns.path });
+    const got: number[] = [];
+    const handler = (frames: Buffer[]) => got.push(...frames.filter((f) => f.readUInt16BE(12) === 0x88b5).map((f) => f.readUInt32BE(14)));
+    tap.onFrames(handler).pause();
+    const tag = (n: number) => Buffer.concat([Buffer.from('020000000001020000000002', 'hex'), Buffer.from([0x88, 0xb5]), Buffer.from([0, 0, 0, n]), Buffer.alloc(42)]);
+    try {
+      expect(injector.send(tag(1))).to.equal(true);
+      // Positive control in the same window: an unpaused TAP's traffic is delivered meanwhile.
+      const other = openTap('v6pioQ', { netns: ns.path });
+      open.push(other);
+      await ns.ip('link', 'set', 'v6pioQ', 'up');
+      const otherInjector = openPacketSocket('v6pioQ', { netns: ns.path });
+      const otherGot: number[] = [];
+      other.onFrames((frames) => otherGot.push(...frames.filter((f) => f.readUInt16BE(12) === 0x88b5).map((f) => f.readUInt32BE(14))));
+      expect(otherInjector.send(tag(2))).to.equal(true);
+      await waitUntil(() => otherGot.includes(2), { timeoutMs: 5000, what: 'the unpaused TAP to deliver' });
+      otherInjector.close();
+      expect(got, 'delivered while paused').to.deep.equal([]);
+      tap.onFrames(handler);
+      await waitUntil(() => got.includes(1), { timeoutMs: 5000, what: 'the held frame after resuming' });
+    } finally {
+      injector.close();
     }
   });
 

@@ -13,14 +13,23 @@ export interface TapOptions {
 
 /** An open TAP device (IFF_TAP|IFF_NO_PI): whole Ethernet frames, no packet-info header. */
 export class TapDevice extends FramePort {
+  /** The namespace path the device was created in (null: the caller's own). */
+  readonly netns: string | null;
+
+  private constructor(native: NativePort, netns: string | null) {
+    super(native);
+    this.netns = netns;
+  }
+
   /** Use openTap(). */
-  static fromNative(native: NativePort): TapDevice {
-    return new TapDevice(native);
+  static fromNative(native: NativePort, netns: string | null): TapDevice {
+    return new TapDevice(native, netns);
   }
 }
 
 /** Creates TAP `name` (≤ 15 bytes; EBUSY if the name is taken), in `opts.netns` if given, and opens it non-blocking. */
 export function openTap(name: string, opts: TapOptions = {}): TapDevice {
   checkInterfaceName(name, 'openTap: name');
-  return TapDevice.fromNative(frameIo().openTap(name, netnsPath(opts.netns)));
+  const netns = netnsPath(opts.netns);
+  return TapDevice.fromNative(frameIo().openTap(name, netns), netns);
 }

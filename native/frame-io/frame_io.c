@@ -258,11 +258,24 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   napi_handle_scope scope;
   napi_open_handle_scope(env, &scope);
   if (status < 0) {
-    char msg[256];
-    snprintf(msg, sizeof msg, "%s: poll: %s", p->label, uv_strerror(status));
-    deliver_error(p, msg);
-    napi_close_handle_scope(env, scope);
-    return;
+    /* libuv saw EPOLLERR and stopped the handle. A packet socket raises it once when its interface
+     * goes down (sk_err = ENETDOWN; reading SO_ERROR clears it): keep capturing across a flap.
+     * (Deletion also starts with that ENETDOWN, and the kernel unbinds the socket a grace period
+     * later without another event, so a deleted interface just goes silent.) A TAP raises it
+     * when its device was deleted: that ends delivery. */
+    int soerr = 0;
+    socklen_t len = sizeof soerr;
+    if (p->is_socket) getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &soerr, &len);
+    if (p->is_socket && (soerr == ENETDOWN || soerr == 0) && uv_poll_start(&p->poll, UV_READABLE, on_readable) == 0) {
+      status = 0;
+    } else {
+      char msg[256];
+      if (!p->is_socket) snprintf(msg, sizeof msg, "%s: the device is gone (deleted while open)", p->label);
+      else snprintf(msg, sizeof msg, "%s: socket error: %s", p->label, strerror(soerr));
+      deliver_error(p, msg);
+      napi_close_handle_scope(env, scope);
+      return;
+    }
   }
   instance_data *inst;
   napi_get_instance_data(env, (void **)&inst);
@@ -401,6 +414,15 @@ static napi_value port_send(napi_env env, napi_callback_info info) {
   }
   napi_get_boolean(env, true, &out);
   return out;
+}
+
+/* port.stop(): stops delivery (frames wait in the kernel) until start() again. */
+static napi_value port_stop(napi_env env, napi_callback_info info) {
+  size_t argc = 0;
+  port *p = unwrap(env, info, &argc, NULL);
+  if (!p) return NULL;
+  if (p->poll_inited && p->fd >= 0) uv_poll_stop(&p->poll);
+  return NULL;
 }
 
 /* port.close(): idempotent. */
@@ -676,6 +698,7 @@ NAPI_MODULE_INIT() {
   }
   napi_property_descriptor methods[] = {
       {"start", NULL, port_start, NULL, NULL, NULL, napi_default, NULL},
+      {"stop", NULL, port_stop, NULL, NULL, NULL, napi_default, NULL},
       {"send", NULL, port_send, NULL, NULL, NULL, napi_default, NULL},
       {"close", NULL, port_close, NULL, NULL, NULL, napi_default, NULL},
       {"truncated", NULL, port_truncated, NULL, NULL, NULL, napi_default, NULL},
