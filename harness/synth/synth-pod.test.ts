@@ -169,6 +169,13 @@ describe('synthetic instances in a real pod (issue 8)', function () {
       what: `syn3 to hold ${want}`,
     });
     expect((await snapshots()).get('syn3')!.dhcp).to.equal(null);
+    // A resumed deploy removes and adds at once: the port's name is free again the moment it is removed.
+    expect((await synthCommand(socket(), 'remove', { name: 'syn3' })).result).to.equal(0);
+    const again = await synthCommand(socket(), 'add', { instance: late });
+    expect(again.result, again.text).to.equal(0);
+    // Adding what is already served is refused in one line, and changes nothing.
+    const twice = await synthCommand(socket(), 'add', { instance: late });
+    expect(twice).to.deep.equal({ result: 1, text: "instance syn3.name: 'syn3' is already used by another instance" });
   });
 
   it('SIGTERM: the daemon exits, its TAPs go, and no Release is sent (the routes stay)', async () => {
