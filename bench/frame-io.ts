@@ -4,12 +4,14 @@
  * in  = frames/s delivered by onFrames while a packet socket on the TAP's kernel side sends one
  * read batch (the addon's BATCH, 64) per loop turn — a port reads at most one batch per turn, so a
  * faster sender in the same loop only overflows the TAP's queue (counted as lost);
- * plus the cost of opening and closing 250 TAPs in one namespace (a synthetic-instance host).
+ * plus the cost of opening and closing 250 TAPs in one namespace (a synthetic-instance host), one
+ * close() at a time and with closeTaps (one kernel batch).
  * Runs in a scratch namespace of its own; median of 3 runs.
  */
 import { frameIo } from '../harness/io/native.ts';
 import { openPacketSocket } from '../harness/io/packet-socket.ts';
 import { openTap, type TapDevice } from '../harness/io/tap.ts';
+import { closeTaps } from '../harness/io/tap-bulk-close.ts';
 import { ScratchNamespace } from '../harness/io/testing/netns.ts';
 import { buildFrame } from '../harness/packet/frame.ts';
 import { emit, median, progress } from './_stats.ts';
@@ -48,18 +50,24 @@ async function inRate(ns: ScratchNamespace, tap: TapDevice): Promise<{ perSecond
   return { perSecond: received / elapsed, lost: sent - received };
 }
 
-async function open250(ns: ScratchNamespace): Promise<{ openMs: number; closeMs: number }> {
+async function open250(ns: ScratchNamespace): Promise<{ openMs: number; closeMs: number; bulkCloseMs: number }> {
+  const openAll = () => Array.from({ length: 250 }, (_, i) => openTap(`fb${i}`, { netns: ns.path }));
   let t = performance.now();
-  const taps = Array.from({ length: 250 }, (_, i) => openTap(`fb${i}`, { netns: ns.path }));
+  let taps = openAll();
   const openMs = performance.now() - t;
   t = performance.now();
   for (const tap of taps) tap.close();
-  return { openMs, closeMs: performance.now() - t };
+  const closeMs = performance.now() - t;
+  taps = openAll();
+  t = performance.now();
+  const { batched } = await closeTaps(taps);
+  if (batched !== taps.length) throw new Error(`closeTaps fell back to single closes (${batched}/${taps.length} batched)`);
+  return { openMs, closeMs, bulkCloseMs: performance.now() - t };
 }
 
 const ns = await ScratchNamespace.create(`bench`, { quiet: true });
 try {
-  const figures: Record<string, number[]> = { out: [], in: [], lost: [], open: [], close: [] };
+  const figures: Record<string, number[]> = { out: [], in: [], lost: [], open: [], close: [], bulkClose: [] };
   for (let run = 1; run <= RUNS; run++) {
     progress(`run ${run}/${RUNS}`);
     const tap = openTap('fiob0', { netns: ns.path });
@@ -69,9 +77,10 @@ try {
     figures.in!.push(got.perSecond);
     figures.lost!.push(got.lost);
     tap.close();
-    const { openMs, closeMs } = await open250(ns);
+    const { openMs, closeMs, bulkCloseMs } = await open250(ns);
     figures.open!.push(openMs);
     figures.close!.push(closeMs);
+    figures.bulkClose!.push(bulkCloseMs);
   }
   const m = (k: string) => Math.round(median(figures[k]!));
   emit({
@@ -82,7 +91,8 @@ try {
     tap_in_frames_per_s: m('in'),
     tap_in_lost_per_window: m('lost'),
     open_250_taps_ms: m('open'),
-    close_250_taps_ms: m('close'),
+    close_250_taps_one_by_one_ms: m('close'),
+    close_250_taps_closeTaps_ms: m('bulkClose'),
   });
 } finally {
   await ns.delete();
