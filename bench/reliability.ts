@@ -134,7 +134,7 @@ for (const t of killSchedule(SEED, verbs)) {
       figures.trials++;
       if (o.faulted) figures.faultsInjected++;
       figures.problems.push(...o.problems.map((p) => `pg trial ${t.name}: ${p}`));
-      progress(`pg trial ${t.name}: cluster down ${t.delayMs} ms in (${t.mode}), deploy exit ${o.deploy.status}${o.again ? `, again exit ${o.again.status}` : ''}`);
+      progress(`pg trial ${t.name}: cluster down at ${t.at === 'delay' ? `${t.delayMs} ms` : t.at} (${t.mode}), deploy exit ${o.deploy.status}${o.again ? `, again exit ${o.again.status}` : ''}`);
     }
   } catch (err) {
     figures.problems.push(`PostgreSQL restarts: ${(err as Error).message}`);

@@ -2,9 +2,11 @@
  * One PostgreSQL-restart trial (pg-restarts.test.ts and bench/reliability.ts): `v6pod vm deploy
  * NAME` spawned as a user runs it, and at the trial's point the run's private cluster is stopped
  * (fast shutdown: sessions ended, open transactions rolled back) and started again — at once
- * ('bounce') or only once the deploy has ended ('outage'). Then `up` brings the run back (it
- * re-records the new postmaster), a deploy that failed is run again (it resumes what it recorded,
- * or starts afresh), and the store is compared with the run's instances (storeAgreement).
+ * ('bounce') or only once the deploy has ended ('outage'). The point is an event of the deploy
+ * (its intent recorded in the run state; its reservation committed in the database) or a seeded
+ * delay after it was spawned. Then `up` brings the run back (it re-records the new postmaster), a
+ * deploy that failed is run again (it resumes what it recorded, or starts afresh), and the store is
+ * compared with the run's instances (storeAgreement).
  */
 import pg from 'pg';
 import type { Pod } from '../topo/pod-file.ts';
@@ -17,6 +19,8 @@ import { PodControl } from '../../harness/control/pod-control.ts';
 import { formatMac } from '../../harness/addr/mac.ts';
 import { Prefix } from '../../harness/addr/prefix.ts';
 import { prng, spawnV6pod, v6pod, type CliResult } from './testing.ts';
+import { waitUntil } from '../wait.ts';
+import { macToBytes } from '../../harness/addr/bytes.ts';
 
 /**
  * When the cluster goes down, in ms after the deploy was spawned: node and tsx take ~0.6 s, then
@@ -25,17 +29,57 @@ import { prng, spawnV6pod, v6pod, type CliResult } from './testing.ts';
 export const PG_WINDOW = [500, 1600] as const;
 export type PgFaultMode = 'bounce' | 'outage';
 
+/** Where the cluster goes down: once the deploy recorded its intent, once its reservation is committed, or after a delay. */
+export type PgFaultPoint = 'intent' | 'reserved' | 'delay';
+
 export interface PgTrial {
   i: number;
-  /** The instance the trial deploys. */
+  /** The instance the trial deploys, and its MAC (given, so its hosts row can be watched for). */
   name: string;
+  mac: string;
+  at: PgFaultPoint;
+  /** For 'delay': ms after the deploy was spawned. */
   delayMs: number;
   mode: PgFaultMode;
 }
 
+const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+const POINTS: readonly PgFaultPoint[] = ['intent', 'reserved', 'delay'];
+
+/** Trials cycling through the points, each with a seeded delay and mode. */
 export function pgSchedule(seed: number, count: number): PgTrial[] {
   const rng = prng(seed);
-  return Array.from({ length: count }, (_, i) => ({ i, name: `d${i + 1}`, delayMs: rng.between(PG_WINDOW[0], PG_WINDOW[1]), mode: rng.int(2) ? 'bounce' : 'outage' }));
+  return Array.from({ length: count }, (_, i) => ({
+    i,
+    name: `d${i + 1}`,
+    mac: `02:9f:00:00:00:${(i + 1).toString(16).padStart(2, '0')}`,
+    at: POINTS[i % POINTS.length]!,
+    delayMs: rng.between(PG_WINDOW[0], PG_WINDOW[1]),
+    mode: rng.int(2) ? 'bounce' : 'outage',
+  }));
+}
+
+/** Resolves when the deploy reaches the trial's point (or has exited: then the fault comes after it). */
+async function reached(t: PgTrial, runName: string, exited: Promise<void>): Promise<void> {
+  if (t.at === 'delay') return Promise.race([exited, delay(t.delayMs)]);
+  let done = false;
+  void exited.then(() => (done = true));
+  const db = t.at === 'reserved' ? new pg.Client(readState(runName)!.pg!) : undefined;
+  db?.on('error', () => undefined);
+  await db?.connect();
+  try {
+    await waitUntil(
+      async () => {
+        if (done) return true;
+        if (t.at === 'intent') return readState(runName)?.pending[t.name] === 'deploying';
+        return ((await db!.query('SELECT 1 FROM hosts WHERE dhcp_identifier = $1', [macToBytes(t.mac)])).rowCount ?? 0) > 0;
+      },
+      { timeoutMs: 30_000, intervalMs: 2, what: `deploy ${t.name} to reach '${t.at}'` },
+    );
+  } finally {
+    await db?.end().catch(() => undefined);
+  }
 }
 
 export interface PgOutcome {
@@ -62,11 +106,10 @@ export function deployVerdict(name: string, r: CliResult): string[] {
   return [];
 }
 
-const delay = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export async function pgRestartTrial(t: PgTrial, pod: Pod, podFile: string, runName: string): Promise<PgOutcome> {
   const cluster = `${runDir(runName)}/postgres`;
-  const { child, exited } = spawnV6pod(['vm', 'deploy', t.name, '--run', runName]);
+  const { child, exited } = spawnV6pod(['vm', 'deploy', t.name, '--mac', t.mac, '--run', runName]);
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d: string) => (stdout += d));
@@ -74,7 +117,7 @@ export async function pgRestartTrial(t: PgTrial, pod: Pod, podFile: string, runN
   const status = new Promise<CliResult>((resolve) => child.once('close', (code, signal) => resolve({ status: code, signal, stdout, stderr })));
   let done = false;
   void exited.then(() => (done = true));
-  await Promise.race([exited, delay(t.delayMs)]);
+  await reached(t, runName, exited);
   const faulted = !done;
   await stopPostgres(cluster);
   if (t.mode === 'bounce') await startPostgres(cluster);
@@ -88,7 +131,7 @@ export async function pgRestartTrial(t: PgTrial, pod: Pod, podFile: string, runN
   if (!reused) problems.push('up built the run anew instead of reusing it');
   let again: CliResult | undefined;
   if (deploy.status !== 0) {
-    again = await v6pod(['vm', 'deploy', t.name, '--run', runName], { timeoutMs: 60_000 });
+    again = await v6pod(['vm', 'deploy', t.name, '--mac', t.mac, '--run', runName], { timeoutMs: 60_000 });
     if (again.status !== 0) problems.push(`deploy ${t.name} again after the restart: exit ${again.status}: ${again.stderr.trim()}`);
   }
   problems.push(...(await storeAgreement(runName)));
