@@ -25,6 +25,7 @@ import type { Reservation } from '../../harness/control/reservation-store.ts';
 import { startRadvd } from '../daemons/radvd.ts';
 import { startRelay } from '../daemons/relay.ts';
 import { startSynthHost, synthInstance } from '../daemons/synth.ts';
+import { SOL_MAX_DELAY_MS } from '../../harness/synth/pd-client.ts';
 import { assertAlive, daemonAlive } from '../daemons/process.ts';
 import { waitUntil } from '../wait.ts';
 import { UsageError } from '../usage-error.ts';
@@ -128,7 +129,8 @@ async function startSynthHosts(plan: Plan, state: RunState): Promise<void> {
   const byHv = new Map<string, InstancePlan[]>();
   for (const i of plan.instances) if (i.kind === 'synthetic') byHv.set(i.hypervisor, [...(byHv.get(i.hypervisor) ?? []), i]);
   const missing = [...byHv].filter(([hv]) => !state.daemons.some((d) => d.name === 'synth-host' && d.node === hv && daemonAlive(d)));
-  const started = await Promise.all(missing.map(([hv, insts]) => startSynthHost(plan, hv, insts.map(synthInstance))));
+  // Booting together, the instances spread their first Solicit over SOL_MAX_DELAY as RFC 8415 says they should.
+  const started = await Promise.all(missing.map(([hv, insts]) => startSynthHost(plan, hv, insts.map(synthInstance), { firstSolicitDelayMs: SOL_MAX_DELAY_MS })));
   state.daemons = [...state.daemons.filter((d) => !(d.name === 'synth-host' && missing.some(([hv]) => hv === d.node))), ...started];
   writeState(state);
 }
