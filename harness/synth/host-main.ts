@@ -10,6 +10,8 @@ import { Fleet } from './fleet.ts';
 import { loadSynthHostConfig } from './host-config.ts';
 import { attachPorts } from './ports.ts';
 import { openTapLink } from './tap-link.ts';
+import { closeTaps } from '../io/tap-bulk-close.ts';
+import type { TapDevice } from '../io/tap.ts';
 import { PdClient } from './pd-client.ts';
 import { IpBatch } from '../relay/ip-batch.ts';
 import { serveControl } from '../../netns/daemons/control-socket.ts';
@@ -33,11 +35,19 @@ try {
 const config = cfg!;
 
 const batch = new IpBatch();
+/** Every TAP opened (closed ones included: closeTaps skips them). */
+const taps: TapDevice[] = [];
 const fleet = new Fleet({
   dad: config.dad,
   firstSolicitDelayMs: config.firstSolicitDelayMs ?? 0,
   dhcpFactory: (o) => new PdClient(o),
-  ports: { open: (port) => openTapLink(port, log), attach: (ports) => attachPorts(batch, config.bridge, ports) },
+  ports: {
+    open: (port) => {
+      const link = openTapLink(port, log);
+      taps.push(link.tap);
+      return link;
+    },
+    attach: (ports) => attachPorts(batch, config.bridge, ports) },
 });
 
 const started = Date.now();
@@ -56,6 +66,8 @@ let stopping = false;
 async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
+  // One by one, closing 250 TAPs blocks for ~4.5 s in the kernel; as one group it takes ~0.1 s.
+  await closeTaps(taps);
   fleet.close();
   control.close();
   await batch.close();

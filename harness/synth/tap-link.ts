@@ -3,10 +3,11 @@
  * daemon's own namespace, the hypervisor's. A frame the kernel has no room for is reported as not
  * sent (the host counts it); a read failure (the device deleted under us) is logged once.
  */
-import { openTap } from '../io/tap.ts';
+import { openTap, type TapDevice } from '../io/tap.ts';
 import type { FrameLink } from './link.ts';
 
-export function openTapLink(port: string, log: (msg: string) => void = (m) => process.stderr.write(`${m}\n`)): FrameLink {
+/** The link, and its TAP for closing many at once (harness/io/tap-bulk-close.ts). */
+export function openTapLink(port: string, log: (msg: string) => void = (m) => process.stderr.write(`${m}\n`)): FrameLink & { tap: TapDevice } {
   const tap = openTap(port);
   tap.onError((err) => log(`${port}: ${err.message}`));
   return {
@@ -18,5 +19,6 @@ export function openTapLink(port: string, log: (msg: string) => void = (m) => pr
       });
     },
     close: () => tap.close(),
+    tap,
   };
 }
