@@ -4,6 +4,7 @@
  * its prefixes.
  */
 import { buildPlan } from '../../netns/net/plan.ts';
+import type { InstanceKind } from '../../netns/topo/pod-file.ts';
 import { ipJson } from '../../netns/exec.ts';
 import { keaCommand, keaPaths } from '../../netns/daemons/kea.ts';
 import { UsageError } from '../../netns/usage-error.ts';
@@ -12,6 +13,7 @@ import { findInstance, liveState } from './lifecycle.ts';
 
 export interface InstanceReport {
   name: string;
+  kind: InstanceKind;
   hypervisor: string;
   port: string;
   mac: string;
@@ -57,6 +59,7 @@ export async function instanceReport(runName: string, name: string): Promise<Ins
   }
   return {
     name,
+    kind: inst.kind,
     hypervisor: inst.hypervisor,
     port: inst.port,
     mac: inst.mac,

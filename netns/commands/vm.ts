@@ -51,7 +51,7 @@ export function registerVm(program: Command): void {
         return;
       }
       const lines = [
-        `${r.name} on ${r.hypervisor}:${r.port}${r.pending ? ` (${r.pending} interrupted)` : ''}`,
+        `${r.name} (${r.kind}) on ${r.hypervisor}:${r.port}${r.pending ? ` (${r.pending} interrupted)` : ''}`,
         `  MAC            ${r.mac}`,
         `  SLAAC          ${r.slaac} (computed: pod /64 + modified EUI-64)`,
         `  link-local     ${r.linkLocal}`,
