@@ -1,7 +1,8 @@
 /**
  * `v6pod test` end to end, as CI and a release gate run it: the whole catalogue on the default pod
- * passes, the reports are written, the pod is gone afterwards; shards split the catalogue and
- * `report merge` joins them; a selection that runs nothing does not pass.
+ * passes, the reports are written, the pod is gone afterwards; the scale profile verifies a pod of
+ * both instance kinds; shards split the catalogue and `report merge` joins them; a selection that
+ * runs nothing does not pass.
  */
 import { expect } from 'chai';
 import { spawn, spawnSync } from 'node:child_process';
@@ -49,6 +50,16 @@ describe('v6pod test (the conformance run)', function () {
     expect(m.status, m.stdout + m.stderr).to.equal(0);
     expect(result(merged).scenarios.map((s) => s.id)).to.deep.equal([...ids[0]!, ...ids[1]!].sort());
     expect(result(merged).totals).to.deep.equal({ passed: ids[0]!.length + ids[1]!.length, failed: 0, skipped: 0 });
+  });
+
+  it('the scale profile runs its catalogue on a pod mixing kernel and synthetic instances, checking both kinds', () => {
+    const out = join(dir, 'mixed');
+    const r = v6pod(['test', '--pod', new URL('../../fixtures/pods/mixed.yaml', import.meta.url).pathname, '--profile', 'scale', '--artifacts', out]);
+    expect(r.status, r.stdout + r.stderr).to.equal(0);
+    const ids = result(out).scenarios.map((s) => `${s.id} ${s.verdict}`);
+    expect(ids.length, 'the scale catalogue only').to.be.greaterThan(0);
+    for (const id of ids) expect(id).to.match(/^SCALE-\d+ pass$/);
+    expect(v6podNamespaces().get(result(out).run), 'namespaces left by the run').to.equal(undefined);
   });
 
   it('two runs at the same time on one host both pass', async () => {
