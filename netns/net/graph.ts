@@ -53,11 +53,35 @@ export function podGraph(plan: Plan): PodGraph {
       }
     }
   };
+  const synthetic = syntheticVertices(plan);
   return {
     pod: plan.pod.name,
-    vertices: plan.nodes.map((n) => ({ name: n.name, role: n.role, details: details(n.name, n.role) })),
-    edges: plan.links.map(({ a, b }) => (tier(a.node) <= tier(b.node) ? [a, b] : [b, a])).map(([a, b]) => ({ a: a!.node, aIf: a!.ifname, b: b!.node, bIf: b!.ifname })),
+    vertices: [...plan.nodes.map((n) => ({ name: n.name, role: n.role, details: details(n.name, n.role) })), ...synthetic.vertices],
+    edges: [...plan.links.map(({ a, b }) => (tier(a.node) <= tier(b.node) ? [a, b] : [b, a])).map(([a, b]) => ({ a: a!.node, aIf: a!.ifname, b: b!.node, bIf: b!.ifname })), ...synthetic.edges],
   };
+}
+
+/** Above this many synthetic instances on a hypervisor, they are drawn as one vertex (a 1,000-instance drawing says nothing). */
+const SYNTHETIC_DRAWN = 8;
+
+/** Synthetic instances hang off their hypervisor's port (a TAP, no veth): one vertex each, or one per hypervisor when many. */
+function syntheticVertices(plan: Plan): { vertices: GraphVertex[]; edges: GraphEdge[] } {
+  const vertices: GraphVertex[] = [];
+  const edges: GraphEdge[] = [];
+  for (const h of plan.pod.hypervisors) {
+    const mine = plan.instances.filter((i) => i.hypervisor === h.name && i.kind === 'synthetic');
+    if (mine.length > SYNTHETIC_DRAWN) {
+      const name = `${h.name}-synthetic`;
+      vertices.push({ name, role: 'instance', details: [`${mine.length} synthetic instances`, `${mine[0]!.name} … ${mine.at(-1)!.name}`] });
+      edges.push({ a: h.name, aIf: `${mine.length} TAPs`, b: name, bIf: 'emulated' });
+      continue;
+    }
+    for (const i of mine) {
+      vertices.push({ name: i.name, role: 'instance', details: [i.mac, i.slaac, 'synthetic'] });
+      edges.push({ a: h.name, aIf: i.port, b: i.name, bIf: 'tap' });
+    }
+  }
+  return { vertices, edges };
 }
 
 /** Mermaid shapes by role: [open, close]. */
