@@ -441,6 +441,57 @@ static napi_value port_close(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/*
+ * tap.acceptOnly(macs: Uint8Array of 6-byte destination MACs back to back) → exact entries in use.
+ * TUNSETTXFILTER: the tun driver drops, before the fd, every frame whose destination is not listed
+ * (counted as the device's tx_dropped), so a TAP on a flooding bridge is not woken for frames meant
+ * for others. An empty list turns the filter off. The kernel matches the first 8 exactly and hashes
+ * further multicast ones (inexact); a unicast address past the 8th silently disables the filter, so
+ * the caller (harness/io/tap.ts) orders and checks the list and we report how many were exact.
+ */
+static napi_value port_accept_only(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  port *p = unwrap(env, info, &argc, argv);
+  if (!p) return NULL;
+  napi_typedarray_type type;
+  size_t length;
+  void *data;
+  bool is_typed = false;
+  if (argc >= 1) napi_is_typedarray(env, argv[0], &is_typed);
+  if (!is_typed || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok ||
+      type != napi_uint8_array || length % ETH_ALEN || length / ETH_ALEN > 0xffff) {
+    napi_throw_type_error(env, NULL, "acceptOnly: macs must be a Uint8Array of at most 65535 6-byte addresses");
+    return NULL;
+  }
+  char what[160];
+  if (p->is_socket) {
+    snprintf(what, sizeof what, "%s: a destination-MAC filter needs a TAP", p->label);
+    napi_throw_error(env, NULL, what);
+    return NULL;
+  }
+  if (p->fd < 0) {
+    snprintf(what, sizeof what, "%s is closed", p->label);
+    napi_throw_error(env, "ERR_CLOSED", what);
+    return NULL;
+  }
+  struct tun_filter *f = calloc(1, sizeof *f + length);
+  if (!f) return throw_errno(env, ENOMEM, p->label);
+  f->flags = 0;
+  f->count = (__u16)(length / ETH_ALEN);
+  if (length) memcpy(f->addr, data, length);
+  int rc = ioctl(p->fd, TUNSETTXFILTER, f);
+  int err = errno;
+  free(f);
+  if (rc < 0) {
+    snprintf(what, sizeof what, "%s: TUNSETTXFILTER", p->label);
+    return throw_errno(env, err, what);
+  }
+  napi_value out;
+  napi_create_uint32(env, (uint32_t)rc, &out);
+  return out;
+}
+
 /* port.truncated(): frames cut at MAX_FRAME bytes so far. */
 static napi_value port_truncated(napi_env env, napi_callback_info info) {
   size_t argc = 0;
@@ -703,6 +754,7 @@ NAPI_MODULE_INIT() {
       {"close", NULL, port_close, NULL, NULL, NULL, napi_default, NULL},
       {"truncated", NULL, port_truncated, NULL, NULL, NULL, napi_default, NULL},
       {"packetStatistics", NULL, port_packet_statistics, NULL, NULL, NULL, napi_default, NULL},
+      {"acceptOnly", NULL, port_accept_only, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_value ctor, fn;
   CHECK(env, napi_define_class(env, "FramePort", NAPI_AUTO_LENGTH, port_construct, NULL,
