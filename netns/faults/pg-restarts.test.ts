@@ -11,14 +11,15 @@
  * connection with every restart, delegates each deployed instance exactly its reservation.
  */
 import { expect } from 'chai';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { loadPodFile } from '../topo/pod-file.ts';
 import { up } from '../net/realize.ts';
 import { teardownRun } from '../net/teardown.ts';
 import { runDir, uniqueRunName } from '../net/names.ts';
-import { readState } from '../net/run-state.ts';
+import { processAlive, readState } from '../net/run-state.ts';
 import { buildPlan } from '../net/plan.ts';
-import { stopPostgres } from '../daemons/postgres.ts';
+import { startPostgres, stopPostgres } from '../daemons/postgres.ts';
 import { waitUntil } from '../wait.ts';
 import { dhcpClient } from '../../harness/probe/dhcp.ts';
 import { PodControl } from '../../harness/control/pod-control.ts';
@@ -40,8 +41,6 @@ describe('PostgreSQL restarted mid-deploy (vm deploy through the CLI)', function
   });
 
   after(async () => {
-    // The cluster by its pidfile first: a restart the run's record has not caught up with is stopped too.
-    await stopPostgres(`${runDir(runName)}/postgres`).catch(() => undefined);
     await teardownRun(runName);
   });
 
@@ -88,5 +87,15 @@ describe('PostgreSQL restarted mid-deploy (vm deploy through the CLI)', function
     const gone = await v6pod(['vm', 'destroy', 'later', '--run', runName]);
     expect(gone.status, gone.stderr).to.equal(0);
     expect(await storeAgreement(runName)).to.deep.equal([]);
+  });
+
+  it('down after a restart the run has not caught up with (no up since) leaves no postmaster behind', async () => {
+    const dir = `${runDir(runName)}/postgres`;
+    await stopPostgres(dir);
+    await startPostgres(dir);
+    const pid = Number(readFileSync(`${dir}/data/postmaster.pid`, 'utf8').split('\n')[0]);
+    expect(processAlive(pid), 'positive control: the restarted postmaster runs').to.equal(true);
+    await teardownRun(runName);
+    await waitUntil(() => !processAlive(pid), { timeoutMs: 15_000, what: `the restarted postmaster (pid ${pid}) to be stopped by the run's teardown` });
   });
 });

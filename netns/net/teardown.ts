@@ -8,6 +8,7 @@ import { run } from '../exec.ts';
 import { NS_PREFIX, runDir, runOfNamespace } from './names.ts';
 import { listRuns, processAlive, readState, writeState, type RunState } from './run-state.ts';
 import { stopDaemon } from '../daemons/process.ts';
+import { stopPostgres } from '../daemons/postgres.ts';
 import { waitUntil } from '../wait.ts';
 
 /** Namespaces in /run/netns that carry the v6pod prefix, grouped by run. */
@@ -60,6 +61,9 @@ export async function teardownRun(name: string): Promise<{ namespaces: number; d
   if (state) writeState({ ...state, phase: 'removing' });
   const daemons = state?.daemons ?? [];
   await Promise.all(daemons.map((d) => stopDaemon(d).catch(() => undefined)));
+  // A private PostgreSQL cluster restarted since its record was written runs under another PID:
+  // stopped through its own pidfile (checked against its data directory), or it outlives the run.
+  await stopPostgres(`${runDir(name)}/postgres`).catch(() => undefined);
   const namespaces = [...new Set([...(state?.namespaces ?? []), ...(v6podNamespaces().get(name) ?? [])])];
   const removed = await removeNamespaces(name, namespaces);
   rmSync(runDir(name), { recursive: true, force: true });
