@@ -470,6 +470,45 @@ describe('synthetic host', () => {
       expect(pd!.frames).to.have.length(1);
     });
 
+    it('asks its link to accept exactly its MAC, broadcast, all-nodes and the groups of its addresses, as they change', async () => {
+      /** A link with a receive filter: records each list asked for. */
+      class FilteringLink extends FakeLink {
+        readonly filters: string[][] = [];
+        acceptOnly(macs: readonly string[]): void {
+          this.filters.push([...macs]);
+        }
+      }
+      const link = new FilteringLink();
+      const clock = new FakeClock();
+      let pd: FakePd | undefined;
+      const host = new SyntheticHost(link, { name: 'vm1', mac: MAC, dad: 'full', clock, random: () => 0.5, dhcp: { enabled: true, iaids: [1] }, dhcpFactory: (o) => (pd = new FakePd(o)) });
+      const base = [MAC, 'ff:ff:ff:ff:ff:ff', '33:33:00:00:00:01'];
+      const eui64Group = '33:33:ff:00:00:8b'; // link-local and SLAAC (EUI-64) share it
+      expect(link.filters, 'before start').to.deep.equal([base]);
+      host.start();
+      // In place before the link-local's DAD probe goes out, so another node's probe for it reaches us.
+      expect(link.filters.at(-1), 'while probing the link-local').to.deep.equal([...base, eui64Group]);
+      expect(link.sent, 'one MLD report and the DAD probe sent').to.have.length(2);
+      clock.advance(1000);
+      link.deliver(ra(R1));
+      clock.advance(1000);
+      expect(host.snapshot().addresses.map((a) => a.address)).to.deep.equal([SLAAC]);
+      expect(link.filters, 'SLAAC adds no group, so no new list').to.have.length(2);
+
+      pd!.prefixes = [{ iaid: 1, prefix: '2001:db8:200::/60', preferredLifetime: 3000, validLifetime: 4000, obtainedAt: clock.now() }];
+      pd!.emit('bound');
+      expect(link.filters.at(-1), 'with 2001:db8:200::1 delegated').to.deep.equal([...base, '33:33:ff:00:00:01', eui64Group]);
+      // The host's own check agrees with the filter: a frame to each listed MAC is for us, another group's is not.
+      const before = host.snapshot().counters.notForUs;
+      for (const dst of link.filters.at(-1)!) link.deliver(icmp(R1.mac, dst, R1.ll, 'ff02::1', { type: 'echo-request', code: 0, identifier: 1, sequence: 1, data: Buffer.alloc(0) }));
+      link.deliver(ns(R1.mac, R1.ll, '2001:db8:100::aa:bbff:fecc:dd'));
+      expect(host.snapshot().counters.notForUs - before).to.equal(1);
+
+      await host.release();
+      expect(link.filters.at(-1), 'after the release').to.deep.equal([...base, eui64Group]);
+      expect(link.filters).to.have.length(4);
+    });
+
     it('uses a given DUID instead of DUID-LL, and starts on start-dhcp when off', () => {
       let pd: FakePd | undefined;
       const duid = Buffer.from('000200000009aabbcc', 'hex');

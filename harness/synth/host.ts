@@ -7,7 +7,9 @@
  *
  * Frames not addressed to this host's MAC or groups are dropped before decoding: every TAP on the
  * bridge receives every flooded multicast, and at 250 instances per process most of them are for
- * someone else. Malformed and invalid frames are counted, never thrown.
+ * someone else. The same list of MACs goes to the link's filter when it has one (a TAP's, in the
+ * kernel), kept up to date as addresses come and go, so those frames are not even read.
+ * Malformed and invalid frames are counted, never thrown.
  */
 import { buildFrame, decodeFrame, DHCPV6_CLIENT_PORT, type DecodedFrame } from '../packet/frame.ts';
 import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
@@ -17,6 +19,7 @@ import { encodeDuid } from '../packet/duid.ts';
 import { linkLocalAddress, slaacAddress } from '../addr/slaac.ts';
 import { ipv6ToBigInt, Prefix } from '../addr/prefix.ts';
 import { macToBytes } from '../addr/bytes.ts';
+import { formatMac } from '../addr/mac.ts';
 import { AddressTable, addressState, isUsable, lifetimeEnd, updatedValidUntil, type AddressState, type HostAddress } from './addresses.ts';
 import { DefaultRouters } from './routers.ts';
 import { NeighborCache } from './neighbors.ts';
@@ -78,8 +81,8 @@ const ND_HOP_LIMIT = 255;
 const DEFAULT_HOP_LIMIT = 64;
 const SLAAC_PREFIX_LENGTH = 64;
 const DAD_NONCE_BYTES = 6;
-const ETHERNET_BROADCAST = Buffer.alloc(6, 0xff);
-const ALL_NODES_MAC = macToBytes(multicastMac(ALL_NODES));
+const ETHERNET_BROADCAST = formatMac(Buffer.alloc(6, 0xff));
+const ALL_NODES_MAC = multicastMac(ALL_NODES);
 const DUID_HARDWARE_ETHERNET = 1;
 // MLDv2 (RFC 3810): reports to all MLDv2 routers, hop limit 1, with a Router Alert (RFC 2711, value 0 = MLD).
 const ALL_MLDV2_ROUTERS = 'ff02::16';
@@ -111,9 +114,10 @@ export class SyntheticHost {
   };
   private readonly clock: Clock;
   private readonly random: () => number;
-  private readonly macBytes: Buffer;
-  /** 33:33:ff + the MAC's last 3 bytes: the solicited-node group of every EUI-64 address of this host. */
-  private readonly solicitedMac: Buffer;
+  /** Destination MACs of frames for this host (see acceptedMacs), as bytes for forUs. */
+  private accepted: Buffer[] = [];
+  /** acceptedMacs() joined, as last applied: unchanged lists are not sent to the link again. */
+  private acceptedKey = '';
   private readonly addresses = new AddressTable();
   private readonly routers = new DefaultRouters();
   private readonly neighbors: NeighborCache;
@@ -136,13 +140,12 @@ export class SyntheticHost {
   ) {
     this.name = opts.name;
     this.mac = opts.mac.toLowerCase();
-    this.macBytes = macToBytes(this.mac);
-    this.solicitedMac = Buffer.concat([Buffer.of(0x33, 0x33, 0xff), this.macBytes.subarray(3)]);
     this.linkLocal = linkLocalAddress(this.mac);
     this.clock = opts.clock ?? systemClock;
     this.random = opts.random ?? Math.random;
     this.dhcpWanted = opts.dhcp?.enabled ?? false;
     this.neighbors = new NeighborCache(this.clock, (target) => this.solicit(target), (frame) => this.transmit(frame));
+    this.syncAccepted();
     link.onFrame((frame) => this.handleFrame(frame));
   }
 
@@ -191,7 +194,7 @@ export class SyntheticHost {
 
   snapshot(): HostSnapshot {
     const now = this.clock.now();
-    this.addresses.expire(now);
+    this.expireAddresses(now);
     const ll = this.addresses.get(this.linkLocal);
     return {
       name: this.name,
@@ -233,7 +236,7 @@ export class SyntheticHost {
       this.counters.malformed++;
       return;
     }
-    this.addresses.expire(this.clock.now());
+    this.expireAddresses(this.clock.now());
     if (f.udp) {
       if (f.udp.dstPort === DHCPV6_CLIENT_PORT && this.dhcp?.handleFrame(buf)) return;
       this.counters.unknownDropped++;
@@ -260,12 +263,35 @@ export class SyntheticHost {
 
   private forUs(buf: Buffer): boolean {
     if (buf.length < 6) return true; // let the decoder count it as malformed
-    return (
-      buf.compare(this.macBytes, 0, 6, 0, 6) === 0 ||
-      buf.compare(this.solicitedMac, 0, 6, 0, 6) === 0 ||
-      buf.compare(ALL_NODES_MAC, 0, 6, 0, 6) === 0 ||
-      buf.compare(ETHERNET_BROADCAST, 0, 6, 0, 6) === 0
-    );
+    for (const mac of this.accepted) if (buf.compare(mac, 0, 6, 0, 6) === 0) return true;
+    return false;
+  }
+
+  /**
+   * The destination MACs of every frame this host needs: its own, broadcast, all-nodes (RAs, MLD
+   * general queries, DAD's NAs) and the solicited-node group of each address it holds or is
+   * probing (NS for it, DAD probes from others; RFC 4861 §7.2.1, RFC 4862 §5.4.2). The EUI-64
+   * link-local and SLAAC addresses share one group; a delegated <prefix>::1 has its own.
+   */
+  acceptedMacs(): string[] {
+    const groups = new Set<string>();
+    for (const a of this.addresses.all()) if (a.dad !== 'duplicate') groups.add(multicastMac(solicitedNodeAddress(a.address)));
+    return [this.mac, ETHERNET_BROADCAST, ALL_NODES_MAC, ...[...groups].sort()];
+  }
+
+  /** Brings forUs and the link's filter in line with the address table; call after every change to it. */
+  private syncAccepted(): void {
+    const macs = this.acceptedMacs();
+    const key = macs.join(' ');
+    if (key === this.acceptedKey) return;
+    this.acceptedKey = key;
+    this.accepted = macs.map((m) => macToBytes(m));
+    this.link.acceptOnly?.(macs);
+  }
+
+  private expireAddresses(now: number): void {
+    this.addresses.expire(now);
+    this.syncAccepted();
   }
 
   /** RFC 4861 §6.1.2, §7.1.1, §7.1.2: hop limit 255 (never forwarded) and code 0. */
@@ -425,6 +451,7 @@ export class SyntheticHost {
 
   private startDad(a: HostAddress): void {
     a.dad = this.opts.dad === 'optimistic' ? 'optimistic' : 'tentative';
+    this.syncAccepted(); // before the probe: someone else's probe for the address must reach us
     const nonce = Buffer.from(Array.from({ length: DAD_NONCE_BYTES }, () => Math.floor(this.random() * 256)));
     this.dadNonces.set(a.address, nonce);
     const sn = solicitedNodeAddress(a.address);
@@ -445,6 +472,7 @@ export class SyntheticHost {
   private markDuplicate(a: HostAddress): void {
     a.dad = 'duplicate';
     this.dadNonces.delete(a.address);
+    this.syncAccepted();
     // RFC 4862 §5.4.5: a duplicate EUI-64 link-local means another node has our MAC: stop using the interface.
     if (a.origin === 'link-local') {
       this.stopTimer(this.rsTimer);
@@ -518,7 +546,7 @@ export class SyntheticHost {
       // Routed to us, not on the link: no DAD.
       else this.addresses.add({ address, prefixLength: 128, origin: 'delegated', dad: 'done', ...life });
     }
-    this.addresses.expire(now);
+    this.expireAddresses(now);
   }
 
   // ---- sending ----

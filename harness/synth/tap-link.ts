@@ -1,7 +1,9 @@
 /**
  * A synthetic instance's port as a FrameLink: a TAP device (harness/io/tap.ts) created in the
  * daemon's own namespace, the hypervisor's. A frame the kernel has no room for is reported as not
- * sent (the host counts it); a read failure (the device deleted under us) is logged once.
+ * sent (the host counts it); a read failure (the device deleted under us) is logged once. A filter
+ * the kernel refuses is logged and the TAP falls back to every frame: reading too much costs CPU,
+ * missing a DAD probe or an RA would break the instance.
  */
 import { openTap, type TapDevice } from '../io/tap.ts';
 import type { FrameLink } from './link.ts';
@@ -17,6 +19,18 @@ export function openTapLink(port: string, log: (msg: string) => void = (m) => pr
       tap.onFrames((frames) => {
         for (const f of frames) handler(f);
       });
+    },
+    acceptOnly: (macs) => {
+      try {
+        tap.acceptOnly(macs);
+      } catch (err) {
+        log(`${port}: ${(err as Error).message}; receiving every frame instead`);
+        try {
+          if (!tap.closed) tap.acceptOnly(null);
+        } catch {
+          // Nothing more to do: the previous filter stays, and the read error (if any) is logged.
+        }
+      }
     },
     close: () => tap.close(),
     tap,
