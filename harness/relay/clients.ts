@@ -53,7 +53,7 @@ export class ClientLedger {
   /** Records a client message: its source MAC, and the message awaiting its Reply. */
   record(peer: string, transactionId: number, msg: Omit<PendingMessage, 'at'>, now = Date.now()): void {
     this.macs.set(peer, msg.mac);
-    this.pending.set(`${peer}|${transactionId}`, { ...msg, at: now });
+    this.pending.set(`${peer}|${transactionId}`, { type: msg.type, mac: msg.mac, prefixes: msg.prefixes, at: now });
   }
 
   macOf(peer: string): string | undefined {

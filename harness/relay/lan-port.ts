@@ -52,10 +52,11 @@ export class DeliveryFrames {
     t.writeUInt16BE(DHCPV6_CLIENT_PORT, UDP + 2);
   }
 
+  /** `mac` as the relay keeps it (lower-case colon-hex from the client's frame), written straight into the frame. */
   build(mac: string, peer: string, message: Buffer): Buffer {
     const frame = Buffer.allocUnsafe(HEADERS + message.length);
     this.template.copy(frame, 0);
-    macToBytes(mac).copy(frame, 0);
+    frame.write(mac.replaceAll(':', ''), 0, 6, 'hex');
     ipv6ToBytes(peer).copy(frame, IPV6_DST);
     frame.writeUInt16BE(8 + message.length, 18); // IPv6 payload length
     frame.writeUInt16BE(8 + message.length, UDP + 4); // UDP length

@@ -214,19 +214,21 @@ export class RelayAgent {
   /** A Reply installs its IA_PD prefixes via the client, refreshes them, or removes them (Release/Decline, valid lifetime 0). */
   private routesFromReply(peer: string, transactionId: number, offered: DelegatedPrefix[]): void {
     const asked = this.clients.answered(peer, transactionId);
-    const now = Date.now();
     const install: DelegatedRoute[] = [];
     const remove: string[] = [];
     if (asked && RELEASING.has(asked.type)) remove.push(...asked.prefixes, ...offered.map((p) => p.prefix));
     else {
       const mac = asked?.mac ?? this.clients.macOf(peer);
+      const now = Date.now();
       for (const p of offered) {
         if (p.validLifetime === 0) remove.push(p.prefix);
-        else install.push({ prefix: p.prefix, via: peer, ...(mac ? { mac } : {}), expiresAt: expiresAtFor(p.validLifetime, now) });
+        else install.push(mac ? { prefix: p.prefix, via: peer, mac, expiresAt: expiresAtFor(p.validLifetime, now) } : { prefix: p.prefix, via: peer, expiresAt: expiresAtFor(p.validLifetime, now) });
       }
     }
-    const fail = (err: Error) => this.log(`route change failed: ${err.message}`);
-    if (install.length) this.routes.install(install).catch(fail);
-    if (remove.length) this.routes.remove([...new Set(remove)]).catch(fail);
+    if (install.length) this.routes.install(install).catch(this.routeChangeFailed);
+    if (remove.length) this.routes.remove([...new Set(remove)]).catch(this.routeChangeFailed);
   }
+
+  private readonly routeChangeFailed = (err: Error) => this.log(`route change failed: ${err.message}`);
+
 }

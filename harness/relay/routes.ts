@@ -75,9 +75,14 @@ export class RouteTable {
   /** Installs or refreshes routes (`replace`: a prefix never has two routes). */
   async install(routes: readonly DelegatedRoute[], now = Date.now()): Promise<void> {
     if (!routes.length) return;
-    const lines = routes.map((r) => this.replaceLine(r, now));
-    const fresh = routes.map((r) => !this.routes.has(r.prefix));
-    for (const r of routes) this.routes.set(r.prefix, r);
+    const lines: string[] = [];
+    const fresh: boolean[] = [];
+    for (const r of routes) {
+      lines.push(this.replaceLine(r, now));
+      // One lookup per route in a table of up to ~10^5: a new prefix is one that grew it.
+      const size = this.routes.size;
+      fresh.push(this.routes.set(r.prefix, r).size > size);
+    }
     this.changed();
     const failed = new Set((await this.batch.submit(lines)).map((f) => {
       this.log(`route install failed: ${f.line}: ${f.error}`);
