@@ -177,14 +177,14 @@ try {
   // Direct: Kea answers perfdhcp's Relay-Forwards (link-address = r1's LAN address) back through r1.
   await run(['ip', '-n', plan.kea.ns, '-6', 'route', 'add', l2, 'via', r1.serviceAddress, 'dev', BRIDGES.service]);
   const kea = readState(runName)!.daemons.find((d) => d.name === 'kea-dhcp6')!.pid;
-  const direct = await bestRate('direct (perfdhcp -A1)', plan, [4000, 8000, 12000, 16000], (rate) => perfdhcp(r1.ns, ['-A1', '-l', r1.lanAddress, '-r', String(rate), plan.kea.address]), () => ({ kea }));
+  const direct = await bestRate('direct (perfdhcp -A1)', plan, [4000, 8000, 12000, 16000, 20000], (rate) => perfdhcp(r1.ns, ['-A1', '-l', r1.lanAddress, '-r', String(rate), plan.kea.address]), () => ({ kea }));
   await run(['ip', '-n', plan.kea.ns, '-6', 'route', 'del', l2, 'via', r1.serviceAddress, 'dev', BRIDGES.service]);
 
   // Direct, plain clients: perfdhcp in a namespace whose eth0 is a veth straight into Kea's namespace.
   const directNs = namespaceName(runName, 'direct');
   await clientNamespace(directNs, plan.kea.ns, 'direct');
   const keaConfig = await serveDirectClients(plan, 'direct');
-  const directClients = await bestRate('direct (perfdhcp clients on a link to Kea)', plan, [4000, 8000, 12000, 16000], (rate) => perfdhcp(directNs, ['-l', 'eth0', '-r', String(rate)]), () => ({ kea }));
+  const directClients = await bestRate('direct (perfdhcp clients on a link to Kea)', plan, [4000, 8000, 12000, 16000, 20000], (rate) => perfdhcp(directNs, ['-l', 'eth0', '-r', String(rate)]), () => ({ kea }));
   const restored = await keaCommand(keaPaths(plan.run).socket, 'config-set', keaConfig, 30_000);
   if (restored.result !== 0) throw new Error(`Kea refused its own config back: ${restored.text ?? ''}`);
   await run(['ip', 'netns', 'del', directNs]);
