@@ -27,4 +27,12 @@ describe('client ledger (clients.ts)', () => {
     expect(ledger.answered('fe80::1', 7, 1000)?.prefixes).to.deep.equal(['2001:db8:200::/60']);
     expect(ledger.answered('fe80::1', 7, 1001)).to.equal(undefined);
   });
+
+  it('a flood of messages from one address keeps only its newest few pending', () => {
+    const ledger = new ClientLedger(10);
+    for (let t = 0; t < 100; t++) ledger.record('fe80::1', t, { type: 'request', mac: '02:00:00:00:00:01', prefixes: [] }, 0);
+    expect(ledger.answered('fe80::1', 99, 0)?.type).to.equal('request');
+    expect(ledger.answered('fe80::1', 92, 0)?.type).to.equal('request');
+    expect(ledger.answered('fe80::1', 91, 0)).to.equal(undefined);
+  });
 });

@@ -3,7 +3,8 @@
  * behind each client address (the Ethernet source of its last frame — never its DUID or its
  * link-local), and the client messages still awaiting a Reply (a Reply to Release says nothing of
  * the prefixes released, so they are remembered from the Release). Both are bounded: a flood of
- * spoofed clients evicts the oldest entries instead of growing the relay.
+ * spoofed clients evicts the oldest entries instead of growing the relay, and a flood of messages
+ * from one address keeps only its newest few.
  */
 import type { ClientServerMessageType } from '../packet/dhcpv6.ts';
 
@@ -38,31 +39,49 @@ class BoundedMap<V> {
   }
 }
 
+/** A client address: the MAC of its last frame and its last few messages awaiting a Reply, newest last. */
+interface ClientEntry {
+  mac: string;
+  pending: (PendingMessage & { transactionId: number })[];
+}
+
+/** Messages remembered per client address (a client has one or two exchanges open; a flood is cut here). */
+const PENDING_PER_CLIENT = 8;
+
 export class ClientLedger {
-  private readonly macs: BoundedMap<string>;
-  private readonly pending: BoundedMap<PendingMessage>;
+  private readonly clients: BoundedMap<ClientEntry>;
 
   constructor(
     capacity = 65_536,
     private readonly pendingTtlMs = 120_000,
   ) {
-    this.macs = new BoundedMap(capacity);
-    this.pending = new BoundedMap(capacity);
+    this.clients = new BoundedMap(capacity);
   }
 
   /** Records a client message: its source MAC, and the message awaiting its Reply. */
   record(peer: string, transactionId: number, msg: Omit<PendingMessage, 'at'>, now = Date.now()): void {
-    this.macs.set(peer, msg.mac);
-    this.pending.set(`${peer}|${transactionId}`, { type: msg.type, mac: msg.mac, prefixes: msg.prefixes, at: now });
+    const pending = { type: msg.type, mac: msg.mac, prefixes: msg.prefixes, at: now, transactionId };
+    const entry = this.clients.get(peer);
+    if (entry) {
+      entry.mac = msg.mac;
+      if (entry.pending.push(pending) > PENDING_PER_CLIENT) entry.pending.shift();
+    }
+    // Set again even when known, so an active client is in the current generation.
+    this.clients.set(peer, entry ?? { mac: msg.mac, pending: [pending] });
   }
 
   macOf(peer: string): string | undefined {
-    return this.macs.get(peer);
+    return this.clients.get(peer)?.mac;
   }
 
   /** The message this Reply answers. With several servers a Reply may come more than once: the entry stays until it ages out. */
   answered(peer: string, transactionId: number, now = Date.now()): PendingMessage | undefined {
-    const p = this.pending.get(`${peer}|${transactionId}`);
-    return p && now - p.at <= this.pendingTtlMs ? p : undefined;
+    const pending = this.clients.get(peer)?.pending;
+    if (!pending) return undefined;
+    for (let i = pending.length - 1; i >= 0; i--) {
+      const p = pending[i]!;
+      if (p.transactionId === transactionId) return now - p.at <= this.pendingTtlMs ? p : undefined;
+    }
+    return undefined;
   }
 }
