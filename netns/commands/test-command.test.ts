@@ -27,7 +27,8 @@ describe('v6pod test (the conformance run)', function () {
     const r = v6pod(['test', '--artifacts', out]);
     expect(r.status, r.stdout + r.stderr).to.equal(0);
     const res = result(out);
-    const catalogue = await loadScenarioMetadata(scenarioFiles('conformance'));
+    // The registry is shared in this process: scale scenarios loaded by another test are in it too.
+    const catalogue = (await loadScenarioMetadata(scenarioFiles('conformance'))).filter((m) => !m.id.startsWith('SCALE-'));
     expect(res.scenarios.map((s) => s.id).sort()).to.deep.equal(catalogue.map((m) => m.id).sort());
     expect(res.scenarios.filter((s) => s.verdict !== 'pass').map((s) => `${s.id}: ${s.failure?.message}`)).to.deep.equal([]);
     for (const f of ['junit.xml', 'summary.md', 'report.html', 'topology.svg']) expect(existsSync(join(out, f)), f).to.equal(true);

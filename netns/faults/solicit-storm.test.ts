@@ -172,10 +172,14 @@ describe('a storm of 10,000 Solicits while dhcp6c renews', function () {
     expect(atEnd.expiry, 'renewed at or after the storm began (cltt + valid lifetime)').to.be.at.least(Math.floor(storm.startUs / 1e6) - 1 + KEA_VALID_LIFETIME_S);
   });
 
-  it('both relays refreshed the route, which both routers hold via vm1', async () => {
+  // Each relay forwards its own copy of the Renew; in the storm Kea may drop one copy for a full socket
+  // buffer (counted above) and answer the other, so the relay that saw the answer refreshes the route
+  // and the other keeps it until its valid lifetime runs out: at least one refresh, both still hold it.
+  it('a relay refreshed the route with the Renew, and both routers still hold it via vm1', async () => {
     const vm1 = plan.instances[0]!;
-    for (const [i, r] of plan.routers.entries()) {
-      expect(atEnd.counters[i]!.routes.refreshed, `${r.name}'s relay refreshed routes`).to.be.greaterThan(atStart.counters[i]!.routes.refreshed);
+    const refreshed = plan.routers.map((r, i) => atEnd.counters[i]!.routes.refreshed - atStart.counters[i]!.routes.refreshed);
+    expect(refreshed.reduce((a, b) => a + b, 0), `routes refreshed by the relays (${plan.routers.map((r, i) => `${r.name} ${refreshed[i]}`).join(', ')})`).to.be.greaterThan(0);
+    for (const r of plan.routers) {
       expect((await relayRoutes(r)).filter((x) => x.prefix === prefix && x.via === vm1.linkLocal), `${r.name} routes ${prefix} via vm1`).to.have.length(1);
     }
   });
