@@ -17,13 +17,14 @@ const AREAS: Record<string, string> = {
   SCALE: 'Every instance of a large pod (`--profile scale`, scenarios/scale/)',
 };
 
-export async function loadScenarioMetadata(files = [...scenarioFiles('conformance'), ...scenarioFiles('scale')]): Promise<ScenarioMeta[]> {
+/** Every scenario's metadata: the conformance catalogue and the scale profile's (IDs SCALE-…). */
+export async function loadScenarioMetadata(): Promise<ScenarioMeta[]> {
   const g = globalThis as Record<string, unknown>;
   const saved = { describe: g.describe, it: g.it, before: g.before, after: g.after, beforeEach: g.beforeEach, afterEach: g.afterEach };
   const noop = () => undefined;
   Object.assign(g, { describe: (_t: string, fn: () => void) => fn(), it: noop, before: noop, after: noop, beforeEach: noop, afterEach: noop });
   try {
-    for (const f of files) await import(pathToFileURL(f).href);
+    for (const f of [...scenarioFiles('conformance'), ...scenarioFiles('scale')]) await import(pathToFileURL(f).href);
     // Read the registry through the same loader the scenario files used (a static import may be a second instance).
     const { scenarioRegistry } = (await import(new URL('../probe/scenario.ts', import.meta.url).href)) as typeof import('../probe/scenario.ts');
     return [...scenarioRegistry()];

@@ -12,7 +12,6 @@ import { join } from 'node:path';
 import type { RunResult } from '../../harness/report/result.ts';
 import { v6podNamespaces } from '../net/teardown.ts';
 import { loadScenarioMetadata } from '../../harness/report/conformance-doc.ts';
-import { scenarioFiles } from '../../harness/probe/scenario.ts';
 
 const CLI = new URL('../../bin/v6pod.js', import.meta.url).pathname;
 const v6pod = (args: string[]) => spawnSync('node', [CLI, ...args], { encoding: 'utf8', timeout: 180_000 });
@@ -27,8 +26,8 @@ describe('v6pod test (the conformance run)', function () {
     const r = v6pod(['test', '--artifacts', out]);
     expect(r.status, r.stdout + r.stderr).to.equal(0);
     const res = result(out);
-    // The registry is shared in this process: scale scenarios loaded by another test are in it too.
-    const catalogue = (await loadScenarioMetadata(scenarioFiles('conformance'))).filter((m) => !m.id.startsWith('SCALE-'));
+    // The default profile runs the conformance catalogue: everything but the scale profile's.
+    const catalogue = (await loadScenarioMetadata()).filter((m) => !m.id.startsWith('SCALE-'));
     expect(res.scenarios.map((s) => s.id).sort()).to.deep.equal(catalogue.map((m) => m.id).sort());
     expect(res.scenarios.filter((s) => s.verdict !== 'pass').map((s) => `${s.id}: ${s.failure?.message}`)).to.deep.equal([]);
     for (const f of ['junit.xml', 'summary.md', 'report.html', 'topology.svg']) expect(existsSync(join(out, f)), f).to.equal(true);
