@@ -4,6 +4,7 @@
  * never reads the pod file or the plan.
  */
 import { readFileSync } from 'node:fs';
+import { Prefix } from '../addr/prefix.ts';
 
 export interface RelayConfig {
   /** The router's name, for logs and counters. */
@@ -28,6 +29,12 @@ export interface RelayConfig {
   hopCountLimit: number;
   /** Largest client message relayed (bytes): the Relay-Forward must fit the service link's MTU. */
   maxMessageBytes: number;
+  /**
+   * The pod's delegation pool: a route is installed only for a delegated prefix inside it. A Reply
+   * delegating anything else (::/0, the pod /64, someone else's space) would replace a route the
+   * router needs — `ip route replace` takes over a route of any protocol with the same destination.
+   */
+  delegationPool: string;
   /** Routing protocol number tagging the relay's routes, so it only ever touches its own. */
   routeProtocol: number;
   /** Kea's control socket, for lease6-get-all at start (reconciliation); absent: no reconciliation. */
@@ -48,7 +55,7 @@ export const RELAY_DEFAULTS = {
   routeProtocol: 201,
 } as const;
 
-const REQUIRED = ['router', 'routerMac', 'linkAddress', 'linkLocal', 'serviceAddress', 'servers', 'stateFile', 'controlSocket'] as const;
+const REQUIRED = ['router', 'routerMac', 'linkAddress', 'linkLocal', 'serviceAddress', 'servers', 'delegationPool', 'stateFile', 'controlSocket'] as const;
 
 /** Parses and completes a relay config; throws one message naming every missing field. */
 export function parseRelayConfig(text: string, source = 'relay config'): RelayConfig {
@@ -56,6 +63,11 @@ export function parseRelayConfig(text: string, source = 'relay config'): RelayCo
   const missing = REQUIRED.filter((k) => raw[k] === undefined);
   if (missing.length) throw new Error(`${source}: missing ${missing.join(', ')}`);
   if (!Array.isArray(raw.servers) || raw.servers.length === 0) throw new Error(`${source}: servers must name at least one server`);
+  try {
+    Prefix.parse(String(raw.delegationPool));
+  } catch (err) {
+    throw new Error(`${source}: delegationPool ${(err as Error).message}`, { cause: err });
+  }
   return { ...RELAY_DEFAULTS, ...raw } as RelayConfig;
 }
 

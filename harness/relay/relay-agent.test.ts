@@ -16,6 +16,7 @@ const CFG: RelayConfig = {
   router: 'r1',
   routerMac: '00:0c:db:f9:cf:00',
   linkAddress: '2001:db8:100::1',
+  delegationPool: '2001:db8:200::/40',
   linkLocal: 'fe80::20c:dbff:fef9:cf00',
   serviceAddress: 'fd76:3670:ffff:547::1',
   servers: ['fd76:3670:ffff:547::547'],
@@ -37,7 +38,7 @@ function clientFrame(message: Dhcpv6Message, over: { src?: string; mac?: string;
 }
 
 const duid = { type: 'client-id' as const, duid: { type: 'll' as const, hardwareType: 1, linkLayerAddress: '02:de:ad:be:ef:01' } };
-const iaprefix = (prefix: string, valid: number) => ({ type: 'iaprefix' as const, preferredLifetime: valid, validLifetime: valid, prefixLength: 60, prefix, options: [] });
+const iaprefix = (prefix: string, valid: number, prefixLength = 60) => ({ type: 'iaprefix' as const, preferredLifetime: valid, validLifetime: valid, prefixLength, prefix, options: [] });
 const msg = (type: ClientServerMessage['type'], transactionId: number, prefixes: ReturnType<typeof iaprefix>[] = []): ClientServerMessage => ({
   type,
   transactionId,
@@ -126,6 +127,18 @@ describe('relay agent (RFC 8415 §19, RFC 4649)', () => {
     h.agent.fromServer(relayReply(msg('reply', 12, [iaprefix('2001:db8:200:10::', 0)])), KEA);
     expect(h.removed).to.deep.equal(['2001:db8:200::/60', '2001:db8:200:10::/60']);
     expect(h.installed).to.deep.equal([]);
+  });
+
+  it('routes only prefixes inside the delegation pool: a Reply delegating ::/0 or the pod /64 is delivered, its routes refused and counted', () => {
+    const h = harness();
+    h.agent.fromClient(clientFrame(msg('request', 13)));
+    h.agent.fromServer(relayReply(msg('reply', 13, [iaprefix('::', 4000, 0), iaprefix('2001:db8:100::', 4000, 64), iaprefix('2001:db8:200:20::', 4000)])), KEA);
+    h.agent.fromClient(clientFrame(msg('renew', 14)));
+    h.agent.fromServer(relayReply(msg('reply', 14, [iaprefix('::', 0, 0)])), KEA);
+    expect(h.toClient.map(([, , m]) => m.type), 'both Replies delivered as the server sent them').to.deep.equal(['reply', 'reply']);
+    expect(h.installed.map((r) => r.prefix)).to.deep.equal(['2001:db8:200:20::/60']);
+    expect(h.removed).to.deep.equal([]);
+    expect(h.counters.snapshot().routes.refused).to.equal(3);
   });
 
   it('drops Relay-Replies from unknown servers, for another link, nested, malformed or not relay-replies', () => {

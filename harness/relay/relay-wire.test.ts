@@ -23,6 +23,7 @@ const CFG: RelayConfig = {
   router: 'r1',
   routerMac: '00:0c:db:f9:cf:00',
   linkAddress: '2001:db8:100::1',
+  delegationPool: '2001:db8:200::/40',
   linkLocal: 'fe80::20c:dbff:fef9:cf00',
   serviceAddress: 'fd76:3670:ffff:547::1',
   servers: ['fd76:3670:ffff:547::547', 'fd76:3670:ffff:547::548'],

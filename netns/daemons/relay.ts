@@ -44,6 +44,7 @@ export function relayConfig(plan: Plan, router: RouterPlan, opts: RelayOptions =
     linkLocal: router.linkLocal,
     serviceAddress: router.serviceAddress,
     servers: opts.servers ?? [plan.kea.address],
+    delegationPool: plan.pod.pod.pdPool,
     enterpriseNumber: opts.enterpriseNumber ?? RELAY_DEFAULTS.enterpriseNumber,
     ...(opts.noReconcile ? {} : { keaSocket: keaPaths(plan.run).socket }),
     stateFile: p.state,

@@ -1,18 +1,14 @@
 /**
- * RELAY BUG (open; found by the relay fuzz, reported, harness/relay/ is not this test's to change):
- * the relay installs a delegated route with `ip route replace PREFIX via PEER dev lan proto 201`
- * for whatever IA_PD prefix a Reply carries. A Reply delegating ::/0 therefore *replaces the
- * router's own default route* (same prefix, table and metric 1024), and the Reply that ends it
- * (valid lifetime 0) deletes the replacement: the router is left with no default route. After
- * 50,000 fuzzed packets r1 had lost its default route and held ::/1, 2000::/6, 2000::/12 … via
- * the fuzzer's link-local.
+ * Relay route safety (found by the relay fuzz, issue 9): a relay that installed `ip route replace
+ * PREFIX via PEER dev lan proto 201` for any IA_PD prefix a Reply carried let a Reply delegating
+ * ::/0 *replace the router's own default route* (same prefix, table and metric 1024), and the Reply
+ * ending it (valid lifetime 0) delete the replacement: after 50,000 fuzzed packets r1 had no default
+ * route and routed ::/1, 2000::/6 … to the fuzzer. The relay now routes only prefixes inside the
+ * pod's delegation pool and counts the rest as refused (the Reply itself is still delivered).
  *
- * Reproducer: one Relay-Reply from Kea's address to r1's service address (link-address r1's LAN
- * address, Interface-Id "lan", peer a link-local) around a Reply with IA_PD { IAPREFIX ::/0,
- * valid 4000 }. Expected: the router's default route via the core is untouched — a delegated route
- * must never replace or remove a route the relay did not install (and a delegated prefix covering
- * the router's own routes has no business being routed to a client).
- * This test FAILS until the relay is fixed.
+ * Procedure: one Relay-Reply from Kea's address to r1's service address around a Reply with
+ * IA_PD { IAPREFIX ::/0, valid 4000 }, then the same with valid 0. Pass: the router's default route
+ * via the core is untouched after each, and the relay counted both prefixes as refused.
  */
 import { expect } from 'chai';
 import { rmSync } from 'node:fs';
@@ -29,7 +25,7 @@ import type { CounterSnapshot } from '../../harness/relay/counters.ts';
 import { FUZZ_LINK_LOCAL, Injector, upFuzzPod } from './relay-fuzz.ts';
 import { smallPodFile } from './testing.ts';
 
-describe('RELAY BUG (open, reported): a delegated ::/0 must not replace or remove the router\'s default route', function () {
+describe('relay route safety: a delegated ::/0 never replaces or removes the router\'s default route', function () {
   this.timeout(60_000);
   const name = `rs${(process.pid % 0xffff).toString(16)}`;
   const podFile = smallPodFile(name, 1);
@@ -46,7 +42,8 @@ describe('RELAY BUG (open, reported): a delegated ::/0 must not replace or remov
   });
 
   const defaults = async () => (await ipJson<Array<{ dst: string; gateway?: string; dev?: string; protocol?: string }>>(router.ns, ['-6', 'route', 'show', 'default'])).map((r) => `${r.dst} via ${r.gateway} dev ${r.dev}${r.protocol ? ` proto ${r.protocol}` : ''}`);
-  const replies = async () => ((await relayCommand(relayPaths(runName, router.name).socket, 'counters')).arguments as unknown as CounterSnapshot).sent['client:reply'] ?? 0;
+  const counters = async () => (await relayCommand(relayPaths(runName, router.name).socket, 'counters')).arguments as unknown as CounterSnapshot;
+  const replies = async () => (await counters()).sent['client:reply'] ?? 0;
 
   /** The Relay-Reply Kea would send around a Reply delegating ::/0 with this valid lifetime. */
   function delegatingDefault(valid: number): string {
@@ -70,6 +67,7 @@ describe('RELAY BUG (open, reported): a delegated ::/0 must not replace or remov
     const cfg = relayConfig(plan, router);
     const own = await defaults();
     expect(own, 'positive control: r1 routes default via the core').to.have.length(1);
+    const refusedBefore = (await counters()).routes.refused;
     const server = new Injector(plan.kea.ns, { side: 'server', seed: 1, from: plan.kea.address, to: cfg.serviceAddress, replay: [delegatingDefault(4000), delegatingDefault(0)] });
     try {
       for (const step of ['delegating ::/0', 'ending it (valid lifetime 0)']) {
@@ -80,6 +78,7 @@ describe('RELAY BUG (open, reported): a delegated ::/0 must not replace or remov
         await waitUntil(async () => JSON.stringify(await defaults()) === JSON.stringify(own), { timeoutMs: 2000, what: `r1's default route to be its own after the Reply ${step}` }).catch(() => undefined);
         expect(await defaults(), `r1's default routes after the Reply ${step}`).to.deep.equal(own);
       }
+      expect((await counters()).routes.refused - refusedBefore, 'prefixes refused outside the delegation pool').to.equal(2);
     } finally {
       await server.close();
     }
