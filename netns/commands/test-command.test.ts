@@ -62,6 +62,15 @@ describe('v6pod test (the conformance run)', function () {
     expect(v6podNamespaces().get(result(out).run), 'namespaces left by the run').to.equal(undefined);
   });
 
+  it('the scale profile on fixtures/pods/scale-1000.yaml: all 1,000 synthetic instances verified, nothing left', function () {
+    this.timeout(300_000);
+    const out = join(dir, 'scale');
+    const r = spawnSync('node', [CLI, 'test', '--pod', new URL('../../fixtures/pods/scale-1000.yaml', import.meta.url).pathname, '--profile', 'scale', '--artifacts', out], { encoding: 'utf8', timeout: 290_000 });
+    expect(r.status, r.stdout + r.stderr).to.equal(0);
+    expect(result(out).scenarios.map((s) => `${s.id} ${s.verdict}`)).to.deep.equal(['SCALE-001', 'SCALE-002', 'SCALE-003', 'SCALE-004', 'SCALE-005', 'SCALE-006'].map((id) => `${id} pass`));
+    expect(v6podNamespaces().get(result(out).run), 'namespaces left by the run').to.equal(undefined);
+  });
+
   it('two runs at the same time on one host both pass', async () => {
     const runOne = (i: number) =>
       new Promise<{ code: number | null; out: string }>((resolve) => {
