@@ -4,8 +4,7 @@
  * release, and read for the delegated prefixes. Kept as an interface so the host is tested with a
  * fake and does not depend on the client's internals.
  */
-import type { Clock } from './clock.ts';
-import type { PdSnapshot } from './pd-client.ts';
+import type { PdClientOptions, PdSnapshot } from './pd-client.ts';
 
 /** The client's own snapshot (state, DUID, delegated prefixes with lifetimes, status, counters). */
 export type DhcpSnapshot = PdSnapshot;
@@ -21,16 +20,7 @@ export interface DhcpClient {
   on(event: 'bound' | 'changed', listener: () => void): unknown;
 }
 
-export interface DhcpClientOptions {
-  mac: string;
-  linkLocal: string;
-  duid: Buffer;
-  iaids: number[];
-  send: (frame: Buffer) => void;
-  clock?: Clock;
-  random?: () => number;
-  /** The most the first Solicit waits, at random (RFC 8415 §18.2.1); 0: at once. */
-  firstSolicitDelayMs?: number;
-}
+/** The client's options are PdClient's own. */
+export type DhcpClientOptions = PdClientOptions;
 
 export type DhcpClientFactory = (opts: DhcpClientOptions) => DhcpClient;
