@@ -91,6 +91,9 @@ export function relayChainLength(relay: Buffer): number {
 export interface DelegatedPrefix {
   /** "2001:db8:200::/60" */
   prefix: string;
+  /** Its length, and where its 16 address bytes sit in the message. */
+  length: number;
+  at: number;
   validLifetime: number;
 }
 
@@ -100,7 +103,7 @@ export function delegatedPrefixes(msg: Buffer): DelegatedPrefix[] {
   for (const ia of optionsAt(msg, CLIENT_SERVER_HEADER, msg.length, DHCPV6_OPTION_NUMBERS['ia-pd'])) {
     for (const p of optionsAt(msg, ia + 12, ia + msg.readUInt16BE(ia - 2), DHCPV6_OPTION_NUMBERS.iaprefix)) {
       // iaprefix body: preferred-lifetime, valid-lifetime, prefix-length, prefix.
-      prefixes.push({ prefix: `${ipv6FromBytes(msg, p + 9)}/${msg[p + 8]!}`, validLifetime: msg.readUInt32BE(p + 4) });
+      prefixes.push({ prefix: `${ipv6FromBytes(msg, p + 9)}/${msg[p + 8]!}`, length: msg[p + 8]!, at: p + 9, validLifetime: msg.readUInt32BE(p + 4) });
     }
   }
   return prefixes;

@@ -13,7 +13,7 @@ import { isWellFormedDhcpv6 } from '../packet/dhcpv6-scan.ts';
 import { hexColon, ipv6FromBytes, ipv6ToBytes, macToBytes } from '../addr/bytes.ts';
 import { delegatedPrefixes, HEADERS, interfaceIdOf, LINK_ADDRESS, messageName, PEER_ADDRESS, readClientMessage, RELAY_HEADER, relayChainLength, relayMessageOf, transactionIdOf, type DelegatedPrefix } from './messages.ts';
 import type { RelayConfig } from './config.ts';
-import { Prefix } from '../addr/prefix.ts';
+import { DelegationPool } from './pool.ts';
 import type { Counters } from './counters.ts';
 import { ClientLedger } from './clients.ts';
 import { expiresAtFor, type DelegatedRoute } from './routes.ts';
@@ -122,7 +122,7 @@ export class RelayAgent {
   private readonly routerMac: Buffer;
   private readonly linkAddress: Buffer;
   private readonly linkLocal: Buffer;
-  private readonly pool: Prefix;
+  private readonly pool: DelegationPool;
   private readonly allDhcpAddress = ipv6ToBytes(ALL_DHCP_RELAY_AGENTS_AND_SERVERS);
   private readonly allDhcpMac = macToBytes(ALL_DHCP_MAC);
 
@@ -140,7 +140,7 @@ export class RelayAgent {
     this.routerMac = macToBytes(cfg.routerMac);
     this.linkAddress = ipv6ToBytes(cfg.linkAddress);
     this.linkLocal = ipv6ToBytes(cfg.linkLocal);
-    this.pool = Prefix.parse(cfg.delegationPool);
+    this.pool = new DelegationPool(cfg.delegationPool);
   }
 
   private drop(reason: string): void {
@@ -211,7 +211,7 @@ export class RelayAgent {
     const peer = ipv6FromBytes(payload, PEER_ADDRESS);
     this.ports.deliver(peer, this.clients.macOf(peer), inner);
     this.counters.sentTo('client', innerType);
-    if (innerType === 'reply') this.routesFromReply(peer, transactionIdOf(inner), this.inPool(delegatedPrefixes(inner)));
+    if (innerType === 'reply') this.routesFromReply(peer, transactionIdOf(inner), this.inPool(inner, delegatedPrefixes(inner)));
   }
 
   /** A Reply installs its IA_PD prefixes via the client, refreshes them, or removes them (Release/Decline, valid lifetime 0). */
@@ -233,17 +233,13 @@ export class RelayAgent {
   }
 
   /** The prefixes inside the pod's delegation pool; any other is refused (counted), the Reply still delivered. */
-  private inPool(offered: DelegatedPrefix[]): DelegatedPrefix[] {
-    const kept = offered.filter((p) => {
-      try {
-        return this.pool.containsPrefix(Prefix.parse(p.prefix));
-      } catch {
-        return false; // host bits set: not a prefix a server delegates
-      }
-    });
+  /** The prefixes of `reply` inside the pod's delegation pool; the others are refused (counted), never routed. */
+  private inPool(reply: Buffer, offered: DelegatedPrefix[]): DelegatedPrefix[] {
+    const kept = offered.filter((p) => this.pool.contains(reply, p.at, p.length));
     this.counters.routes.refused += offered.length - kept.length;
     return kept;
   }
+
 
   private readonly routeChangeFailed = (err: Error) => this.log(`route change failed: ${err.message}`);
 

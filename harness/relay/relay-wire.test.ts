@@ -16,7 +16,7 @@ import { delegatedPrefixes, interfaceIdOf, readClientMessage, relayChainLength, 
 import { dhcpv6MessageArb } from '../packet/testing/dhcpv6-arbitraries.ts';
 import { mutate, prng } from '../packet/testing/mutate.ts';
 import { DeliveryFrames } from './lan-port.ts';
-import { canonicalIpv6 } from '../addr/bytes.ts';
+import { canonicalIpv6, ipv6FromBytes } from '../addr/bytes.ts';
 
 const CFG: RelayConfig = {
   ...RELAY_DEFAULTS,
@@ -154,7 +154,8 @@ describe('relay wire paths (byte-identical to the codec)', () => {
       } else if (msg.type !== 'unknown') {
         expect(transactionIdOf(buf)).to.equal(msg.transactionId);
         const prefixes = delegatedPrefixes(buf);
-        expect(prefixes).to.deep.equal(prefixesByCodec(msg));
+        expect(prefixes.map(({ prefix, validLifetime }) => ({ prefix, validLifetime }))).to.deep.equal(prefixesByCodec(msg));
+        for (const p of prefixes) expect(`${ipv6FromBytes(buf, p.at)}/${p.length}`).to.equal(p.prefix);
         if (prefixes.length) withPrefixes++;
       }
     }
