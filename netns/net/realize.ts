@@ -157,7 +157,7 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
     // An instance whose deploy or destroy did not finish is finished by `vm deploy`/`vm destroy`,
     // not here: its namespace may be missing or half-made, which must not make the run look broken.
     const unfinished = plan.instances.filter((i) => existing.pending[i.name]);
-    const skip = new Set(unfinished.map((i) => i.ns));
+    const skip = new Set(unfinished.filter((i) => i.kind === 'namespace').map((i) => i.ns));
     if (existing.phase === 'ready' && plan.nodes.every((n) => present.has(n.ns) || skip.has(n.ns))) {
       say('pod is up already: restarting any daemon that died and checking readiness');
       await startDaemons(plan, existing);
@@ -204,7 +204,8 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
       await applyAll(plan, await driverFor(), instanceModels(plan, reserved));
     }
     say(`bringing up ${plan.instances.length} instances and the relays`);
-    const timeoutMs = opts.readyTimeoutMs ?? 15_000;
+    // Many synthetic instances share two cores with their daemons: a little more time for each.
+    const timeoutMs = opts.readyTimeoutMs ?? 15_000 + 10 * plan.instances.filter((i) => i.kind === 'synthetic').length;
     const relaysUp = opts.relays === false ? Promise.resolve() : startRelays(plan, state);
     // Kernel instances come up (SLAAC needs only radvd) while the relays start (DHCPv6 needs them).
     const kernelReady = inNamespaces(Object.fromEntries(Object.entries(plan.attach).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })]))).then(() =>
