@@ -15,6 +15,7 @@ import { namespaceName, runDir } from './names.ts';
 import { copyRunLogs, readState, writeState, type DaemonRecord, type RunState } from './run-state.ts';
 import { teardownRun, v6podNamespaces } from './teardown.ts';
 import { observeAll, usable } from './observe.ts';
+import { waitSwitchesForwarding } from './switches.ts';
 import { keaCommand, keaPaths, startKea } from '../daemons/kea.ts';
 import { connectPostgres, postgresDaemonRecord, startPostgres } from '../daemons/postgres.ts';
 import { keaHostsDatabase } from '../../harness/control/pg-store.ts';
@@ -196,7 +197,8 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
     await inNamespaces(Object.fromEntries(Object.entries(plan.setup).map(([ns, s]) => [ns, nsShellScript(s)])));
     await inNamespaces(Object.fromEntries(Object.entries(plan.routes).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })])));
     say('starting Kea and radvd');
-    await startDaemons(plan, state);
+    // Meanwhile the switches' ports start forwarding (an instance's first RS must not be lost).
+    await Promise.all([startDaemons(plan, state), waitSwitchesForwarding(plan)]);
     say(`reserving prefixes for ${plan.instances.length} instances`);
     const reserved = await reserveDeclared(plan, state);
     if (opts.securityGroups !== false) {
