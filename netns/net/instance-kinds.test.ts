@@ -82,8 +82,11 @@ describe('instance kinds: a synthetic instance gives what a kernel instance with
       try {
         outcomes[kind] = await outcomeOf(plan, expectRouted);
         if (kind === 'synthetic') {
-          const snaps = await syntheticSnapshots(plan.run, plan.instances);
-          expect(snaps.get('bare')?.dhcp?.status?.code, "the unreserved synthetic instance's status").to.equal(6); // NoPrefixAvail
+          // Its Advertise may come after the others' routes (each first Solicit waits up to SOL_MAX_DELAY).
+          await waitUntil(async () => (await syntheticSnapshots(plan.run, plan.instances)).get('bare')?.dhcp?.status?.code === 6, {
+            timeoutMs: 10_000,
+            what: "the unreserved synthetic instance to be told NoPrefixAvail (status 6)",
+          });
         }
       } finally {
         await Promise.all(clients.map((c) => c.stop().catch(() => undefined)));
