@@ -9,7 +9,7 @@ export interface CounterSnapshot {
   received: Record<string, number>;
   sent: Record<string, number>;
   dropped: Record<string, number>;
-  routes: { installed: number; refreshed: number; removed: number; expired: number; current: number; failed: number; refused: number };
+  routes: { installed: number; refreshed: number; removed: number; expired: number; current: number; failed: number; refused: number; repaired: number };
 }
 
 const bump = (table: Record<string, number>, key: string, by = 1) => {
@@ -24,7 +24,7 @@ export class Counters {
   private readonly received: Record<Side, Record<string, number>> = { client: {}, server: {} };
   private readonly sent: Record<Side, Record<string, number>> = { client: {}, server: {} };
   private readonly dropped: Record<string, number> = {};
-  readonly routes = { installed: 0, refreshed: 0, removed: 0, expired: 0, current: 0, failed: 0, refused: 0 };
+  readonly routes = { installed: 0, refreshed: 0, removed: 0, expired: 0, current: 0, failed: 0, refused: 0, repaired: 0 };
 
   /** Shown as `client:solicit`, `server:relay-reply`: the side it came from and its type. */
   receivedFrom(side: Side, type: string): void {

@@ -7,7 +7,7 @@ import { loadRelayConfig } from './config.ts';
 import { Counters } from './counters.ts';
 import { IpBatch } from './ip-batch.ts';
 import { RouteTable } from './routes.ts';
-import { reconcile } from './reconcile.ts';
+import { fetchLeases, reconcile } from './reconcile.ts';
 import { RelayAgent } from './relay-agent.ts';
 import { LanPort } from './lan-port.ts';
 import { ServerPort } from './server-port.ts';
@@ -15,6 +15,8 @@ import { handleCommand } from './control.ts';
 import { serveControl } from '../../netns/daemons/control-socket.ts';
 
 const EXPIRY_SWEEP_MS = 1000;
+/** How often the relay looks for binding exchanges answered through the other router only (lease-repair.ts). */
+const REPAIR_TICK_MS = 500;
 /** Route changes wait this long to share one write to `ip -batch` (a route lands a few ms after its Reply). */
 const ROUTE_COALESCE_MS = 5;
 
@@ -49,6 +51,10 @@ open.lan = await LanPort.open(
   },
 );
 const sweep = setInterval(() => routes.expire().catch((err: Error) => log(`expiry failed: ${err.message}`)), EXPIRY_SWEEP_MS);
+const keaSocket = cfg.keaSocket;
+const repair = keaSocket
+  ? setInterval(() => agent.repairRoutes(() => fetchLeases(keaSocket)).catch((err: Error) => log(`route repair failed: ${err.message}`)), REPAIR_TICK_MS)
+  : undefined;
 const control = await serveControl(cfg.controlSocket, (request) => handleCommand(request, counters, routes)).catch((err: Error) => {
   // One line in the relay's log, which v6pod quotes when the relay does not come up.
   process.stderr.write(`dhcp6-relay: cannot serve its control socket ${cfg.controlSocket}: ${err.message}\n`);
@@ -61,6 +67,7 @@ async function stop(signal: string): Promise<void> {
   if (stopping) return;
   stopping = true;
   clearInterval(sweep);
+  clearInterval(repair);
   open.lan?.close();
   open.server?.close();
   control.close();

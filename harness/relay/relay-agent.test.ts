@@ -8,6 +8,7 @@ import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
 import { encodeDhcpv6, findOption, type ClientServerMessage, type Dhcpv6Message, type RelayMessage } from '../packet/dhcpv6.ts';
 import { RELAY_DEFAULTS, type RelayConfig } from './config.ts';
 import { Counters } from './counters.ts';
+import { REPAIR_GRACE_MS } from './lease-repair.ts';
 import { RelayAgent } from './relay-agent.ts';
 import type { DelegatedRoute } from './routes.ts';
 
@@ -139,6 +140,39 @@ describe('relay agent (RFC 8415 §19, RFC 4649)', () => {
     expect(h.installed.map((r) => r.prefix)).to.deep.equal(['2001:db8:200:20::/60']);
     expect(h.removed).to.deep.equal([]);
     expect(h.counters.snapshot().routes.refused).to.equal(3);
+  });
+
+  it("routes a binding the server answered through the other router only, from the server's leases of the client's MAC", async () => {
+    const h = harness();
+    const t0 = Date.now();
+    const lease = (mac: string, prefix: string, len = 60) => ({ type: 'IA_PD', 'ip-address': prefix, 'prefix-len': len, 'hw-address': mac, cltt: Math.floor(t0 / 1000), 'valid-lft': 4000, state: 0 });
+    const leases = [lease(CLIENT_MAC, '2001:db8:200:30::'), lease('02:00:00:00:00:99', '2001:db8:200:40::'), lease(CLIENT_MAC, '::', 0)];
+    let asked = 0;
+    const fetch = async () => (asked++, leases);
+    h.agent.fromClient(clientFrame(msg('request', 21)));
+    expect(await h.agent.repairRoutes(fetch, t0 + 100), 'within the grace period: no lookup').to.equal(0);
+    expect(asked).to.equal(0);
+    expect(await h.agent.repairRoutes(fetch, t0 + REPAIR_GRACE_MS + 1)).to.equal(1);
+    // Only the client's own lease, via the address its Request came from, and nothing outside the pool.
+    expect(h.installed.map((r) => [r.prefix, r.via, r.mac])).to.deep.equal([['2001:db8:200:30::/60', CLIENT_LL, CLIENT_MAC]]);
+    expect(h.counters.snapshot().routes.repaired).to.equal(1);
+    expect(await h.agent.repairRoutes(fetch, t0 + 10 * REPAIR_GRACE_MS), 'done: nothing left to repair').to.equal(0);
+    // A Reply relayed here settles the exchange: no lookup at all.
+    h.agent.fromClient(clientFrame(msg('renew', 22)));
+    h.agent.fromServer(relayReply(msg('reply', 22, [iaprefix('2001:db8:200:30::', 4000)])), KEA);
+    asked = 0;
+    expect(await h.agent.repairRoutes(fetch, Date.now() + 10 * REPAIR_GRACE_MS)).to.equal(0);
+    expect(asked).to.equal(0);
+  });
+
+  it('gives up a repair after a few lookups that find no lease (the exchange failed)', async () => {
+    const h = harness();
+    const t0 = Date.now();
+    let asked = 0;
+    h.agent.fromClient(clientFrame(msg('request', 23)));
+    for (let k = 1; k <= 5; k++) await h.agent.repairRoutes(async () => (asked++, []), t0 + k * (REPAIR_GRACE_MS + 1));
+    expect(asked).to.equal(3);
+    expect(h.installed).to.deep.equal([]);
   });
 
   it('drops Relay-Replies from unknown servers, for another link, nested, malformed or not relay-replies', () => {

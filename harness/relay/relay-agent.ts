@@ -14,6 +14,8 @@ import { hexColon, ipv6FromBytes, ipv6ToBytes, macToBytes } from '../addr/bytes.
 import { delegatedPrefixes, HEADERS, interfaceIdOf, LINK_ADDRESS, messageName, PEER_ADDRESS, readClientMessage, RELAY_HEADER, relayChainLength, relayMessageOf, transactionIdOf, type DelegatedPrefix } from './messages.ts';
 import type { RelayConfig } from './config.ts';
 import { DelegationPool } from './pool.ts';
+import { LeaseRepair } from './lease-repair.ts';
+import { activePrefixLeases, type KeaLease6 } from './reconcile.ts';
 import type { Counters } from './counters.ts';
 import { ClientLedger } from './clients.ts';
 import { expiresAtFor, type DelegatedRoute } from './routes.ts';
@@ -50,6 +52,8 @@ const RELAYED: ReadonlySet<string> = new Set(['solicit', 'request', 'confirm', '
 const DELIVERED: ReadonlySet<string> = new Set(['advertise', 'reply', 'reconfigure']);
 /** Replies to these leave the prefixes gone whatever the status (the client stops using them). */
 const RELEASING: ReadonlySet<string> = new Set(['release', 'decline']);
+/** Messages whose Reply binds prefixes: one left unanswered here makes the relay ask the server (lease-repair.ts). */
+const BINDING: ReadonlySet<string> = new Set(['request', 'renew', 'rebind']);
 /** Field offsets: in the Ethernet header, and from the start of the IPv6 header. */
 const MAC_DST = 0;
 const MAC_SRC = 6;
@@ -123,6 +127,9 @@ export class RelayAgent {
   private readonly linkAddress: Buffer;
   private readonly linkLocal: Buffer;
   private readonly pool: DelegationPool;
+  /** Binding exchanges forwarded and not answered through this relay (lease-repair.ts). */
+  private readonly repair = new LeaseRepair();
+  private repairing = false;
   private readonly allDhcpAddress = ipv6ToBytes(ALL_DHCP_RELAY_AGENTS_AND_SERVERS);
   private readonly allDhcpMac = macToBytes(ALL_DHCP_MAC);
 
@@ -181,6 +188,7 @@ export class RelayAgent {
     const mac = hexColon(raw.subarray(MAC_SRC, MAC_SRC + 6));
     const prefixes = RELEASING.has(type) ? delegatedPrefixes(bytes).map((p) => p.prefix) : [];
     this.clients.record(peer, transactionIdOf(bytes), { type: type as ClientServerMessageType, mac, prefixes });
+    if (BINDING.has(type)) this.repair.forwarded(peer, mac);
     const forward = this.forwards.write(raw, ip + IPV6_SRC, MAC_SRC, bytes);
     for (const server of this.servers) {
       this.ports.forward(server, forward);
@@ -211,6 +219,7 @@ export class RelayAgent {
     const peer = ipv6FromBytes(payload, PEER_ADDRESS);
     this.ports.deliver(peer, this.clients.macOf(peer), inner);
     this.counters.sentTo('client', innerType);
+    if (innerType === 'reply') this.repair.answered(peer);
     if (innerType === 'reply') this.routesFromReply(peer, transactionIdOf(inner), this.inPool(inner, delegatedPrefixes(inner)));
   }
 
@@ -232,7 +241,6 @@ export class RelayAgent {
     if (remove.length) this.routes.remove([...new Set(remove)]).catch(this.routeChangeFailed);
   }
 
-  /** The prefixes inside the pod's delegation pool; any other is refused (counted), the Reply still delivered. */
   /** The prefixes of `reply` inside the pod's delegation pool; the others are refused (counted), never routed. */
   private inPool(reply: Buffer, offered: DelegatedPrefix[]): DelegatedPrefix[] {
     const kept = offered.filter((p) => this.pool.contains(reply, p.at, p.length));
@@ -240,6 +248,29 @@ export class RelayAgent {
     return kept;
   }
 
+
+  /**
+   * Routes for binding exchanges the server answered through the other router only: when one has
+   * waited past the grace period, the server's active leases of that client's MAC are routed via
+   * its address (inside the delegation pool only, as for a Reply). Called on a timer; one at a time.
+   */
+  async repairRoutes(fetchLeases: () => Promise<KeaLease6[]>, now = Date.now()): Promise<number> {
+    if (this.repairing || !this.repair.due(now)) return 0;
+    this.repairing = true;
+    try {
+      const routes = this.repair.routesFrom(activePrefixLeases(await fetchLeases(), now / 1000), now).filter((r) => {
+        const [address, length] = r.prefix.split('/');
+        return this.pool.contains(ipv6ToBytes(address!), 0, Number(length));
+      });
+      if (routes.length) {
+        this.counters.routes.repaired += routes.length;
+        await this.routes.install(routes);
+      }
+      return routes.length;
+    } finally {
+      this.repairing = false;
+    }
+  }
 
   private readonly routeChangeFailed = (err: Error) => this.log(`route change failed: ${err.message}`);
 

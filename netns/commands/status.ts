@@ -86,5 +86,5 @@ export function registerStatus(program: Command): void {
 function relayCounters(c: CounterSnapshot): string {
   const list = (t: Record<string, number>) => Object.entries(t).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
   const r = c.routes;
-  return `received ${list(c.received)}; sent ${list(c.sent)}; dropped ${list(c.dropped)}; routes ${r.current} (installed ${r.installed}, removed ${r.removed}, expired ${r.expired}${r.refused ? `, refused outside the delegation pool ${r.refused}` : ""})`;
+  return `received ${list(c.received)}; sent ${list(c.sent)}; dropped ${list(c.dropped)}; routes ${r.current} (installed ${r.installed}, removed ${r.removed}, expired ${r.expired}${r.repaired ? `, repaired from Kea's leases ${r.repaired}` : ''}${r.refused ? `, refused outside the delegation pool ${r.refused}` : ''})`;
 }
