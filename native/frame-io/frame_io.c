@@ -318,6 +318,23 @@ static void on_readable(uv_poll_t *h, int status, int events) {
   napi_close_handle_scope(env, scope);
 }
 
+/* The bytes of a Uint8Array (a Buffer is one) argument; false when it is not one. */
+static bool uint8_arg(napi_env env, size_t argc, napi_value arg, void **data, size_t *length) {
+  napi_typedarray_type type;
+  bool is_typed = false;
+  if (argc >= 1) napi_is_typedarray(env, arg, &is_typed);
+  return is_typed && napi_get_typedarray_info(env, arg, &type, length, data, NULL, NULL) == napi_ok && type == napi_uint8_array;
+}
+
+/* Throws "<label> is closed" (ERR_CLOSED) and returns true when the port's fd is gone. */
+static bool closed(napi_env env, const port *p) {
+  if (p->fd >= 0) return false;
+  char msg[160];
+  snprintf(msg, sizeof msg, "%s is closed", p->label);
+  napi_throw_error(env, "ERR_CLOSED", msg);
+  return true;
+}
+
 /* port.start(callback(frames: Buffer|null, lengths: Uint32Array|null, count, error?)) */
 static napi_value port_start(napi_env env, napi_callback_info info) {
   size_t argc = 1;
@@ -330,12 +347,7 @@ static napi_value port_start(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "start: callback must be a function");
     return NULL;
   }
-  if (p->fd < 0) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "%s is closed", p->label);
-    napi_throw_error(env, "ERR_CLOSED", msg);
-    return NULL;
-  }
+  if (closed(env, p)) return NULL;
   if (p->callback) napi_delete_reference(env, p->callback);
   CHECK(env, napi_create_reference(env, argv[0], 1, &p->callback));
   if (!p->poll_inited) {
@@ -379,22 +391,13 @@ static napi_value port_send(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   port *p = unwrap(env, info, &argc, argv);
   if (!p) return NULL;
-  napi_typedarray_type type;
   size_t length;
   void *data;
-  bool is_typed = false;
-  if (argc >= 1) napi_is_typedarray(env, argv[0], &is_typed);
-  if (!is_typed || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok ||
-      type != napi_uint8_array) {
+  if (!uint8_arg(env, argc, argv[0], &data, &length)) {
     napi_throw_type_error(env, NULL, "send: frame must be a Buffer or Uint8Array");
     return NULL;
   }
-  if (p->fd < 0) {
-    char msg[160];
-    snprintf(msg, sizeof msg, "%s is closed", p->label);
-    napi_throw_error(env, "ERR_CLOSED", msg);
-    return NULL;
-  }
+  if (closed(env, p)) return NULL;
   ssize_t r;
   do {
     r = p->is_socket ? send(p->fd, data, length, MSG_DONTWAIT) : write(p->fd, data, length);
@@ -454,13 +457,9 @@ static napi_value port_accept_only(napi_env env, napi_callback_info info) {
   napi_value argv[1];
   port *p = unwrap(env, info, &argc, argv);
   if (!p) return NULL;
-  napi_typedarray_type type;
   size_t length;
   void *data;
-  bool is_typed = false;
-  if (argc >= 1) napi_is_typedarray(env, argv[0], &is_typed);
-  if (!is_typed || napi_get_typedarray_info(env, argv[0], &type, &length, &data, NULL, NULL) != napi_ok ||
-      type != napi_uint8_array || length % ETH_ALEN || length / ETH_ALEN > 0xffff) {
+  if (!uint8_arg(env, argc, argv[0], &data, &length) || length % ETH_ALEN || length / ETH_ALEN > 0xffff) {
     napi_throw_type_error(env, NULL, "acceptOnly: macs must be a Uint8Array of at most 65535 6-byte addresses");
     return NULL;
   }
@@ -470,11 +469,7 @@ static napi_value port_accept_only(napi_env env, napi_callback_info info) {
     napi_throw_error(env, NULL, what);
     return NULL;
   }
-  if (p->fd < 0) {
-    snprintf(what, sizeof what, "%s is closed", p->label);
-    napi_throw_error(env, "ERR_CLOSED", what);
-    return NULL;
-  }
+  if (closed(env, p)) return NULL;
   struct tun_filter *f = calloc(1, sizeof *f + length);
   if (!f) return throw_errno(env, ENOMEM, p->label);
   f->flags = 0;
