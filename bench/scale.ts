@@ -21,8 +21,7 @@ import { uniqueRunName } from '../netns/net/names.ts';
 import { readState } from '../netns/net/run-state.ts';
 import { observeAll, usable } from '../netns/net/observe.ts';
 import type { Plan } from '../netns/net/plan.ts';
-import { waitUntil } from '../netns/wait.ts';
-import { delegationShortfalls, describeShortfalls, reservationsByMac, routeShortfalls, securityGroupShortfalls } from '../harness/probe/fleet.ts';
+import { delegationShortfalls, describeShortfalls, reservationsByMac, routeShortfalls, securityGroupShortfalls, untilNoShortfall } from '../harness/probe/fleet.ts';
 import { emit, median, progress } from './_stats.ts';
 import { lineChart } from './_plot.ts';
 
@@ -68,17 +67,6 @@ function peakMb(pid: number): number {
   }
 }
 
-async function untilNone(what: string, check: () => Promise<unknown[]>, total: number): Promise<void> {
-  let last: unknown[] = [];
-  await waitUntil(
-    async () => {
-      last = await check();
-      return last.length === 0;
-    },
-    { timeoutMs: 120_000, what: () => `${what}: ${describeShortfalls(last as never, total)}` },
-  );
-}
-
 interface Sample {
   ready: number;
   sgApply: number;
@@ -103,8 +91,8 @@ async function once(n: number, pod: Pod): Promise<Sample> {
     const ready = since();
     const reserved = await reservationsByMac(plan);
     const clients = plan.instances.filter((i) => i.dhcp);
-    await untilNone('delegated', () => delegationShortfalls(plan, clients, reserved), n);
-    await untilNone('routed', () => routeShortfalls(plan, clients, reserved), n);
+    await untilNoShortfall('delegated', () => delegationShortfalls(plan, clients, reserved), n, 120_000);
+    await untilNoShortfall('routed', () => routeShortfalls(plan, clients, reserved), n, 120_000);
     const delegated = since();
     await verifyAll(plan, reserved);
     const verified = since();

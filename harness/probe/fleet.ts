@@ -14,6 +14,7 @@ import { chainsOf, sourceElements, TABLE } from '../sg/nft-driver.ts';
 import { instanceModel } from '../sg/model.ts';
 import { relayRoutes } from './dhcp.ts';
 import { Prefix } from '../addr/prefix.ts';
+import { waitUntil } from '../../netns/wait.ts';
 
 export interface Shortfall {
   instance: string;
@@ -120,4 +121,16 @@ export function describeShortfalls(shortfalls: readonly Shortfall[], total: numb
   const head = shortfalls.slice(0, shown).map((s) => `${s.instance}: ${s.lacks}`);
   const more = shortfalls.length > shown ? `; and ${shortfalls.length - shown} more` : '';
   return `${shortfalls.length} of ${total} instances fail: ${head.join('; ')}${more}`;
+}
+
+/** Waits until `check` finds no shortfall; the error names the instances still short at the deadline. */
+export async function untilNoShortfall(what: string, check: () => Promise<Shortfall[]>, total: number, timeoutMs: number): Promise<void> {
+  let last: Shortfall[] = [];
+  await waitUntil(
+    async () => {
+      last = await check();
+      return last.length === 0;
+    },
+    { timeoutMs, what: () => `${what}: ${describeShortfalls(last, total)}` },
+  );
 }

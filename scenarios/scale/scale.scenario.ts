@@ -12,10 +12,9 @@ import { scenario } from '../../harness/probe/scenario.ts';
 import { currentPod } from '../../harness/probe/pod-context.ts';
 import { instances, kernelState } from '../../harness/probe/instance.ts';
 import { counted, expectDropped } from '../../harness/probe/api.ts';
-import { delegationShortfalls, describeShortfalls, reservationsByMac, routeShortfalls, securityGroupShortfalls, type Shortfall } from '../../harness/probe/fleet.ts';
+import { delegationShortfalls, describeShortfalls, reservationsByMac, routeShortfalls, securityGroupShortfalls, untilNoShortfall, type Shortfall } from '../../harness/probe/fleet.ts';
 import { usable } from '../../netns/net/observe.ts';
 import { INFRA, type InstancePlan } from '../../netns/net/plan.ts';
-import { waitUntil } from '../../netns/wait.ts';
 import { ETHERTYPE_IPV6 } from '../../harness/packet/ethernet.ts';
 import type { Frame } from '../../harness/packet/frame.ts';
 import { prng } from '../../harness/packet/testing/mutate.ts';
@@ -24,18 +23,6 @@ import { prng } from '../../harness/packet/testing/mutate.ts';
 const DELEGATED_WITHIN_MS = 30_000;
 /** Instances the drop-matrix sample covers (one per hypervisor when there are as many). */
 const SAMPLE = 4;
-
-/** Waits until `check` finds no shortfall; fails naming the instances still short at the deadline. */
-async function allPass(what: string, check: () => Promise<Shortfall[]>, timeoutMs: number): Promise<void> {
-  let last: Shortfall[] = [];
-  await waitUntil(
-    async () => {
-      last = await check();
-      return last.length === 0;
-    },
-    { timeoutMs, what: () => `${what}: ${describeShortfalls(last, instances().length)}` },
-  );
-}
 
 /** One instance per hypervisor (round robin), picked with a PRNG seeded by the run name. */
 function sample(): InstancePlan[] {
@@ -94,7 +81,7 @@ describe('SCALE: every instance of a large pod, verified', () => {
       const reserved = await reservationsByMac(plan);
       const clients = instances().filter((i) => i.kind === 'synthetic' && i.dhcp);
       expect(clients.length, 'synthetic instances running their PD client').to.be.greaterThan(0);
-      await allPass('every instance delegated its reservation', () => delegationShortfalls(plan, clients, reserved), DELEGATED_WITHIN_MS);
+      await untilNoShortfall('every instance delegated its reservation', () => delegationShortfalls(plan, clients, reserved), instances().length, DELEGATED_WITHIN_MS);
     },
   );
 
@@ -109,7 +96,7 @@ describe('SCALE: every instance of a large pod, verified', () => {
       const plan = currentPod();
       const reserved = await reservationsByMac(plan);
       const clients = instances().filter((i) => i.kind === 'synthetic' && i.dhcp);
-      await allPass('every delegated prefix routed on every router', () => routeShortfalls(plan, clients, reserved), DELEGATED_WITHIN_MS);
+      await untilNoShortfall('every delegated prefix routed on every router', () => routeShortfalls(plan, clients, reserved), instances().length, DELEGATED_WITHIN_MS);
     },
   );
 
