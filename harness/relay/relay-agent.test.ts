@@ -6,24 +6,13 @@ import { expect } from 'chai';
 import { buildFrame } from '../packet/frame.ts';
 import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
 import { encodeDhcpv6, findOption, type ClientServerMessage, type Dhcpv6Message, type RelayMessage } from '../packet/dhcpv6.ts';
-import { RELAY_DEFAULTS, type RelayConfig } from './config.ts';
+import { testRelayConfig } from './testing/relay-config.ts';
 import { Counters } from './counters.ts';
 import { REPAIR_GRACE_MS } from './lease-repair.ts';
 import { RelayAgent } from './relay-agent.ts';
 import type { DelegatedRoute } from './routes.ts';
 
-const CFG: RelayConfig = {
-  ...RELAY_DEFAULTS,
-  router: 'r1',
-  routerMac: '00:0c:db:f9:cf:00',
-  linkAddress: '2001:db8:100::1',
-  delegationPool: '2001:db8:200::/40',
-  linkLocal: 'fe80::20c:dbff:fef9:cf00',
-  serviceAddress: 'fd76:3670:ffff:547::1',
-  servers: ['fd76:3670:ffff:547::547'],
-  stateFile: '/nonexistent',
-  controlSocket: '/nonexistent',
-};
+const CFG = testRelayConfig();
 const CLIENT_MAC = '06:7a:88:00:00:8b';
 // A stable-privacy link-local: nothing in it says which MAC sent it.
 const CLIENT_LL = 'fe80::f87b:c2:cebc:1333';

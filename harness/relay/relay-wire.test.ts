@@ -9,7 +9,8 @@ import fc from 'fast-check';
 import { buildFrame, decodeFrame, type Frame } from '../packet/frame.ts';
 import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
 import { decodeDhcpv6, encodeDhcpv6, findOption, findOptions, isRelayMessage, relayChain, type ClientServerMessage, type Dhcpv6Message, type Dhcpv6Option } from '../packet/dhcpv6.ts';
-import { RELAY_DEFAULTS, type RelayConfig } from './config.ts';
+import { testRelayConfig } from './testing/relay-config.ts';
+import type { RelayConfig } from './config.ts';
 import { Counters } from './counters.ts';
 import { RelayAgent, type WirePorts } from './relay-agent.ts';
 import { delegatedPrefixes, interfaceIdOf, readClientMessage, relayChainLength, relayMessageOf, transactionIdOf } from './messages.ts';
@@ -18,18 +19,7 @@ import { mutate, prng } from '../packet/testing/mutate.ts';
 import { DeliveryFrames } from './lan-port.ts';
 import { canonicalIpv6, ipv6FromBytes } from '../addr/bytes.ts';
 
-const CFG: RelayConfig = {
-  ...RELAY_DEFAULTS,
-  router: 'r1',
-  routerMac: '00:0c:db:f9:cf:00',
-  linkAddress: '2001:db8:100::1',
-  delegationPool: '2001:db8:200::/40',
-  linkLocal: 'fe80::20c:dbff:fef9:cf00',
-  serviceAddress: 'fd76:3670:ffff:547::1',
-  servers: ['fd76:3670:ffff:547::547', 'fd76:3670:ffff:547::548'],
-  stateFile: '/nonexistent',
-  controlSocket: '/nonexistent',
-};
+const CFG = testRelayConfig({ servers: ['fd76:3670:ffff:547::547', 'fd76:3670:ffff:547::548'] });
 
 function wireAgent(cfg = CFG) {
   const forwarded: [string, Buffer][] = [];
