@@ -219,8 +219,10 @@ export class RelayAgent {
     const peer = ipv6FromBytes(payload, PEER_ADDRESS);
     this.ports.deliver(peer, this.clients.macOf(peer), inner);
     this.counters.sentTo('client', innerType);
-    if (innerType === 'reply') this.repair.answered(peer);
-    if (innerType === 'reply') this.routesFromReply(peer, transactionIdOf(inner), this.inPool(inner, delegatedPrefixes(inner)));
+    if (innerType === 'reply') {
+      this.repair.answered(peer);
+      this.routesFromReply(peer, transactionIdOf(inner), this.inPool(inner, delegatedPrefixes(inner)));
+    }
   }
 
   /** A Reply installs its IA_PD prefixes via the client, refreshes them, or removes them (Release/Decline, valid lifetime 0). */
