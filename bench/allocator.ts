@@ -11,10 +11,10 @@ import { Allocator } from '../harness/control/allocator.ts';
 import { ConfigStore } from '../harness/control/config-store.ts';
 import { PgStore, keaHostsDatabase } from '../harness/control/pg-store.ts';
 import type { ReservationStore } from '../harness/control/reservation-store.ts';
-import { upTestPod } from '../harness/control/testing/kea-pod.ts';
+import { upTestPod } from '../tests/support/kea-pod.ts';
 import { postgresDaemonRecord, removePostgres, startPostgres } from '../netns/daemons/postgres.ts';
-import { runDir } from '../netns/net/names.ts';
-import { readState, writeState } from '../netns/net/run-state.ts';
+import { runDir } from '../harness/pod/names.ts';
+import { readState, writeState } from '../netns/run-state.ts';
 import { emit, median, progress, rate } from './_stats.ts';
 
 const POOL = '2001:db8:200::/40';

@@ -12,7 +12,7 @@ import { frameIo } from '../harness/io/native.ts';
 import { openPacketSocket } from '../harness/io/packet-socket.ts';
 import { openTap, type TapDevice } from '../harness/io/tap.ts';
 import { closeTaps } from '../harness/io/tap-bulk-close.ts';
-import { ScratchNamespace } from '../harness/io/testing/netns.ts';
+import { ScratchNamespace } from '../tests/support/netns.ts';
 import { buildFrame } from '../harness/packet/frame.ts';
 import { emit, median, progress } from './_stats.ts';
 

@@ -22,17 +22,18 @@
  * forwarding its frames through veths and bridges — is mostly counted to that process.)
  */
 import { readFileSync } from 'node:fs';
-import { readState } from '../netns/net/run-state.ts';
+import { readState } from '../netns/run-state.ts';
 import { fileURLToPath } from 'node:url';
-import { parsePodFile } from '../netns/topo/pod-file.ts';
-import { up } from '../netns/net/realize.ts';
-import { teardownRun } from '../netns/net/teardown.ts';
-import { namespaceName, runDir, uniqueRunName } from '../netns/net/names.ts';
-import { BRIDGES, type Plan } from '../netns/net/plan.ts';
-import { keaCommand, keaPaths } from '../netns/daemons/kea.ts';
+import { parsePodFile } from '../harness/pod/pod-file.ts';
+import { up } from '../netns/realize.ts';
+import { teardownRun } from '../netns/teardown.ts';
+import { namespaceName, runDir, uniqueRunName } from '../harness/pod/names.ts';
+import { BRIDGES, type Plan } from '../harness/pod/plan.ts';
+import { keaCommand } from '../harness/os/control-socket.ts';
+import { keaPaths } from '../harness/control/kea-config.ts';
 import { relayCommand, relayPaths, startRelay } from '../netns/daemons/relay.ts';
-import { run } from '../netns/exec.ts';
-import { IpBatch } from '../harness/relay/ip-batch.ts';
+import { run } from '../harness/os/exec.ts';
+import { IpBatch } from '../harness/os/ip-batch.ts';
 import { RouteTable } from '../harness/relay/routes.ts';
 import { Counters } from '../harness/relay/counters.ts';
 import { Prefix } from '../harness/addr/prefix.ts';

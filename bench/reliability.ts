@@ -1,9 +1,9 @@
 /**
  * Reliability figures (issue 9): kill trials (v6pod SIGKILLed at seeded random points of up, test
  * and down, then `down`), daemon start failures, Kea SIGKILLed and restarted by up()'s reconcile,
- * PostgreSQL stopped and started under `vm deploy` (netns/faults/pg-restart-trial.ts), the codec
+ * PostgreSQL stopped and started under `vm deploy` (tests/faults/pg-restart-trial.ts), the codec
  * fuzzed with mutants of the golden capture, and the running relay fuzzed on both sides
- * (netns/faults/relay-fuzz.ts). Prints one JSON line: trials run, faults injected, objects leaked
+ * (tests/faults/relay-fuzz.ts). Prints one JSON line: trials run, faults injected, objects leaked
  * (must be 0), prefixes double-delegated (must be 0), packets fuzzed, decoded/rejected, crashes
  * (must be 0), relay_packets_fuzzed, relay_crashes (must be 0) and the relay's accounting.
  * V6POD_BENCH_KILLS (default 9), V6POD_BENCH_PG (default 4), V6POD_BENCH_FUZZ (default 1,000,000)
@@ -14,23 +14,24 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { emit, progress } from './_stats.ts';
-import { loadPodFile } from '../netns/topo/pod-file.ts';
-import { up } from '../netns/net/realize.ts';
-import { teardownRun } from '../netns/net/teardown.ts';
-import { runDir, uniqueRunName } from '../netns/net/names.ts';
-import { readState } from '../netns/net/run-state.ts';
+import { loadPodFile } from '../harness/pod/pod-file.ts';
+import { up } from '../netns/realize.ts';
+import { teardownRun } from '../netns/teardown.ts';
+import { runDir, uniqueRunName } from '../harness/pod/names.ts';
+import { readState } from '../netns/run-state.ts';
 import { daemonAlive } from '../netns/daemons/process.ts';
-import { keaCommand, keaPaths } from '../netns/daemons/kea.ts';
-import { waitUntil } from '../netns/wait.ts';
+import { keaCommand } from '../harness/os/control-socket.ts';
+import { keaPaths } from '../harness/control/kea-config.ts';
+import { waitUntil } from '../harness/os/wait.ts';
 import { dhcpClient } from '../harness/probe/dhcp.ts';
-import { killSchedule, killTrial, type KillVerb } from '../netns/faults/kill-trial.ts';
-import { leftovers, runsWithPrefix, smallPodFile, v6pod } from '../netns/faults/testing.ts';
+import { killSchedule, killTrial, type KillVerb } from '../tests/faults/kill-trial.ts';
+import { leftovers, runsWithPrefix, smallPodFile, v6pod } from '../tests/faults/testing.ts';
 import { mutate, prng } from '../harness/packet/testing/mutate.ts';
 import { DecodeError } from '../harness/packet/errors.ts';
 import { decodeFrame } from '../harness/packet/frame.ts';
 import { readPcap } from '../harness/packet/pcap.ts';
-import { pgRestartTrial, pgSchedule } from '../netns/faults/pg-restart-trial.ts';
-import { relayFuzz, upFuzzPod, type RelayFuzzResult } from '../netns/faults/relay-fuzz.ts';
+import { pgRestartTrial, pgSchedule } from '../tests/faults/pg-restart-trial.ts';
+import { relayFuzz, upFuzzPod, type RelayFuzzResult } from '../tests/faults/relay-fuzz.ts';
 import { stopPostgres } from '../netns/daemons/postgres.ts';
 
 const SEED = 0x9c0de;

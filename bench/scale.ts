@@ -14,13 +14,13 @@
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { parsePodFile, type Pod } from '../netns/topo/pod-file.ts';
-import { up } from '../netns/net/realize.ts';
-import { teardownRun } from '../netns/net/teardown.ts';
-import { uniqueRunName } from '../netns/net/names.ts';
-import { readState } from '../netns/net/run-state.ts';
-import { observeAll, usable } from '../netns/net/observe.ts';
-import type { Plan } from '../netns/net/plan.ts';
+import { parsePodFile, type Pod } from '../harness/pod/pod-file.ts';
+import { up } from '../netns/realize.ts';
+import { teardownRun } from '../netns/teardown.ts';
+import { uniqueRunName } from '../harness/pod/names.ts';
+import { readState } from '../netns/run-state.ts';
+import { observeAll, usable } from '../netns/observe.ts';
+import type { Plan } from '../harness/pod/plan.ts';
 import { delegationShortfalls, describeShortfalls, reservationsByMac, routeShortfalls, securityGroupShortfalls, untilNoShortfall } from '../harness/probe/fleet.ts';
 import { emit, median, progress } from './_stats.ts';
 import { lineChart } from './_plot.ts';

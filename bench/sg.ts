@@ -7,11 +7,11 @@
  * The 1,000 are groups for ports vnet100… that carry no traffic: rules key on port names.
  */
 import { spawn } from 'node:child_process';
-import { loadPodFile } from '../netns/topo/pod-file.ts';
-import { up } from '../netns/net/realize.ts';
-import { teardownRun } from '../netns/net/teardown.ts';
-import { uniqueRunName } from '../netns/net/names.ts';
-import { run } from '../netns/exec.ts';
+import { loadPodFile } from '../harness/pod/pod-file.ts';
+import { up } from '../netns/realize.ts';
+import { teardownRun } from '../netns/teardown.ts';
+import { uniqueRunName } from '../harness/pod/names.ts';
+import { run } from '../harness/os/exec.ts';
 import { generateMac } from '../harness/addr/mac.ts';
 import { linkLocalAddress, slaacAddress } from '../harness/addr/slaac.ts';
 import { Prefix } from '../harness/addr/prefix.ts';

@@ -4,10 +4,10 @@
  * down ≤ 0.5 s on 2 cores) and a 50-instance pod; the baseline ratio is the 50-instance pod over the
  * default. Peak memory is this process's maximum RSS (the orchestrator; daemons are separate).
  */
-import { loadPodFile, parsePodFile, type Pod } from '../netns/topo/pod-file.ts';
-import { up } from '../netns/net/realize.ts';
-import { teardownRun } from '../netns/net/teardown.ts';
-import { uniqueRunName } from '../netns/net/names.ts';
+import { loadPodFile, parsePodFile, type Pod } from '../harness/pod/pod-file.ts';
+import { up } from '../netns/realize.ts';
+import { teardownRun } from '../netns/teardown.ts';
+import { uniqueRunName } from '../harness/pod/names.ts';
 import { emit, median, progress } from './_stats.ts';
 
 const DEFAULT_POD = new URL('../fixtures/pods/default.yaml', import.meta.url).pathname;

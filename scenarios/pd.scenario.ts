@@ -12,7 +12,7 @@ import { artifactPath, currentPod } from '../harness/probe/pod-context.ts';
 import { inNode, instance } from '../harness/probe/instance.ts';
 import { Capture } from '../harness/probe/agent-client.ts';
 import { dhcpClient, reservedPrefixes, relayRoutes, startDhcp6c, waitNoRoutes, waitRoutesOnAllRouters } from '../harness/probe/dhcp.ts';
-import { deployInstance, destroyInstance } from '../harness/control/lifecycle.ts';
+import { deployInstance, destroyInstance } from '../netns/instance-lifecycle.ts';
 import { findOption, findOptions, innermostMessage } from '../harness/packet/dhcpv6.ts';
 import type { DhcpClientResult } from '../harness/probe/dhcp-client.ts';
 

@@ -15,7 +15,7 @@ import { dhcpClient, relayCounters } from '../harness/probe/dhcp.ts';
 import { encodeDhcpv6, findOption, innermostMessage, relayChain, type ClientServerMessage, type Dhcpv6Message } from '../harness/packet/dhcpv6.ts';
 import { buildFrame, type DecodedFrame } from '../harness/packet/frame.ts';
 import { ETHERTYPE_IPV6 } from '../harness/packet/ethernet.ts';
-import { namespaceName } from '../netns/net/names.ts';
+import { namespaceName } from '../harness/pod/names.ts';
 
 const solicitFrom = (duid: string): ClientServerMessage => ({
   type: 'solicit',

@@ -9,7 +9,7 @@ import { currentPod, artifactPath } from '../harness/probe/pod-context.ts';
 import { inNode, instances, kernelState } from '../harness/probe/instance.ts';
 import { Capture } from '../harness/probe/agent-client.ts';
 import { slaacAddress, linkLocalAddress } from '../harness/addr/slaac.ts';
-import { parsePodFile, PodFileError } from '../netns/topo/pod-file.ts';
+import { parsePodFile, PodFileError } from '../harness/pod/pod-file.ts';
 import type { RouterAdvertisement } from '../harness/packet/icmpv6.ts';
 
 /** RFC 4861 §10: MAX_RA_DELAY_TIME, the most a router may wait before answering an RS. */

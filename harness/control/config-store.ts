@@ -12,8 +12,9 @@
  */
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { Plan } from '../../netns/net/plan.ts';
-import { keaCommand, keaConfig, keaPaths } from '../../netns/daemons/kea.ts';
+import type { Plan } from '../pod/plan.ts';
+import { keaCommand } from '../os/control-socket.ts';
+import { keaConfig, keaPaths } from './kea-config.ts';
 import {
   canonicalReservations,
   mergeReservations,

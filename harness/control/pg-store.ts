@@ -9,7 +9,7 @@
  * removal and its quarantine commit together.
  */
 import pg from 'pg';
-import type { PgTarget } from '../../netns/daemons/postgres.ts';
+import type { PgTarget } from './kea-database.ts';
 import {
   canonicalReservations,
   mergeReservations,

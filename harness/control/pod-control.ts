@@ -3,9 +3,10 @@
  * host database) and the prefix allocator rebuilt from it at every start — the store is the one
  * source of truth, so any process (`up`, `vm deploy`, `vm destroy`) opens it afresh.
  */
-import type { Plan } from '../../netns/net/plan.ts';
-import type { PgTarget } from '../../netns/daemons/postgres.ts';
-import { KEA_VALID_LIFETIME_S, keaCommand, keaPaths } from '../../netns/daemons/kea.ts';
+import type { Plan } from '../pod/plan.ts';
+import type { PgTarget } from './kea-database.ts';
+import { keaCommand } from '../os/control-socket.ts';
+import { KEA_VALID_LIFETIME_S, keaPaths } from './kea-config.ts';
 import { Allocator } from './allocator.ts';
 import { ConfigStore } from './config-store.ts';
 import { PgStore } from './pg-store.ts';

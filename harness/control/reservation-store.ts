@@ -11,7 +11,7 @@
  * Implementations: config-store.ts (Kea's JSON config + config-reload) and pg-store.ts (Kea's
  * PostgreSQL host database, read by Kea on every packet).
  */
-import type { KeaReservation } from '../../netns/daemons/kea.ts';
+import type { KeaReservation } from './kea-config.ts';
 import { parseMac } from '../addr/mac.ts';
 import { canonicalPrefix } from '../addr/prefix.ts';
 

@@ -6,7 +6,7 @@
  * on any doubt or failure the TAPs are simply closed one by one.
  */
 import { randomInt } from 'node:crypto';
-import { run } from '../../netns/exec.ts';
+import { run } from '../os/exec.ts';
 import type { TapDevice } from './tap.ts';
 
 /** `ip ARGS` in the namespace at `path` (null: ours). */

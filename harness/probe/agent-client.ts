@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { buildFrame, decodeFrame, type DecodedFrame, type Frame } from '../packet/frame.ts';
 import { DecodeError } from '../packet/errors.ts';
-import { WaitTimeout } from '../../netns/wait.ts';
+import { WaitTimeout } from '../os/wait.ts';
 
 const AGENT = fileURLToPath(new URL('./agent.ts', import.meta.url));
 // An absolute loader URL: the agent must not depend on the caller's working directory.

@@ -9,13 +9,13 @@ import { artifactPath, currentPod, currentScenario } from './pod-context.ts';
 import { ProbeAgent, type CapturedFrame } from './agent-client.ts';
 import { dhcpClient, relayRoutes, type ClientOptions } from './dhcp.ts';
 import { instance, sendFrom } from './instance.ts';
-import { namespaceName } from '../../netns/net/names.ts';
-import type { InstancePlan, RouterPlan } from '../../netns/net/plan.ts';
+import { namespaceName } from '../pod/names.ts';
+import type { InstancePlan, RouterPlan } from '../pod/plan.ts';
 import { buildFrame, type Frame } from '../packet/frame.ts';
 import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
 import type { RouterAdvertisement } from '../packet/icmpv6.ts';
 import type { DhcpClientResult } from './dhcp-client.ts';
-import { WaitTimeout } from '../../netns/wait.ts';
+import { WaitTimeout } from '../os/wait.ts';
 import { bridgeTablePresent, chainsOf } from '../sg/nft-driver.ts';
 import { ruleCounters } from '../sg/nft-inspect.ts';
 

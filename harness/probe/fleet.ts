@@ -4,17 +4,17 @@
  * table, each hypervisor's nftables maps and sets — never one per instance, so 1,000 instances
  * cost what 4 do. Each returns the instances that fail it with what they lack; an empty list passes.
  */
-import { run } from '../../netns/exec.ts';
-import { readState } from '../../netns/net/run-state.ts';
-import { buildPlan, type InstancePlan, type Plan } from '../../netns/net/plan.ts';
-import { namespaceName } from '../../netns/net/names.ts';
-import { syntheticSnapshots } from '../../netns/net/observe.ts';
+import { run } from '../os/exec.ts';
+import { readState } from '../../netns/run-state.ts';
+import { buildPlan, type InstancePlan, type Plan } from '../pod/plan.ts';
+import { namespaceName } from '../pod/names.ts';
+import { syntheticSnapshots } from '../../netns/observe.ts';
 import { PodControl } from '../control/pod-control.ts';
 import { chainsOf, sourceElements, TABLE } from '../sg/nft-driver.ts';
 import { instanceModel } from '../sg/model.ts';
 import { relayRoutes } from './dhcp.ts';
 import { Prefix } from '../addr/prefix.ts';
-import { waitUntil } from '../../netns/wait.ts';
+import { waitUntil } from '../os/wait.ts';
 
 export interface Shortfall {
   instance: string;

@@ -1,8 +1,8 @@
 /** Scenario helpers about instances: what their kernels hold, and running tools inside them. */
 import { currentPod } from './pod-context.ts';
-import { observeAll, type ObservedInstance } from '../../netns/net/observe.ts';
-import { run, type RunResult } from '../../netns/exec.ts';
-import type { InstancePlan } from '../../netns/net/plan.ts';
+import { observeAll, type ObservedInstance } from '../../netns/observe.ts';
+import { run, type RunResult } from '../os/exec.ts';
+import type { InstancePlan } from '../pod/plan.ts';
 import { ProbeAgent } from './agent-client.ts';
 import { synthCommand, synthPaths } from '../../netns/daemons/synth.ts';
 

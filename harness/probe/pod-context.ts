@@ -5,7 +5,7 @@
  */
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import type { Plan } from '../../netns/net/plan.ts';
+import type { Plan } from '../pod/plan.ts';
 
 let current: { plan: Plan; artifacts: string } | undefined;
 

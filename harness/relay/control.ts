@@ -5,7 +5,7 @@
  *   drop-routes {mac}        removes the routes delegated to that MAC (`vm destroy`: no Release will come)
  *   list-commands
  */
-import type { ControlAnswer, ControlRequest } from '../../netns/daemons/control-socket.ts';
+import type { ControlAnswer, ControlRequest } from '../os/control-socket.ts';
 import type { Counters } from './counters.ts';
 import type { RouteTable } from './routes.ts';
 

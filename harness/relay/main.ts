@@ -5,14 +5,14 @@
  */
 import { loadRelayConfig } from './config.ts';
 import { Counters } from './counters.ts';
-import { IpBatch } from './ip-batch.ts';
+import { IpBatch } from '../os/ip-batch.ts';
 import { RouteTable } from './routes.ts';
 import { fetchLeases, reconcile } from './reconcile.ts';
 import { RelayAgent } from './relay-agent.ts';
 import { LanPort } from './lan-port.ts';
 import { ServerPort } from './server-port.ts';
 import { handleCommand } from './control.ts';
-import { serveControl } from '../../netns/daemons/control-socket.ts';
+import { serveControl } from '../os/control-socket.ts';
 
 const EXPIRY_SWEEP_MS = 1000;
 /** How often the relay looks for binding exchanges answered through the other router only (lease-repair.ts). */

@@ -5,8 +5,8 @@
  * persisted table, else from the kernel route the previous run left, else from the router's
  * neighbour table (the link-local whose MAC is the lease's). Everything else is removed.
  */
-import { keaCommand } from '../../netns/daemons/kea.ts';
-import { ipJson } from '../../netns/exec.ts';
+import { keaCommand } from '../os/control-socket.ts';
+import { ipJson } from '../os/exec.ts';
 import type { RelayConfig } from './config.ts';
 import { readPersistedRoutes, type DelegatedRoute, type RouteTable } from './routes.ts';
 

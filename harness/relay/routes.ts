@@ -6,7 +6,7 @@
  * to the state file, so a restarted relay knows each prefix's link-local (Kea does not store it).
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
-import type { IpBatch } from './ip-batch.ts';
+import type { IpBatch } from '../os/ip-batch.ts';
 import type { Counters } from './counters.ts';
 
 export interface DelegatedRoute {

@@ -5,7 +5,7 @@
 import { readPcap } from '../packet/pcap.ts';
 import { decodeFrame, type DecodedFrame } from '../packet/frame.ts';
 import { DecodeError } from '../packet/errors.ts';
-import type { Plan } from '../../netns/net/plan.ts';
+import type { Plan } from '../pod/plan.ts';
 
 /** Names for the pod's MACs and addresses: routers, instances, Kea, core. */
 export function endpointNames(plan: Plan): Map<string, string> {

@@ -7,11 +7,11 @@
  * stdin, inside the hypervisor's network namespace.
  */
 import { spawn } from 'node:child_process';
-import { BRIDGES, type Plan } from '../../netns/net/plan.ts';
-import { readState } from '../../netns/net/run-state.ts';
+import { BRIDGES, type Plan } from '../pod/plan.ts';
+import type { PgTarget } from '../control/kea-database.ts';
 import { PodControl } from '../control/pod-control.ts';
 import type { Reservation } from '../control/reservation-store.ts';
-import { nsArgv } from '../../netns/exec.ts';
+import { nsArgv } from '../os/exec.ts';
 import { instanceModel, toCloudStackRules, formatRule, type SgInstance } from './model.ts';
 
 export type SgVerb = 'add' | 'update' | 'remove';
@@ -147,10 +147,9 @@ export async function driverFor(command: string | undefined = process.env.V6POD_
   return new NftDriver();
 }
 
-/** The models of a running pod's instances, with the prefixes the control plane reserved for each. */
-export async function podInstanceModels(plan: Plan): Promise<SgInstance[]> {
-  const state = readState(plan.run);
-  const control = await PodControl.open(plan, state?.pg);
+/** The models of a running pod's instances, with the prefixes the control plane reserved for each (`pg`: the run's host database, if any). */
+export async function podInstanceModels(plan: Plan, pg?: PgTarget): Promise<SgInstance[]> {
+  const control = await PodControl.open(plan, pg);
   try {
     return instanceModels(plan, await control.store.list());
   } finally {

@@ -17,7 +17,7 @@
  *                      its own connections; new inbound traffic only where an ingress rule allows.
  */
 import ipaddr from 'ipaddr.js';
-import type { InstancePlan, Plan } from '../../netns/net/plan.ts';
+import type { InstancePlan, Plan } from '../pod/plan.ts';
 
 export type RuleDirection = 'ingress' | 'egress';
 

@@ -34,7 +34,7 @@
  * the same reason presence is checked with `list map` (set cache only), never `list table` (the
  * whole ruleset, ~1-4 s).
  */
-import { run } from '../../netns/exec.ts';
+import { run } from '../os/exec.ts';
 import { ipv6ToBytes } from '../addr/bytes.ts';
 import { ipv6Cidrs, type SgInstance, type SgRule } from './model.ts';
 import type { HypervisorRef, SgDriver } from './driver.ts';

@@ -4,7 +4,7 @@
  * address. Nothing here changes the ruleset.
  */
 import ipaddr from 'ipaddr.js';
-import { run } from '../../netns/exec.ts';
+import { run } from '../os/exec.ts';
 import { TABLE } from './nft-driver.ts';
 
 interface NftJsonRule {

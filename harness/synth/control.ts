@@ -11,7 +11,7 @@
  *   start-dhcp {name}            starts its PD client when it was configured without → {dhcp}
  *   send {name, frames: hex[]}   writes the raw frames from its port as they are → {written: n taken by the port}
  */
-import type { ControlAnswer, ControlRequest } from '../../netns/daemons/control-socket.ts';
+import type { ControlAnswer, ControlRequest } from '../os/control-socket.ts';
 import { Fleet, UnknownInstance } from './fleet.ts';
 import { SynthConfigError } from './host-config.ts';
 import type { HostCounters, SyntheticHost } from './host.ts';

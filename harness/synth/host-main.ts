@@ -13,8 +13,8 @@ import { openTapLink } from './tap-link.ts';
 import { closeTaps } from '../io/tap-bulk-close.ts';
 import type { TapDevice } from '../io/tap.ts';
 import { PdClient } from './pd-client.ts';
-import { IpBatch } from '../relay/ip-batch.ts';
-import { serveControl } from '../../netns/daemons/control-socket.ts';
+import { IpBatch } from '../os/ip-batch.ts';
+import { serveControl } from '../os/control-socket.ts';
 
 const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
 /** One line in the daemon's log, which v6pod quotes when the host does not come up. */

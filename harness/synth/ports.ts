@@ -6,8 +6,8 @@
  * (DESIGN.md: one `ip` spawn per port costs ~2 ms, too slow at 250).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
-import type { IpBatch } from '../relay/ip-batch.ts';
-import { waitUntil } from '../../netns/wait.ts';
+import type { IpBatch } from '../os/ip-batch.ts';
+import { waitUntil } from '../os/wait.ts';
 
 /** br_private.h BR_STATE_FORWARDING. */
 const FORWARDING = '3';

@@ -1,81 +1,9 @@
-/**
- * ISC Kea DHCPv6 in its namespace: config rendered from the pod (clients identified by the MAC in
- * option 37, reservation by hw-address, subnet = pod /64 chosen by the relay's link-address,
- * Preference 255 always sent, lease_cmds, memfile leases in the run directory), and its control
- * socket, spoken to directly (JSON in, JSON out).
- */
-import { createConnection } from 'node:net';
-import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
-import type { Plan } from '../net/plan.ts';
-import type { DaemonRecord } from '../net/run-state.ts';
-import { runDir } from '../net/names.ts';
+/** ISC Kea DHCPv6 in its namespace, started with the config harness/control/kea-config.ts renders. */
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import type { Plan } from '../../harness/pod/plan.ts';
+import type { DaemonRecord } from '../run-state.ts';
 import { startDaemon } from './process.ts';
-import { Prefix } from '../../harness/addr/prefix.ts';
-
-export interface KeaReservation {
-  mac: string;
-  prefixes: string[];
-}
-
-/** Where Debian's multiarch layout puts Kea's hook libraries. */
-export function keaHook(name: string): string {
-  for (const dir of readdirSync('/usr/lib')) {
-    const path = `/usr/lib/${dir}/kea/hooks/${name}`;
-    if (existsSync(path)) return path;
-  }
-  throw new Error(`Kea hook ${name} not found under /usr/lib/*/kea/hooks (is kea-dhcp6-server installed?)`);
-}
-
-export function keaPaths(run: string) {
-  const dir = runDir(run);
-  return { dir, config: `${dir}/kea-dhcp6.json`, socket: `${dir}/kea.sock`, leases: `${dir}/kea-leases6.csv`, log: `${dir}/kea-dhcp6.log`, data: `${dir}/kea` };
-}
-
-/** Valid lifetime of every lease: a released prefix stays in quarantine this long (an old lease may live that long). */
-export const KEA_VALID_LIFETIME_S = 4000;
-
-export interface KeaOptions {
-  /** Kea's `hosts-database` (the PostgreSQL reservation store); reservations then live there, not in the config. */
-  hostsDatabase?: Record<string, string | number>;
-}
-
-export function keaConfig(plan: Plan, reservations: readonly KeaReservation[] = [], opts: KeaOptions = {}): object {
-  const p = keaPaths(plan.run);
-  const pool = Prefix.parse(plan.pod.pod.pdPool);
-  return {
-    Dhcp6: {
-      'interfaces-config': { interfaces: [`${plan.kea.iface}/${plan.kea.address}`], 'service-sockets-max-retries': 100, 'service-sockets-retry-wait-time': 50 },
-      'data-directory': p.data,
-      'control-socket': { 'socket-type': 'unix', 'socket-name': p.socket },
-      'lease-database': { type: 'memfile', persist: true, name: p.leases, 'lfc-interval': 0 },
-      // The client's MAC is taken only from the relay's option 37: the DUID is client-chosen and untrusted.
-      'mac-sources': ['remote-id'],
-      'host-reservation-identifiers': ['hw-address'],
-      ...(opts.hostsDatabase ? { 'hosts-database': opts.hostsDatabase } : {}),
-      'hooks-libraries': [{ library: keaHook('libdhcp_lease_cmds.so') }],
-      'renew-timer': 1000,
-      'rebind-timer': 2000,
-      'preferred-lifetime': 3000,
-      'valid-lifetime': KEA_VALID_LIFETIME_S,
-      // A client may ask for lifetimes down to these in its IAPREFIX hint (expiry scenarios do).
-      'min-preferred-lifetime': 2,
-      'min-valid-lifetime': 4,
-      'max-preferred-lifetime': 3000,
-      'max-valid-lifetime': KEA_VALID_LIFETIME_S,
-      // Clients otherwise wait ~1 s for more Advertises (RFC 8415 §18.2.1).
-      'option-data': [{ name: 'preference', data: '255', 'always-send': true }],
-      subnet6: [
-        {
-          id: 1,
-          subnet: plan.pod.pod.l2Prefix,
-          'pd-pools': plan.pod.kea.dynamicPool ? [{ prefix: pool.address(), 'prefix-len': pool.length, 'delegated-len': plan.pod.pod.delegatedLength }] : [],
-          reservations: reservations.map((r) => ({ 'hw-address': r.mac, prefixes: r.prefixes })),
-        },
-      ],
-      loggers: [{ name: 'kea-dhcp6', output_options: [{ output: p.log }], severity: 'INFO' }],
-    },
-  };
-}
+import { keaConfig, keaPaths, type KeaOptions, type KeaReservation } from '../../harness/control/kea-config.ts';
 
 export async function startKea(plan: Plan, reservations: readonly KeaReservation[] = [], opts: KeaOptions = {}): Promise<DaemonRecord> {
   const p = keaPaths(plan.run);
@@ -89,36 +17,5 @@ export async function startKea(plan: Plan, reservations: readonly KeaReservation
     argv: ['kea-dhcp6', '-c', p.config],
     log: `${p.dir}/kea-dhcp6.out`,
     env: { KEA_PIDFILE_DIR: p.dir, KEA_LOCKFILE_DIR: p.dir },
-  });
-}
-
-export interface KeaAnswer {
-  result: number;
-  text?: string;
-  arguments?: Record<string, unknown>;
-}
-
-/** Sends one command over Kea's control socket and returns its answer (Kea closes the connection after answering). */
-export function keaCommand(socket: string, command: string, args?: object, timeoutMs = 2000): Promise<KeaAnswer> {
-  return new Promise((resolve, reject) => {
-    const conn = createConnection(socket);
-    const chunks: Buffer[] = [];
-    const timer = setTimeout(() => conn.destroy(new Error(`Kea did not answer '${command}' within ${timeoutMs} ms`)), timeoutMs);
-    conn.on('connect', () => conn.write(JSON.stringify({ command, ...(args ? { arguments: args } : {}) })));
-    conn.on('data', (d: Buffer) => chunks.push(d));
-    // Parsed once, at the end: a large answer (lease6-get-all) arrives in many chunks.
-    conn.on('end', () => {
-      clearTimeout(timer);
-      try {
-        const answer = JSON.parse(Buffer.concat(chunks).toString('utf8')) as KeaAnswer | KeaAnswer[];
-        resolve(Array.isArray(answer) ? answer[0]! : answer);
-      } catch (err) {
-        reject(new Error(`Kea's answer to '${command}' is not JSON: ${(err as Error).message}`));
-      }
-    });
-    conn.on('error', (err) => {
-      clearTimeout(timer);
-      reject(err);
-    });
   });
 }

@@ -6,18 +6,10 @@
  */
 import { appendFileSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import pg from 'pg';
-import { run } from '../exec.ts';
-import { waitUntil } from '../wait.ts';
-import { processAlive, type DaemonRecord } from '../net/run-state.ts';
-
-/** Where a database is reached: `host` is a hostname or, starting with '/', a unix socket directory. */
-export interface PgTarget {
-  host: string;
-  port?: number;
-  user: string;
-  database: string;
-  password?: string;
-}
+import { run } from '../../harness/os/exec.ts';
+import { waitUntil } from '../../harness/os/wait.ts';
+import { processAlive, type DaemonRecord } from '../run-state.ts';
+import { ensureKeaSchema, type PgTarget } from '../../harness/control/kea-database.ts';
 
 export interface PgCluster {
   dir: string;
@@ -123,35 +115,6 @@ async function ensureKeaDatabase(cluster: PgCluster): Promise<void> {
   } finally {
     await admin.end();
   }
-}
-
-function keaAdminArgs(t: PgTarget): string[] {
-  return ['-u', t.user, '-n', t.database, '-h', t.host, ...(t.port ? ['-P', String(t.port)] : []), ...(t.password ? ['-p', t.password] : [])];
-}
-
-/** Creates Kea's schema with kea-admin unless the database already has one (checked by `db-version`). */
-export async function ensureKeaSchema(target: PgTarget): Promise<string> {
-  const version = await run(['kea-admin', 'db-version', 'pgsql', ...keaAdminArgs(target)], { allowFailure: true });
-  const existing = version.exitCode === 0 ? version.stdout.trim().split('\n').at(-1)?.trim() : undefined;
-  if (existing && /^\d+\.\d+$/.test(existing)) return existing;
-  const init = await run(['kea-admin', 'db-init', 'pgsql', ...keaAdminArgs(target)]);
-  return /reported after initialization: (\S+)/.exec(init.stdout)?.[1] ?? 'unknown';
-}
-
-/** A server the user names: checks that it answers and holds (or now holds) Kea's schema. */
-export async function connectPostgres(target: PgTarget): Promise<PgTarget> {
-  const client = new pg.Client(target);
-  try {
-    await client.connect();
-    await client.query('SELECT 1');
-  } catch (err) {
-    const where = `${target.host}${target.port ? `:${target.port}` : ''} (database ${target.database}, user ${target.user})`;
-    throw new Error(`PostgreSQL at ${where} does not answer: ${(err as Error).message}`, { cause: err });
-  } finally {
-    await client.end().catch(() => undefined);
-  }
-  await ensureKeaSchema(target);
-  return target;
 }
 
 /**

@@ -5,8 +5,8 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import type { DaemonRecord } from '../net/run-state.ts';
-import { waitUntil } from '../wait.ts';
+import type { DaemonRecord } from '../run-state.ts';
+import { waitUntil } from '../../harness/os/wait.ts';
 
 export class DaemonError extends Error {
   override name = 'DaemonError';

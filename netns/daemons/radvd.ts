@@ -1,8 +1,8 @@
 /** radvd on a router's LAN: the pod /64 for SLAAC (A=1, L=1), M=0, O=1 (seed, DESIGN.md). */
 import { writeFileSync } from 'node:fs';
-import type { Plan, RouterPlan } from '../net/plan.ts';
-import type { DaemonRecord } from '../net/run-state.ts';
-import { runDir } from '../net/names.ts';
+import type { Plan, RouterPlan } from '../../harness/pod/plan.ts';
+import type { DaemonRecord } from '../run-state.ts';
+import { runDir } from '../../harness/pod/names.ts';
 import { startDaemon } from './process.ts';
 
 /**

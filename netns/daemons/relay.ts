@@ -6,12 +6,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { Plan, RouterPlan } from '../net/plan.ts';
-import type { DaemonRecord } from '../net/run-state.ts';
-import { runDir } from '../net/names.ts';
+import type { Plan, RouterPlan } from '../../harness/pod/plan.ts';
+import type { DaemonRecord } from '../run-state.ts';
+import { runDir } from '../../harness/pod/names.ts';
 import { assertAlive, startDaemon } from './process.ts';
-import { keaCommand, keaPaths, type KeaAnswer } from './kea.ts';
-import { waitUntil } from '../wait.ts';
+import { keaCommand, type KeaAnswer } from '../../harness/os/control-socket.ts';
+import { keaPaths } from '../../harness/control/kea-config.ts';
+import { waitUntil } from '../../harness/os/wait.ts';
 import { RELAY_DEFAULTS, type RelayConfig } from '../../harness/relay/config.ts';
 
 export interface RelayOptions {

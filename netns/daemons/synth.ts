@@ -6,13 +6,13 @@
  */
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import type { InstancePlan, Plan } from '../net/plan.ts';
-import type { DaemonRecord } from '../net/run-state.ts';
-import { namespaceName, runDir } from '../net/names.ts';
-import { BRIDGES } from '../net/plan.ts';
+import type { InstancePlan, Plan } from '../../harness/pod/plan.ts';
+import type { DaemonRecord } from '../run-state.ts';
+import { namespaceName, runDir } from '../../harness/pod/names.ts';
+import { BRIDGES } from '../../harness/pod/plan.ts';
 import { assertAlive, startDaemon } from './process.ts';
-import { keaCommand, type KeaAnswer } from './kea.ts';
-import { waitUntil } from '../wait.ts';
+import { keaCommand, type KeaAnswer } from '../../harness/os/control-socket.ts';
+import { waitUntil } from '../../harness/os/wait.ts';
 import type { SynthHostConfig, SynthInstance } from '../../harness/synth/host-config.ts';
 import type { SynthCommand } from '../../harness/synth/control.ts';
 

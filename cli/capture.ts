@@ -1,0 +1,115 @@
+/**
+ * `v6pod capture [--run NAME] NODE IFACE [-w FILE.pcap] [-c COUNT] [--filter BPF] [--json]`:
+ * tcpdump inside the node's namespace (--immediate-mode, packet-buffered). With -w the frames go
+ * to the file; without, tcpdump writes pcap to its stdout and each frame is printed as it arrives,
+ * decoded as `v6pod decode` prints it. Stops after COUNT frames or on SIGINT/SIGTERM.
+ */
+import { spawn } from 'node:child_process';
+import type { Command } from 'commander';
+import { ipJson, nsArgv } from '../harness/os/exec.ts';
+import { planNode, planOfRun } from '../netns/inspect.ts';
+import { recordLine } from '../harness/packet/describe.ts';
+import { LINKTYPE_ETHERNET, parsePcap, readPcap, type PcapRecord } from '../harness/packet/pcap.ts';
+import { UsageError } from '../harness/os/usage-error.ts';
+import { resolveRun } from './run-option.ts';
+
+const PCAP_HEADER = 24;
+const RECORD_HEADER = 16;
+
+/**
+ * Splits a pcap byte stream into records as bytes arrive: the record length is read from each
+ * record header (in the byte order the file header's magic gives), and the complete record is
+ * parsed by pcap.ts behind a copy of the file header.
+ */
+export class PcapStream {
+  private buf = Buffer.alloc(0);
+  private header: Buffer | undefined;
+  linkType: number | undefined;
+
+  push(chunk: Buffer): PcapRecord[] {
+    this.buf = Buffer.concat([this.buf, chunk]);
+    if (!this.header) {
+      if (this.buf.length < PCAP_HEADER) return [];
+      this.header = Buffer.from(this.buf.subarray(0, PCAP_HEADER));
+      this.linkType = parsePcap(this.header, 'tcpdump output').linkType;
+      this.buf = this.buf.subarray(PCAP_HEADER);
+    }
+    const le = [0xa1b2c3d4, 0xa1b23c4d].includes(this.header.readUInt32LE(0));
+    const out: PcapRecord[] = [];
+    while (this.buf.length >= RECORD_HEADER) {
+      const size = RECORD_HEADER + (le ? this.buf.readUInt32LE(8) : this.buf.readUInt32BE(8));
+      if (this.buf.length < size) break;
+      out.push(...parsePcap(Buffer.concat([this.header, this.buf.subarray(0, size)]), 'tcpdump output').records);
+      this.buf = this.buf.subarray(size);
+    }
+    return out;
+  }
+}
+
+interface CaptureOptions {
+  run?: string;
+  write?: string;
+  count?: string;
+  filter?: string;
+  json?: boolean;
+}
+
+export function registerCapture(program: Command): void {
+  program
+    .command('capture')
+    .description("capture frames on a node's interface: decoded on stdout, or to a pcap file")
+    .option('--run <name>', 'run name (default: the only run)')
+    .argument('<node>', 'node name')
+    .argument('<iface>', 'interface in that node (eth0, lan, vnet0, br0 …)')
+    .option('-w, --write <file>', 'write a pcap file instead of printing decoded frames')
+    .option('-c, --count <n>', 'stop after this many frames')
+    .option('--filter <bpf>', "tcpdump filter expression, e.g. 'icmp6 or udp port 547'")
+    .option('--json', 'print frames as JSON Lines (as v6pod decode --json)')
+    .action(async (nodeName: string, iface: string, opts: CaptureOptions) => {
+      if (opts.count !== undefined && !/^[1-9][0-9]*$/.test(opts.count)) throw new UsageError(`-c ${opts.count}: expected a positive count`);
+      const { plan } = planOfRun(resolveRun(opts.run));
+      const node = planNode(plan, nodeName);
+      const ifaces = (await ipJson<Array<{ ifname: string }>>(node.ns, ['link', 'show'])).map((l) => l.ifname);
+      if (!ifaces.includes(iface)) throw new UsageError(`no interface '${iface}' in ${nodeName} (interfaces: ${ifaces.join(', ')})`);
+
+      const argv = nsArgv(node.ns, [
+        'tcpdump',
+        ...['-i', iface, '--immediate-mode', '-U', '-w', opts.write ?? '-'],
+        ...(opts.count ? ['-c', opts.count] : []),
+        ...(opts.filter ? [opts.filter] : []),
+      ]);
+      // tcpdump's own lines (listening on …, N packets captured) stay on stderr.
+      const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', opts.write ? 'inherit' : 'pipe', 'inherit'] });
+      // SIGINT from the terminal reaches tcpdump too; one sent to v6pod alone is passed on. Either way
+      // tcpdump flushes its frames and exits, and so does v6pod.
+      const stop = (signal: NodeJS.Signals) => child.kill(signal);
+      process.on('SIGINT', stop).on('SIGTERM', stop);
+      let frames = 0;
+      let failure: Error | undefined;
+      if (!opts.write) {
+        const stream = new PcapStream();
+        child.stdout!.on('data', (chunk: Buffer) => {
+          try {
+            const records = stream.push(chunk);
+            if (stream.linkType !== undefined && stream.linkType !== LINKTYPE_ETHERNET) throw new UsageError(`${iface}: link type ${stream.linkType} is not Ethernet (1)`);
+            for (const rec of records) process.stdout.write(`${recordLine(rec, ++frames, opts.json === true).line}\n`);
+          } catch (err) {
+            failure = err as Error;
+            child.kill('SIGTERM');
+          }
+        });
+      }
+      const code = await new Promise<number | null>((resolve, reject) => {
+        child.once('error', reject);
+        child.once('close', resolve);
+      }).finally(() => process.off('SIGINT', stop).off('SIGTERM', stop));
+      if (failure) throw failure;
+      // tcpdump exits 0 on SIGINT and after COUNT; anything else it has explained on stderr.
+      if (code !== 0) {
+        process.exitCode = 1;
+        return;
+      }
+      if (opts.write) frames = readPcap(opts.write).records.length;
+      if (opts.write || frames === 0) process.stderr.write(`capture: ${frames} frames${opts.write ? ` written to ${opts.write}` : ''}\n`);
+    });
+}

@@ -1,0 +1,62 @@
+/**
+ * `v6pod graph [FILE] [--run NAME] [--format mermaid|dot|svg] [-o OUT]`: the pod's topology from
+ * its plan. FILE needs no running pod; without FILE, the pod of the run (named, or the only one),
+ * or the default pod when none is up. svg is Graphviz's rendering of the dot text.
+ */
+import { writeFileSync } from 'node:fs';
+import type { Command } from 'commander';
+import { buildPlan, type Plan } from '../harness/pod/plan.ts';
+import { podGraph, toDot, toMermaid } from '../harness/pod/graph.ts';
+import { planOfRun } from '../netns/inspect.ts';
+import { listRuns } from '../netns/run-state.ts';
+import { run } from '../harness/os/exec.ts';
+import { ioReason, UsageError } from '../harness/os/usage-error.ts';
+import { checkRunName } from '../harness/pod/names.ts';
+import { DEFAULT_POD_FILE, resolveRun } from './run-option.ts';
+import { loadPod } from './up.ts';
+
+const FORMATS = ['mermaid', 'dot', 'svg'] as const;
+type Format = (typeof FORMATS)[number];
+
+export async function renderGraph(plan: Plan, format: Format): Promise<string> {
+  const g = podGraph(plan);
+  if (format === 'mermaid') return toMermaid(g);
+  if (format === 'dot') return toDot(g);
+  return (await run(['dot', '-Tsvg'], { input: toDot(g) })).stdout;
+}
+
+function planFor(file: string | undefined, runName: string | undefined): Plan {
+  const bad = runName ? checkRunName(runName) : undefined;
+  if (bad) throw new UsageError(bad);
+  if (file) {
+    const pod = loadPod(file);
+    return buildPlan(pod, runName ?? pod.name);
+  }
+  if (!runName && listRuns().length === 0) {
+    const pod = loadPod(DEFAULT_POD_FILE);
+    return buildPlan(pod, pod.name);
+  }
+  return planOfRun(resolveRun(runName)).plan;
+}
+
+export function registerGraph(program: Command): void {
+  program
+    .command('graph')
+    .description('draw the pod topology (nodes by role with key addresses, links with interface names)')
+    .argument('[file]', 'pod file (default: the running pod, else the default pod)')
+    .option('--run <name>', 'run whose pod to draw')
+    .option('--format <format>', `${FORMATS.join(', ')} (svg needs Graphviz)`, 'mermaid')
+    .option('-o, --output <file>', 'write to this file instead of stdout')
+    .action(async (file: string | undefined, opts: { run?: string; format: string; output?: string }) => {
+      if (!FORMATS.includes(opts.format as Format)) throw new UsageError(`--format ${opts.format}: expected one of ${FORMATS.join(', ')}`);
+      const text = await renderGraph(planFor(file, opts.run), opts.format as Format);
+      if (opts.output) {
+        try {
+          writeFileSync(opts.output, text);
+        } catch (err) {
+          throw new UsageError(`${opts.output}: cannot write: ${ioReason(err)}`);
+        }
+      }
+      else process.stdout.write(text);
+    });
+}

@@ -1,0 +1,53 @@
+/** `v6pod up [FILE] [--run NAME] [--dry-run]`: build the pod, or reconcile a run that is up. */
+import type { Command } from 'commander';
+import { resolve } from 'node:path';
+import { loadPodFile, PodFileError, type Pod } from '../harness/pod/pod-file.ts';
+import { buildPlan, nsShellScript } from '../harness/pod/plan.ts';
+import { checkRunName } from '../harness/pod/names.ts';
+import { up } from '../netns/realize.ts';
+import { assertNetAdmin } from '../netns/privileges.ts';
+import { UsageError } from '../harness/os/usage-error.ts';
+import { DEFAULT_POD_FILE } from './run-option.ts';
+import { progressPrinter } from './progress.ts';
+
+export function loadPod(file: string): Pod {
+  try {
+    return loadPodFile(file);
+  } catch (err) {
+    if (err instanceof PodFileError) throw new UsageError(err.errors.join('\nv6pod: '));
+    throw err;
+  }
+}
+
+export function registerUp(program: Command): void {
+  program
+    .command('up')
+    .description('build the pod in network namespaces with radvd and Kea; re-running reconciles')
+    .argument('[file]', 'pod file', DEFAULT_POD_FILE)
+    .option('--run <name>', 'run name (default: the pod name)')
+    .option('--dry-run', 'print the commands it would run, change nothing')
+    .action(async (file: string, opts: { run?: string; dryRun?: boolean }) => {
+      const pod = loadPod(file);
+      const runName = opts.run ?? pod.name;
+      const bad = checkRunName(runName);
+      if (bad) throw new UsageError(bad);
+      if (opts.dryRun) {
+        const plan = buildPlan(pod, runName);
+        const lines = [`ip -batch - <<'EOF'`, ...plan.root, 'EOF'];
+        for (const phase of [plan.setup, plan.routes, plan.attach] as const) {
+          for (const [ns, s] of Object.entries(phase)) {
+            const script = nsShellScript(Array.isArray(s) ? { sysctls: [], ip: s } : s);
+            if (script) lines.push(`ip netns exec ${ns} sh -es <<'SCRIPT'`, script, 'SCRIPT');
+          }
+        }
+        lines.push(`# then: kea-dhcp6 in ${plan.kea.ns}, radvd in ${plan.routers.map((r) => r.ns).join(', ')}; wait for readiness`);
+        process.stdout.write(`${lines.join('\n')}\n`);
+        return;
+      }
+      assertNetAdmin('v6pod up');
+      const started = Date.now();
+      const { plan, reused } = await up(pod, runName, { podFile: resolve(file), owner: null, progress: progressPrinter() });
+      const secs = ((Date.now() - started) / 1000).toFixed(2);
+      process.stdout.write(`${reused ? 'already up' : 'up'}: run ${runName}, ${plan.nodes.length} nodes, ${plan.instances.length} instances ready in ${secs} s\n`);
+    });
+}

@@ -1,0 +1,312 @@
+/**
+ * The realization plan of a pod: which namespaces, links, addresses, sysctls and routes make it,
+ * as data (after Mininet's net.py building from topo.py). Pure: `v6pod up --dry-run` prints it,
+ * realize.ts executes it, status/graph read it. Phases run in order:
+ *   root     one `ip -batch -` in the root namespace: namespaces and veth pairs (created in place)
+ *   setup    per namespace, concurrently: sysctls, bridges, addresses, links up (instances stay down)
+ *   routes   per namespace: static routes that need both ends of a link up
+ *   (daemons: Kea, radvd — see netns/daemons/)
+ *   attach   per instance: eth0 up, so its first RS meets a router that is already advertising
+ */
+import type { InstanceKind, Pod } from './pod-file.ts';
+import { namespaceName } from './names.ts';
+import { generateMac } from '../addr/mac.ts';
+import { linkLocalAddress, slaacAddress } from '../addr/slaac.ts';
+import { Prefix } from '../addr/prefix.ts';
+
+/** Infrastructure addressing outside the pod's prefixes (a ULA /48 of v6pod's). */
+export const INFRA = {
+  coreAddress: 'fd76:3670:ffff::1',
+  serviceNet: 'fd76:3670:ffff:547::/64',
+  keaAddress: 'fd76:3670:ffff:547::547',
+  /** Static link-locals on each core↔router transit link. */
+  transitRouter: 'fe80::1',
+  transitCore: 'fe80::2',
+} as const;
+
+export const BRIDGES = { tor: 'br0', hypervisor: 'cloudbr0', service: 'svc0' } as const;
+
+export type Role = 'core' | 'router' | 'kea' | 'tor' | 'hypervisor' | 'instance';
+
+export interface PlanNode {
+  name: string;
+  role: Role;
+  ns: string;
+}
+
+export interface LinkEnd {
+  node: string;
+  ifname: string;
+  mac: string;
+}
+
+export interface PlanLink {
+  a: LinkEnd;
+  b: LinkEnd;
+}
+
+export interface NsScript {
+  /** "net/ipv6/conf/eth0/accept_ra=1": written under /proc/sys in order. */
+  sysctls: string[];
+  /**
+   * Interfaces whose offloads are turned off: checksums filled in and segments kept wire-sized, so
+   * captures hold what a NIC would send (veth otherwise leaves partial checksums and 64 KiB frames).
+   */
+  offloadsOff?: string[];
+  /** `ip -batch` lines run after the sysctls. */
+  ip: string[];
+}
+
+export interface RouterPlan {
+  name: string;
+  ns: string;
+  mac: string;
+  lanAddress: string;
+  linkLocal: string;
+  serviceAddress: string;
+}
+
+export interface InstancePlan {
+  name: string;
+  kind: InstanceKind;
+  hypervisor: string;
+  /**
+   * Where the instance's stack runs: its own namespace, or — synthetic — the hypervisor's, whose
+   * host daemon serves the instance's TAP port (harness/synth/).
+   */
+  ns: string;
+  port: string;
+  mac: string;
+  slaac: string;
+  linkLocal: string;
+  prefixes: number;
+  securityGroup: string;
+  /** Synthetic: runs its DHCPv6 PD client from boot. */
+  dhcp: boolean;
+}
+
+export interface Plan {
+  run: string;
+  pod: Pod;
+  nodes: PlanNode[];
+  links: PlanLink[];
+  root: string[];
+  setup: Record<string, NsScript>;
+  routes: Record<string, string[]>;
+  attach: Record<string, string[]>;
+  routers: RouterPlan[];
+  instances: InstancePlan[];
+  kea: { ns: string; iface: string; address: string };
+  core: { ns: string; address: string };
+}
+
+const v6 = (iface: string, key: string, value: number | string) => `net/ipv6/conf/${iface}/${key}=${value}`;
+
+/** Sysctls of an instance's eth0, before it comes up (DESIGN.md): EUI-64, no privacy addresses, RAs accepted. */
+export function instanceSysctls(dad: Pod['pod']['dad']): string[] {
+  const optimistic = dad === 'optimistic' ? 1 : 0;
+  return [
+    v6('eth0', 'addr_gen_mode', 0),
+    v6('eth0', 'use_tempaddr', 0),
+    v6('eth0', 'forwarding', 0),
+    v6('eth0', 'accept_ra', 1),
+    v6('eth0', 'autoconf', 1),
+    v6('eth0', 'accept_dad', 1),
+    v6('eth0', 'optimistic_dad', optimistic),
+    v6('eth0', 'use_optimistic', optimistic),
+    // Linux waits a fixed second before its first RS; RFC 4861 §6.3.7 allows 0 (the delay is an upper bound).
+    v6('eth0', 'router_solicitation_delay', 0),
+  ];
+}
+
+/**
+ * Hypervisor port (vnetN) of each instance: the ports already given keep theirs (a port never
+ * changes under a running instance), the others take the lowest free vnetN on their hypervisor.
+ */
+export function assignPorts(pod: Pod, given: Readonly<Record<string, string>> = {}): Record<string, string> {
+  const ports: Record<string, string> = {};
+  for (const h of pod.hypervisors) {
+    const taken = new Set(h.instances.flatMap((i) => (given[i.name] ? [given[i.name]!] : [])));
+    let next = 0;
+    for (const inst of h.instances) {
+      if (given[inst.name]) {
+        ports[inst.name] = given[inst.name]!;
+        continue;
+      }
+      while (taken.has(`vnet${next}`)) next++;
+      ports[inst.name] = `vnet${next}`;
+      taken.add(`vnet${next}`);
+    }
+  }
+  return ports;
+}
+
+export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<string, string>> = {}): Plan {
+  const ports = assignPorts(pod, givenPorts);
+  const ns = (node: string) => namespaceName(run, node);
+  const mac = (node: string, ifname: string) => generateMac(`${pod.name}/${node}/${ifname}`);
+  const l2 = Prefix.parse(pod.pod.l2Prefix);
+  const service = Prefix.parse(INFRA.serviceNet);
+
+  const nodes: PlanNode[] = [
+    { name: pod.core.name, role: 'core', ns: ns(pod.core.name) },
+    ...pod.routers.map((r) => ({ name: r.name, role: 'router' as const, ns: ns(r.name) })),
+    { name: pod.kea.name, role: 'kea', ns: ns(pod.kea.name) },
+    { name: pod.tor.name, role: 'tor', ns: ns(pod.tor.name) },
+    ...pod.hypervisors.map((h) => ({ name: h.name, role: 'hypervisor' as const, ns: ns(h.name) })),
+    // Synthetic instances have no namespace of their own: their TAPs live in the hypervisor's.
+    ...pod.hypervisors.flatMap((h) => h.instances.filter((i) => i.kind === 'namespace').map((i) => ({ name: i.name, role: 'instance' as const, ns: ns(i.name) }))),
+  ];
+
+  const links: PlanLink[] = [];
+  const link = (aNode: string, aIf: string, bNode: string, bIf: string, aMac = mac(aNode, aIf), bMac = mac(bNode, bIf)) =>
+    links.push({ a: { node: aNode, ifname: aIf, mac: aMac }, b: { node: bNode, ifname: bIf, mac: bMac } });
+
+  const routers: RouterPlan[] = pod.routers.map((r, i) => ({
+    name: r.name,
+    ns: ns(r.name),
+    mac: r.mac,
+    lanAddress: l2.address(BigInt(i + 1)),
+    linkLocal: linkLocalAddress(r.mac),
+    serviceAddress: service.address(BigInt(i + 1)),
+  }));
+  for (const r of pod.routers) {
+    link(r.name, 'uplink', pod.core.name, r.name);
+    link(r.name, 'lan', pod.tor.name, r.name, r.mac);
+    link(r.name, 'svc', pod.kea.name, r.name);
+  }
+  const instances: InstancePlan[] = [];
+  for (const h of pod.hypervisors) {
+    link(h.name, 'uplink', pod.tor.name, h.name);
+    h.instances.forEach((inst) => {
+      const port = ports[inst.name]!;
+      if (inst.kind === 'namespace') link(inst.name, 'eth0', h.name, port, inst.mac);
+      instances.push({
+        name: inst.name,
+        kind: inst.kind,
+        hypervisor: h.name,
+        ns: inst.kind === 'namespace' ? ns(inst.name) : ns(h.name),
+        port,
+        mac: inst.mac,
+        slaac: slaacAddress(l2, inst.mac),
+        linkLocal: linkLocalAddress(inst.mac),
+        prefixes: inst.prefixes,
+        securityGroup: inst.securityGroup,
+        dhcp: inst.dhcp,
+      });
+    });
+  }
+
+  const root = [...nodes.map((n) => `netns add ${n.ns}`), ...links.map((l) => vethLine(run, l))];
+  const portsOf = (node: string) => links.flatMap((l) => (l.a.node === node ? [l.a.ifname] : l.b.node === node ? [l.b.ifname] : []));
+  const setup: Record<string, NsScript> = {};
+  const routes: Record<string, string[]> = {};
+  const attach: Record<string, string[]> = {};
+
+  // An L2 switch: a bridge with STP off, no forwarding delay, no multicast snooping, and no IPv6 of its own.
+  const l2Switch = (node: string, bridge: string, ports: string[]): NsScript => ({
+    sysctls: ['net/ipv6/conf/all/disable_ipv6=1', 'net/ipv6/conf/default/disable_ipv6=1'],
+    ip: [
+      'link set lo up',
+      `link add name ${bridge} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`,
+      ...ports.flatMap((p) => [`link set ${p} master ${bridge}`, `link set ${p} up`]),
+      `link set ${bridge} up`,
+    ],
+  });
+
+  const core = pod.core.name;
+  setup[ns(core)] = {
+    sysctls: ['net/ipv6/conf/all/forwarding=1'],
+    ip: ['link set lo up', `address add ${INFRA.coreAddress}/128 dev lo`, ...pod.routers.flatMap((r) => [`address add ${INFRA.transitCore}/64 dev ${r.name} nodad`, `link set ${r.name} up`])],
+  };
+  // Outside CloudStack: the core routes the PD pool (and the pod /64) to both routers, ECMP.
+  const viaRouters = pod.routers.map((r) => `nexthop via ${INFRA.transitRouter} dev ${r.name}`).join(' ');
+  routes[ns(core)] = [`route add ${pod.pod.pdPool} ${viaRouters}`, `route add ${pod.pod.l2Prefix} ${viaRouters}`];
+
+  for (const r of routers) {
+    setup[r.ns] = {
+      // Routers are infrastructure with unique addresses by construction: no DAD, so radvd can
+      // advertise from the LAN link-local the moment it starts.
+      sysctls: ['net/ipv6/conf/all/forwarding=1', ...['uplink', 'lan', 'svc'].map((i) => v6(i, 'accept_dad', 0))],
+      ip: [
+        'link set lo up',
+        `address add ${INFRA.transitRouter}/64 dev uplink nodad`,
+        `address add ${r.lanAddress}/64 dev lan nodad`,
+        `address add ${r.serviceAddress}/64 dev svc nodad`,
+        'link set uplink up',
+        'link set lan up',
+        'link set svc up',
+      ],
+    };
+    routes[r.ns] = [`route add default via ${INFRA.transitCore} dev uplink`];
+  }
+
+  const kea = pod.kea.name;
+  const keaPorts = pod.routers.map((r) => r.name);
+  setup[ns(kea)] = {
+    sysctls: keaPorts.map((p) => v6(p, 'disable_ipv6', 1)),
+    ip: [
+      'link set lo up',
+      `link add name ${BRIDGES.service} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`,
+      ...keaPorts.flatMap((p) => [`link set ${p} master ${BRIDGES.service}`, `link set ${p} up`]),
+      `address add ${INFRA.keaAddress}/64 dev ${BRIDGES.service} nodad`,
+      `link set ${BRIDGES.service} up`,
+    ],
+  };
+
+  setup[ns(pod.tor.name)] = l2Switch(pod.tor.name, BRIDGES.tor, portsOf(pod.tor.name));
+  for (const h of pod.hypervisors) setup[ns(h.name)] = l2Switch(h.name, BRIDGES.hypervisor, portsOf(h.name));
+  for (const inst of instances.filter((i) => i.kind === 'namespace')) {
+    setup[inst.ns] = { sysctls: instanceSysctls(pod.pod.dad), ip: ['link set lo up'] };
+    attach[inst.ns] = ['link set eth0 up'];
+  }
+  for (const n of nodes) setup[n.ns]!.offloadsOff = portsOf(n.name);
+
+  return {
+    run,
+    pod,
+    nodes,
+    links,
+    root,
+    setup,
+    routes,
+    attach,
+    routers,
+    instances,
+    kea: { ns: ns(kea), iface: BRIDGES.service, address: INFRA.keaAddress },
+    core: { ns: ns(core), address: INFRA.coreAddress },
+  };
+}
+
+/** The `ip -batch` line that creates a link's veth pair directly inside its two namespaces. */
+function vethLine(run: string, l: PlanLink): string {
+  return `link add name ${l.a.ifname} netns ${namespaceName(run, l.a.node)} address ${l.a.mac} type veth peer name ${l.b.ifname} netns ${namespaceName(run, l.b.node)} address ${l.b.mac}`;
+}
+
+/**
+ * The kernel objects of one instance, for deploying it into a running pod: the same pieces
+ * buildPlan puts in its phases for every instance at `up`.
+ */
+export function instanceSteps(plan: Plan, inst: InstancePlan): { root: string[]; hypervisor: { ns: string; script: NsScript }; setup: NsScript; attach: string[] } {
+  const link = plan.links.find((l) => l.a.node === inst.name && l.a.ifname === 'eth0')!;
+  return {
+    root: [`netns add ${inst.ns}`, vethLine(plan.run, link)],
+    hypervisor: {
+      ns: namespaceName(plan.run, inst.hypervisor),
+      script: { sysctls: [v6(inst.port, 'disable_ipv6', 1)], offloadsOff: [inst.port], ip: [`link set ${inst.port} master ${BRIDGES.hypervisor}`, `link set ${inst.port} up`] },
+    },
+    setup: plan.setup[inst.ns]!,
+    attach: plan.attach[inst.ns]!,
+  };
+}
+
+/** The script a namespace runs for one phase: sysctl writes, then one `ip -batch`. */
+export function nsShellScript(script: NsScript): string {
+  const writes = script.sysctls.map((s) => {
+    const [path, value] = s.split('=') as [string, string];
+    return `echo ${value} > /proc/sys/${path}`;
+  });
+  const batch = script.ip.length ? [`ip -batch - <<'EOF'`, ...script.ip, 'EOF'] : [];
+  const offloads = (script.offloadsOff ?? []).map((i) => `ethtool -K ${i} tx off tso off gso off >/dev/null`);
+  return [...writes, ...offloads, ...batch].join('\n');
+}

@@ -1,0 +1,205 @@
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { fileURLToPath } from 'node:url';
+import { generateMac, isMulticastMac } from '../addr/mac.ts';
+import { loadPodFile, parsePodFile, PodFileError, type Pod } from './pod-file.ts';
+
+const pods = fileURLToPath(new URL('../../fixtures/pods/', import.meta.url));
+const invalid = `${pods}invalid/`;
+
+/** The error lines a load produces (fails the test when it loads). */
+function errorsOf(load: () => Pod): readonly string[] {
+  try {
+    load();
+  } catch (err) {
+    if (err instanceof PodFileError) return err.errors;
+    throw err;
+  }
+  expect.fail('expected a PodFileError');
+}
+
+const HEAD = 'name: bad\npod:\n  l2Prefix: 2001:db8:100::/64\n  pdPool: 2001:db8:200::/40\n';
+
+describe('pod file: fixtures/pods/default.yaml', () => {
+  it('loads the seed pod with every default filled in', () => {
+    expect(loadPodFile(`${pods}default.yaml`)).to.deep.equal({
+      name: 'default',
+      pod: { l2Prefix: '2001:db8:100::/64', pdPool: '2001:db8:200::/40', delegatedLength: 60, prefixesPerInstance: 1, dad: 'optimistic' },
+      routers: [
+        { name: 'r1', mac: '00:0c:db:f9:cf:00' },
+        { name: 'r2', mac: '00:12:f2:9c:33:00' },
+      ],
+      core: { name: 'core' },
+      kea: { name: 'kea', backend: 'config', dynamicPool: false },
+      tor: { name: 'tor' },
+      hypervisors: [
+        {
+          name: 'hv1',
+          instances: [
+            { name: 'vm1', mac: '06:7a:88:00:00:8b', prefixes: 1, securityGroup: 'default', kind: 'namespace', dhcp: false },
+            { name: 'vm2', mac: generateMac('default/vm2'), prefixes: 1, securityGroup: 'web', kind: 'namespace', dhcp: false },
+          ],
+        },
+        {
+          name: 'hv2',
+          instances: [
+            { name: 'vm3', mac: generateMac('default/vm3'), prefixes: 2, securityGroup: 'default', kind: 'namespace', dhcp: false },
+            { name: 'vm4', mac: generateMac('default/vm4'), prefixes: 1, securityGroup: 'default', kind: 'namespace', dhcp: false },
+          ],
+        },
+      ],
+      securityGroups: { default: { rules: [] }, web: { rules: ['I:tcp;22;22;::/0', 'I:tcp;80;80;::/0'] } },
+    });
+  });
+
+  it('defaults a minimal file: two routers, core, kea, tor, canonical prefixes, the default group', () => {
+    const pod = parsePodFile('name: mini\npod:\n  l2Prefix: 2001:DB8:0100:0::/64\n  pdPool: 2001:db8:0200::/40\nhypervisors:\n  - name: hv1\n', 'mini.yaml');
+    expect(pod.pod).to.deep.equal({ l2Prefix: '2001:db8:100::/64', pdPool: '2001:db8:200::/40', delegatedLength: 60, prefixesPerInstance: 1, dad: 'optimistic' });
+    expect(pod.routers).to.deep.equal([
+      { name: 'r1', mac: generateMac('mini/r1') },
+      { name: 'r2', mac: generateMac('mini/r2') },
+    ]);
+    expect([pod.core.name, pod.kea.name, pod.tor.name]).to.deep.equal(['core', 'kea', 'tor']);
+    expect(pod.hypervisors).to.deep.equal([{ name: 'hv1', instances: [] }]);
+    expect(pod.securityGroups).to.deep.equal({ default: { rules: [] } });
+  });
+});
+
+describe('pod file: synthetic instances and counted entries', () => {
+  it('expands a count into named instances with counted-up MACs, synthetic with DHCP from boot', () => {
+    const pod = parsePodFile(`${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n      - name: s\n        kind: synthetic\n        mac: 02:00:00:00:00:fe\n        count: 3\n      - name: q\n        kind: synthetic\n        dhcp: false\n`, 'pod.yaml');
+    expect(pod.hypervisors[0]!.instances).to.deep.equal([
+      { name: 'vm1', mac: generateMac('bad/vm1'), prefixes: 1, securityGroup: 'default', kind: 'namespace', dhcp: false },
+      { name: 's-1', mac: '02:00:00:00:00:fe', prefixes: 1, securityGroup: 'default', kind: 'synthetic', dhcp: true },
+      { name: 's-2', mac: '02:00:00:00:00:ff', prefixes: 1, securityGroup: 'default', kind: 'synthetic', dhcp: true },
+      { name: 's-3', mac: '02:00:00:00:01:00', prefixes: 1, securityGroup: 'default', kind: 'synthetic', dhcp: true },
+      { name: 'q', mac: generateMac('bad/q'), prefixes: 1, securityGroup: 'default', kind: 'synthetic', dhcp: false },
+    ]);
+  });
+
+  it('generates a MAC per counted name when none is declared', () => {
+    const pod = parsePodFile(`${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: s\n        count: 2\n`, 'pod.yaml');
+    expect(pod.hypervisors[0]!.instances.map((i) => [i.name, i.mac])).to.deep.equal([
+      ['s-1', generateMac('bad/s-1')],
+      ['s-2', generateMac('bad/s-2')],
+    ]);
+  });
+});
+
+describe('pod file: every broken rule is one line, <file>:<line>: <path> <rule>', () => {
+  const files: [string, string[]][] = [
+    ['l2-not-64.yaml', ['4: pod.l2Prefix 2001:db8::/56 must be exactly a /64 (SLAAC needs it)']],
+    ['host-bits.yaml', ['3: pod.l2Prefix 2001:db8:100::1/64 has host bits set (the network is 2001:db8:100::/64)']],
+    ['pool-overlaps-l2.yaml', ['5: pod.pdPool 2001:db8:100::/40 overlaps pod.l2Prefix 2001:db8:100::/64 (the pod /64 must not be in the delegation pool)']],
+    ['delegated-length.yaml', ["5: pod.delegatedLength 40 must be longer than pod.pdPool's /40 and at most 64"]],
+    ['pool-too-small.yaml', ['4: pod.pdPool 2001:db8:200::/62 holds 4 /64s; the 3 instances need 5']],
+    ['duplicate-names.yaml', ["11: hypervisors[1].instances[0].name 'vm1' is already the name of hypervisors[0].instances[0] (node names share one namespace)"]],
+    ['duplicate-macs.yaml', ['12: hypervisors[0].instances[0].mac 00:0c:db:f9:cf:00 is already used by routers[0].mac']],
+    ['multicast-mac.yaml', ['9: hypervisors[0].instances[0].mac 33:33:00:00:00:01 is a multicast MAC (I/G bit set); an interface needs a unicast MAC']],
+    [
+      'name-too-long.yaml',
+      ["6: hypervisors[0].name 'hypervisor1' is 11 characters; at most 8 fit (kernel interface names hold 15: 4 run prefix + 8 name + 3 suffix)"],
+    ],
+    ['unknown-key.yaml', ['5: pod.prefixLength is not a known key (known: l2Prefix, pdPool, delegatedLength, prefixesPerInstance, dad)']],
+    ['missing-pool.yaml', ['2: pod.pdPool is required']],
+    [
+      'wrong-types.yaml',
+      ['5: pod.delegatedLength must be an integer', "6: pod.dad 'fast' must be one of optimistic, full", '8: kea.dynamicPool must be true or false'],
+    ],
+    ['syntax.yaml', ['4: Map keys must be unique', '8: Flow sequence in block collection must be sufficiently indented and end with a ]']],
+    [
+      'security-groups.yaml',
+      [
+        "9: hypervisors[0].instances[0].securityGroup 'web' is not declared in securityGroups",
+        "13: securityGroups.ssh.rules[0] '10.0.0.0/8' is not an IPv6 prefix (want address/length, e.g. 2001:db8::/64)",
+        "14: securityGroups.ssh.rules[1] 'allow ssh from anywhere' must be a rule like I:tcp;22;22;::/0 (direction:protocol;start;end;cidr[,cidr])",
+      ],
+    ],
+  ];
+  for (const [file, lines] of files) {
+    it(`invalid/${file}`, () => {
+      expect(errorsOf(() => loadPodFile(`${invalid}${file}`))).to.deep.equal(lines.map((l) => `${invalid}${file}:${l}`));
+    });
+  }
+
+  const snippets: [string, string, string[]][] = [
+    ['an empty file', '', ['pod.yaml:1: (top level) must be a mapping']],
+    ['a bad pod name', HEAD.replace('name: bad', 'name: Pod_1') + 'hypervisors:\n  - name: hv1\n', ["pod.yaml:1: name 'Pod_1' must be lower-case letters, digits and '-' (not leading)"]],
+    ['no hypervisors', `${HEAD}hypervisors: []\n`, ['pod.yaml:5: hypervisors must have at least 1 entry']],
+    ['two documents', `${HEAD}---\nname: other\n`, ['pod.yaml:5: a pod file holds one YAML document']],
+    ['an unknown top-level key', `${HEAD}hypervisors:\n  - name: hv1\nswitch: tor\n`, ['pod.yaml:7: switch is not a known key (known: name, pod, routers, core, kea, tor, hypervisors, securityGroups)']],
+    ['an instance named like a service node', `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: kea\n`, ["pod.yaml:8: hypervisors[0].instances[0].name 'kea' is already the name of kea (node names share one namespace)"]],
+    [
+      'a declared MAC equal to a generated one',
+      `${HEAD}routers:\n  - name: r1\n    mac: ${generateMac('bad/vm1')}\nhypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n`,
+      [`pod.yaml:11: hypervisors[0].instances[0] generated MAC ${generateMac('bad/vm1')} is already used by routers[0].mac`],
+    ],
+    ['a malformed MAC', `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n        mac: 06-7a-88-00-00-8b\n`, ["pod.yaml:9: hypervisors[0].instances[0].mac '06-7a-88-00-00-8b' must be a MAC like 06:7a:88:00:00:8b"]],
+    ['an unknown instance kind', `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n        kind: container\n`, ["pod.yaml:9: hypervisors[0].instances[0].kind 'container' must be one of namespace, synthetic"]],
+    ['dhcp on a namespace instance', `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n        dhcp: true\n`, ['pod.yaml:9: hypervisors[0].instances[0].dhcp applies to synthetic instances only (a namespace instance runs dhcp6c from the scenarios)']],
+    ['a count of 0', `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: s\n        count: 0\n`, ['pod.yaml:9: hypervisors[0].instances[0].count 0 must be at least 1']],
+    [
+      'a counted name that collides',
+      `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: s-2\n      - name: s\n        count: 3\n`,
+      ["pod.yaml:9: hypervisors[0].instances[1].name 's' (from count: s-2) is already the name of hypervisors[0].instances[0] (node names share one namespace)"],
+    ],
+    [
+      'counted MACs that run into a declared one',
+      `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n        mac: 02:00:00:00:00:03\n      - name: s\n        mac: 02:00:00:00:00:01\n        count: 4\n`,
+      ['pod.yaml:11: hypervisors[0].instances[1].mac 02:00:00:00:00:03 is already used by hypervisors[0].instances[0].mac'],
+    ],
+    [
+      'a counted name too long for the kernel',
+      `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: sixchr\n        count: 10\n`,
+      ["pod.yaml:8: hypervisors[0].instances[0].name 'sixchr-10' is 9 characters; at most 8 fit (kernel interface names hold 15: 4 run prefix + 8 name + 3 suffix)"],
+    ],
+    [
+      'counted instances that need more prefixes than the pool holds',
+      'name: bad\npod:\n  l2Prefix: 2001:db8:100::/64\n  pdPool: 2001:db8:200::/62\n  delegatedLength: 64\nhypervisors:\n  - name: hv1\n    instances:\n      - name: s\n        count: 5\n',
+      ['pod.yaml:4: pod.pdPool 2001:db8:200::/62 holds 4 /64s; the 5 instances need 5'],
+    ],
+  ];
+  for (const [what, text, lines] of snippets) {
+    it(what, () => {
+      expect(errorsOf(() => parsePodFile(text, 'pod.yaml'))).to.deep.equal(lines);
+    });
+  }
+
+  it('a missing file is one line too', () => {
+    expect(errorsOf(() => loadPodFile(`${invalid}absent.yaml`))).to.deep.equal([`${invalid}absent.yaml: cannot read: no such file or directory`]);
+  });
+
+  it('reports every problem at once, shape and meaning alike, in line order', () => {
+    const file = `${invalid}many-errors.yaml`;
+    expect(errorsOf(() => loadPodFile(file))).to.deep.equal(
+      [
+        "2: name 'Bad' must be lower-case letters, digits and '-' (not leading)",
+        '4: pod.l2Prefix 2001:db8::/56 must be exactly a /64 (SLAAC needs it)',
+        '5: pod.pdPool 2001:db8::/40 overlaps pod.l2Prefix 2001:db8::/56 (the pod /64 must not be in the delegation pool)',
+        "6: pod.dad 'fast' must be one of optimistic, full",
+        '9: routers[0].colour is not a known key (known: name, mac)',
+        "13: hypervisors[0].instances[0].name 'r1' is already the name of routers[0] (node names share one namespace)",
+        '14: hypervisors[0].instances[0].mac 01:00:5e:00:00:01 is a multicast MAC (I/G bit set); an interface needs a unicast MAC',
+      ].map((l) => `${file}:${l}`),
+    );
+  });
+});
+
+describe('pod file: generated MACs', () => {
+  it('property: every MAC in a loaded pod is unicast and unique', () => {
+    const names = fc.uniqueArray(fc.stringMatching(/^[a-z0-9-]{1,7}$/).map((s) => `i${s}`), { minLength: 1, maxLength: 40 });
+    fc.assert(
+      fc.property(names, fc.integer({ min: 1, max: 4 }), (instances, hypervisors) => {
+        const hvs = Array.from({ length: hypervisors }, (_, h) => {
+          const mine = instances.filter((_, i) => i % hypervisors === h).map((n) => `      - name: ${n}\n`);
+          return `  - name: hv${h}\n    instances:\n${mine.join('') || '      []\n'}`;
+        });
+        const pod = parsePodFile(`${HEAD}hypervisors:\n${hvs.join('')}`, 'prop.yaml');
+        const macs = [...pod.routers, ...pod.hypervisors.flatMap((h) => h.instances)].map((n) => n.mac);
+        expect(macs).to.have.length(instances.length + 2);
+        expect(new Set(macs).size).to.equal(macs.length);
+        for (const mac of macs) expect(isMulticastMac(mac), mac).to.equal(false);
+      }),
+    );
+  });
+});
