@@ -24,7 +24,7 @@
 import { readFileSync } from 'node:fs';
 import { readState } from '../netns/run-state.ts';
 import { fileURLToPath } from 'node:url';
-import { parsePodFile } from '../harness/pod/pod-file.ts';
+import { parsePodFile, DEFAULT_POD_FILE } from '../harness/pod/pod-file.ts';
 import { up } from '../netns/realize.ts';
 import { teardownRun } from '../netns/teardown.ts';
 import { namespaceName, runDir, uniqueRunName } from '../harness/pod/names.ts';
@@ -40,7 +40,6 @@ import { Prefix } from '../harness/addr/prefix.ts';
 import type { LoadResult } from '../harness/relay/load-client.ts';
 import { emit, progress } from './_stats.ts';
 
-const POD = fileURLToPath(new URL('../fixtures/pods/default.yaml', import.meta.url));
 const LOAD_CLIENT = fileURLToPath(new URL('../harness/relay/load-client.ts', import.meta.url));
 const TSX = import.meta.resolve('tsx');
 const PERIOD_S = 5;
@@ -165,7 +164,7 @@ async function routeInstallRate(ns: string, stateFile: string): Promise<{ instal
   return { install, remove };
 }
 
-const pod = parsePodFile(readFileSync(POD, 'utf8').replace('backend: config', 'backend: config\n  dynamicPool: true'), 'bench-relay.yaml');
+const pod = parsePodFile(readFileSync(DEFAULT_POD_FILE, 'utf8').replace('backend: config', 'backend: config\n  dynamicPool: true'), 'bench-relay.yaml');
 const runName = uniqueRunName('bench');
 progress(`bringing up pod ${runName}`);
 // No relays at up: perfdhcp -A1 plays r1's relay on its port 547 first, then only r1's relay is

@@ -7,7 +7,7 @@
  * The 1,000 are groups for ports vnet100… that carry no traffic: rules key on port names.
  */
 import { spawn } from 'node:child_process';
-import { loadPodFile } from '../harness/pod/pod-file.ts';
+import { loadPodFile, DEFAULT_POD_FILE } from '../harness/pod/pod-file.ts';
 import { up } from '../netns/realize.ts';
 import { teardownRun } from '../netns/teardown.ts';
 import { uniqueRunName } from '../harness/pod/names.ts';
@@ -20,7 +20,6 @@ import { NftDriver } from '../harness/sg/nft-driver.ts';
 import { parseRule, type SgInstance } from '../harness/sg/model.ts';
 import { emit, median, progress } from './_stats.ts';
 
-const POD = new URL('../fixtures/pods/default.yaml', import.meta.url).pathname;
 const OTHERS = 1000;
 const RUNS = 3;
 
@@ -47,11 +46,11 @@ async function iperf(serverNs: string, clientNs: string, address: string): Promi
 }
 
 const runName = uniqueRunName('bsg');
-const pod = loadPodFile(POD);
+const pod = loadPodFile(DEFAULT_POD_FILE);
 const driver = new NftDriver();
 try {
   progress('bringing up the default pod');
-  const { plan } = await up(pod, runName, { podFile: POD, owner: process.pid });
+  const { plan } = await up(pod, runName, { podFile: DEFAULT_POD_FILE, owner: process.pid });
   const hv = hypervisorRef(plan, 'hv1');
   const models = (await podInstanceModels(plan)).filter((m) => m.hypervisor === 'hv1');
   // vm2 serves iperf3: its group opens the iperf3 port.

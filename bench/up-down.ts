@@ -4,13 +4,12 @@
  * down ≤ 0.5 s on 2 cores) and a 50-instance pod; the baseline ratio is the 50-instance pod over the
  * default. Peak memory is this process's maximum RSS (the orchestrator; daemons are separate).
  */
-import { loadPodFile, parsePodFile, type Pod } from '../harness/pod/pod-file.ts';
+import { loadPodFile, parsePodFile, type Pod, DEFAULT_POD_FILE } from '../harness/pod/pod-file.ts';
 import { up } from '../netns/realize.ts';
 import { teardownRun } from '../netns/teardown.ts';
 import { uniqueRunName } from '../harness/pod/names.ts';
 import { emit, median, progress } from './_stats.ts';
 
-const DEFAULT_POD = new URL('../fixtures/pods/default.yaml', import.meta.url).pathname;
 
 function fiftyInstancePod(): Pod {
   const hv = (h: number) => `  - name: hv${h}\n    instances:\n${Array.from({ length: 25 }, (_, i) => `      - name: h${h}vm${i}`).join('\n')}`;
@@ -34,7 +33,7 @@ async function measure(label: string, pod: Pod, runs: number): Promise<{ up: num
 }
 
 const round = (x: number) => +x.toFixed(3);
-const small = await measure('default', loadPodFile(DEFAULT_POD), 5);
+const small = await measure('default', loadPodFile(DEFAULT_POD_FILE), 5);
 const fifty = await measure('50 instances', fiftyInstancePod(), 3);
 emit({
   bench: 'up-down',

@@ -12,7 +12,8 @@ import { listRuns } from '../netns/run-state.ts';
 import { run } from '../harness/os/exec.ts';
 import { ioReason, UsageError } from '../harness/os/usage-error.ts';
 import { checkRunName } from '../harness/pod/names.ts';
-import { DEFAULT_POD_FILE, resolveRun } from './run-option.ts';
+import { resolveRun } from './run-option.ts';
+import { DEFAULT_POD_FILE } from '../harness/pod/pod-file.ts';
 import { loadPod } from './up.ts';
 
 const FORMATS = ['mermaid', 'dot', 'svg'] as const;

@@ -14,5 +14,3 @@ export function resolveRun(named: string | undefined): string {
   if (runs.length === 1) return runs[0]!;
   throw new UsageError(runs.length ? `several runs are up (${runs.join(', ')}): name one with --run` : 'no pod is up (v6pod up FILE)');
 }
-
-export const DEFAULT_POD_FILE = new URL('../fixtures/pods/default.yaml', import.meta.url).pathname;

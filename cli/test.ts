@@ -24,7 +24,7 @@ import { areaOf, totalsOf, type RunResult, type ScenarioResult } from '../harnes
 import { endpointNames, packetLadder } from '../harness/report/ladder.ts';
 import { writeReports } from '../harness/report/artifacts.ts';
 import { makeDir, UsageError } from '../harness/os/usage-error.ts';
-import { DEFAULT_POD_FILE } from './run-option.ts';
+import { DEFAULT_POD_FILE } from '../harness/pod/pod-file.ts';
 import { loadPod } from './up.ts';
 import { progressPrinter } from './progress.ts';
 

@@ -7,7 +7,7 @@ import { checkRunName } from '../harness/pod/names.ts';
 import { up } from '../netns/realize.ts';
 import { assertNetAdmin } from '../netns/privileges.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
-import { DEFAULT_POD_FILE } from './run-option.ts';
+import { DEFAULT_POD_FILE } from '../harness/pod/pod-file.ts';
 import { progressPrinter } from './progress.ts';
 
 export function loadPod(file: string): Pod {

@@ -5,7 +5,7 @@
  */
 import type { Plan } from '../pod/plan.ts';
 import type { PgTarget } from './kea-database.ts';
-import { keaCommand } from '../os/control-socket.ts';
+import { CONTROL_RESULT, keaCommand } from '../os/control-socket.ts';
 import { KEA_VALID_LIFETIME_S, keaPaths } from './kea-config.ts';
 import { Allocator } from './allocator.ts';
 import { ConfigStore } from './config-store.ts';
@@ -71,8 +71,8 @@ export class PodControl {
     const socket = keaPaths(this.plan.run).socket;
     for (const p of r.prefixes) {
       const answer = await keaCommand(socket, 'lease6-del', { 'ip-address': p.split('/')[0], type: 'IA_PD' });
-      // 3 = no such lease: nothing to delete.
-      if (answer.result !== 0 && answer.result !== 3) throw new Error(`Kea lease6-del ${p}: ${answer.text ?? `result ${answer.result}`}`);
+      // Empty: no such lease, nothing to delete.
+      if (answer.result !== CONTROL_RESULT.success && answer.result !== CONTROL_RESULT.empty) throw new Error(`Kea lease6-del ${p}: ${answer.text ?? `result ${answer.result}`}`);
     }
     const until = quarantineMs === undefined ? this.allocator.quarantineEnd() : Date.now() + quarantineMs;
     await this.store.remove([mac], { until, now: Date.now() });

@@ -30,7 +30,7 @@ export async function serveControl(path: string, handle: ControlHandler): Promis
     let data = '';
     conn.setEncoding('utf8').on('data', (d: string) => {
       data += d;
-      if (data.length > MAX_REQUEST_BYTES) return conn.end(`${JSON.stringify({ result: 1, text: 'request too large' })}\n`);
+      if (data.length > MAX_REQUEST_BYTES) return conn.end(`${JSON.stringify({ result: CONTROL_RESULT.error, text: 'request too large' })}\n`);
       let request;
       try {
         request = JSON.parse(data) as ControlRequest;
@@ -39,7 +39,7 @@ export async function serveControl(path: string, handle: ControlHandler): Promis
       }
       handle(request).then(
         (answer) => conn.end(`${JSON.stringify(answer)}\n`),
-        (err: Error) => conn.end(`${JSON.stringify({ result: 1, text: err.message })}\n`),
+        (err: Error) => conn.end(`${JSON.stringify({ result: CONTROL_RESULT.error, text: err.message })}\n`),
       );
     });
     conn.on('error', () => undefined);

@@ -3,14 +3,12 @@
  * link-local, UDP 546 → 547, to All_DHCP_Relay_Agents_and_Servers (ff02::1:2, Ethernet 33:33:00:01:00:02),
  * and the DUID-LL of its MAC as the usual client DUID (untrusted: Kea keys on the relay's option 37).
  */
-import { buildFrame, DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from './frame.ts';
+import { buildFrame } from './frame.ts';
+import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS, ALL_DHCP_RELAY_AGENTS_AND_SERVERS_MAC, DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from './constants.ts';
 import { ETHERTYPE_IPV6 } from './ethernet.ts';
 import type { Duid } from './duid.ts';
 import type { ClientServerMessage } from './dhcpv6.ts';
 
-export const ALL_DHCP_RELAY_AGENTS_AND_SERVERS = 'ff02::1:2';
-/** The multicast MAC of ff02::1:2 (RFC 2464 §7). */
-export const ALL_DHCP_RELAY_AGENTS_AND_SERVERS_MAC = '33:33:00:01:00:02';
 /** ARP hardware type of Ethernet, the hardware type in DUID-LL/LLT. */
 export const HARDWARE_TYPE_ETHERNET = 1;
 

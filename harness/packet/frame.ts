@@ -10,9 +10,7 @@ import { decodeIcmpv6, encodeIcmpv6, type Icmpv6Message } from './icmpv6.ts';
 import { decodeDhcpv6, encodeDhcpv6, type Dhcpv6Message } from './dhcpv6.ts';
 import { pseudoHeaderChecksum, verifyPseudoHeaderChecksum } from './checksum.ts';
 import { ipv6ToBytes } from '../addr/bytes.ts';
-
-export const DHCPV6_CLIENT_PORT = 546;
-export const DHCPV6_SERVER_PORT = 547;
+import { DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from './constants.ts';
 
 export interface Frame {
   ethernet: EthernetHeader;

@@ -5,6 +5,7 @@
  * defaulted model; SLAAC and link-local addresses are not stored (harness/addr computes them).
  */
 import { readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { assertUnicastMac, formatMac, generateMac } from '../addr/mac.ts';
@@ -81,6 +82,9 @@ export interface Pod {
  * root namespace are named <run prefix, 4><node name><suffix, 3> (e.g. "v6k2" + "hv1" + "-p0"), so a
  * node name gets 8. The pod name seeds namespace names and the run prefix, and gets the same limit.
  */
+/** The seed's pod (two routers, two hypervisors, four instances): what `up`, `graph` and `test` use when no file is named. */
+export const DEFAULT_POD_FILE = fileURLToPath(new URL('../../fixtures/pods/default.yaml', import.meta.url));
+
 export const IFNAME_MAX = 15;
 export const RUN_PREFIX_BUDGET = 4;
 export const SUFFIX_BUDGET = 3;

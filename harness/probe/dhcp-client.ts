@@ -9,8 +9,9 @@
 import { createSocket, type Socket } from 'node:dgram';
 import { randomInt } from 'node:crypto';
 import { decodeDhcpv6, encodeDhcpv6, findOption, findOptions, isRelayMessage, type ClientServerMessage, type Dhcpv6Option } from '../packet/dhcpv6.ts';
-import { DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../packet/frame.ts';
-import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS, duidLl } from '../packet/dhcpv6-client-frame.ts';
+import { DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../packet/constants.ts';
+import { duidLl } from '../packet/dhcpv6-client-frame.ts';
+import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS } from '../packet/constants.ts';
 
 export type DhcpStep = { op: 'acquire' } | { op: 'renew' } | { op: 'release' } | { op: 'raw'; hex: string; srcPort?: number };
 

@@ -8,7 +8,7 @@
 import type { BpfInstruction } from '../io/packet-socket.ts';
 import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
 import { PROTO } from '../packet/ipv6.ts';
-import { DHCPV6_SERVER_PORT } from '../packet/frame.ts';
+import { DHCPV6_SERVER_PORT } from '../packet/constants.ts';
 import { macToBytes } from '../addr/bytes.ts';
 
 // Opcodes (linux/filter.h): loads of a half-word, byte and word at an absolute offset, jump if equal, return.

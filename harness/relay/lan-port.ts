@@ -13,7 +13,7 @@
 import { createSocket, type Socket, type SocketOptions } from 'node:dgram';
 import { lookup } from 'node:dns';
 import { isIPv6 } from 'node:net';
-import { DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../packet/frame.ts';
+import { DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../packet/constants.ts';
 import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
 import { PROTO } from '../packet/ipv6.ts';
 import { pseudoHeaderChecksum } from '../packet/checksum.ts';

@@ -6,7 +6,8 @@
  * `window` of them in flight at once. Prints one JSON LoadResult.
  */
 import cap from 'cap';
-import { decodeFrame, DHCPV6_CLIENT_PORT } from '../packet/frame.ts';
+import { decodeFrame } from '../packet/frame.ts';
+import { DHCPV6_CLIENT_PORT } from '../packet/constants.ts';
 import { findOption, findOptions, type ClientServerMessage } from '../packet/dhcpv6.ts';
 import { clientFrame, duidLl } from '../packet/dhcpv6-client-frame.ts';
 import { linkLocalAddress } from '../addr/slaac.ts';

@@ -8,7 +8,7 @@
 import { decodeEthernetHeader, ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
 import { decodeIpv6, PROTO } from '../packet/ipv6.ts';
 import { decodeUdp } from '../packet/udp.ts';
-import { DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../packet/frame.ts';
+import { DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../packet/constants.ts';
 import { decodeDhcpv6, DHCPV6_MESSAGE_NUMBERS, DHCPV6_OPTION_NUMBERS, type Dhcpv6MessageName } from '../packet/dhcpv6.ts';
 import { isWellFormedDhcpv6, optionAt, optionsAt } from '../packet/dhcpv6-scan.ts';
 import { ipv6FromBytes } from '../addr/bytes.ts';

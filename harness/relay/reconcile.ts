@@ -5,7 +5,7 @@
  * persisted table, else from the kernel route the previous run left, else from the router's
  * neighbour table (the link-local whose MAC is the lease's). Everything else is removed.
  */
-import { keaCommand } from '../os/control-socket.ts';
+import { CONTROL_RESULT, keaCommand } from '../os/control-socket.ts';
 import { ipJson } from '../os/exec.ts';
 import type { RelayConfig } from './config.ts';
 import { readPersistedRoutes, type DelegatedRoute, type RouteTable } from './routes.ts';
@@ -43,7 +43,7 @@ export async function fetchLeases(socket: string): Promise<KeaLease6[]> {
   let from = 'start';
   for (;;) {
     const answer = await keaCommand(socket, 'lease6-get-page', { from, limit: PAGE }, 10_000);
-    if (answer.result === 3) return leases; // no (more) leases
+    if (answer.result === CONTROL_RESULT.empty) return leases; // no (more) leases
     if (answer.result !== 0) throw new Error(`lease6-get-page: ${answer.text ?? `result ${answer.result}`}`);
     const page = (answer.arguments?.leases ?? []) as KeaLease6[];
     leases.push(...page);

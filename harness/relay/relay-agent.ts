@@ -19,6 +19,7 @@ import { activePrefixLeases, type KeaLease6 } from './reconcile.ts';
 import type { Counters } from './counters.ts';
 import { ClientLedger } from './clients.ts';
 import { expiresAtFor, type DelegatedRoute } from './routes.ts';
+import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS, ALL_DHCP_RELAY_AGENTS_AND_SERVERS_MAC } from '../packet/constants.ts';
 
 /**
  * Where relayed messages go, as wire bytes (lan-port.ts and server-port.ts in the daemon). The
@@ -44,8 +45,6 @@ export interface RouteSink {
   remove(prefixes: string[]): Promise<string[]>;
 }
 
-export const ALL_DHCP_RELAY_AGENTS_AND_SERVERS = 'ff02::1:2';
-const ALL_DHCP_MAC = '33:33:00:01:00:02';
 /** Client-to-server types a relay forwards (RFC 8415 §7.3); everything else from the LAN is refused. */
 const RELAYED: ReadonlySet<string> = new Set(['solicit', 'request', 'confirm', 'renew', 'rebind', 'release', 'decline', 'information-request']);
 /** Server-to-client types a Relay-Reply may carry. */
@@ -131,7 +130,7 @@ export class RelayAgent {
   private readonly repair = new LeaseRepair();
   private repairing = false;
   private readonly allDhcpAddress = ipv6ToBytes(ALL_DHCP_RELAY_AGENTS_AND_SERVERS);
-  private readonly allDhcpMac = macToBytes(ALL_DHCP_MAC);
+  private readonly allDhcpMac = macToBytes(ALL_DHCP_RELAY_AGENTS_AND_SERVERS_MAC);
 
   constructor(
     private readonly cfg: RelayConfig,

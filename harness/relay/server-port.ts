@@ -3,7 +3,7 @@
  * (source port 547, RFC 8415 §19.1), and the servers' Relay-Replies arrive on it.
  */
 import type { Socket } from 'node:dgram';
-import { DHCPV6_SERVER_PORT } from '../packet/frame.ts';
+import { DHCPV6_SERVER_PORT } from '../packet/constants.ts';
 import { bindUdp } from './lan-port.ts';
 
 const RECEIVE_BUFFER_BYTES = 4 * 1024 * 1024;

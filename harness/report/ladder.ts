@@ -6,6 +6,7 @@ import { readPcap } from '../packet/pcap.ts';
 import { decodeFrame, type DecodedFrame } from '../packet/frame.ts';
 import { DecodeError } from '../packet/errors.ts';
 import type { Plan } from '../pod/plan.ts';
+import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS, ALL_NODES, ALL_ROUTERS } from '../packet/constants.ts';
 
 /** Names for the pod's MACs and addresses: routers, instances, Kea, core. */
 export function endpointNames(plan: Plan): Map<string, string> {
@@ -14,9 +15,9 @@ export function endpointNames(plan: Plan): Map<string, string> {
   for (const i of plan.instances) for (const k of [i.mac, i.linkLocal, i.slaac]) names.set(k, i.name);
   names.set(plan.kea.address, plan.pod.kea.name);
   names.set(plan.core.address, plan.pod.core.name);
-  names.set('ff02::1', 'all-nodes');
-  names.set('ff02::2', 'all-routers');
-  names.set('ff02::1:2', 'dhcp-agents');
+  names.set(ALL_NODES, 'all-nodes');
+  names.set(ALL_ROUTERS, 'all-routers');
+  names.set(ALL_DHCP_RELAY_AGENTS_AND_SERVERS, 'dhcp-agents');
   return names;
 }
 

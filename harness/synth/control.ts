@@ -15,6 +15,7 @@ import type { ControlAnswer, ControlRequest } from '../os/control-socket.ts';
 import { Fleet, UnknownInstance } from './fleet.ts';
 import { SynthConfigError } from './host-config.ts';
 import type { HostCounters, SyntheticHost } from './host.ts';
+import { CONTROL_RESULT } from '../os/control-socket.ts';
 
 export const SYNTH_COMMANDS = ['list-commands', 'state', 'counters', 'add', 'remove', 'release', 'renew', 'start-dhcp', 'send'] as const;
 export type SynthCommand = (typeof SYNTH_COMMANDS)[number];
@@ -27,9 +28,9 @@ export async function handleSynthCommand(request: ControlRequest, fleet: Fleet):
   try {
     return await dispatch(request, fleet);
   } catch (err) {
-    if (err instanceof UnknownInstance) return { result: 3, text: err.message };
-    if (err instanceof BadRequest || err instanceof SynthConfigError) return { result: 1, text: err.message };
-    return { result: 1, text: (err as Error).message };
+    if (err instanceof UnknownInstance) return { result: CONTROL_RESULT.empty, text: err.message };
+    if (err instanceof BadRequest || err instanceof SynthConfigError) return { result: CONTROL_RESULT.error, text: err.message };
+    return { result: CONTROL_RESULT.error, text: (err as Error).message };
   }
 }
 
@@ -90,6 +91,6 @@ async function dispatch(request: ControlRequest, fleet: Fleet): Promise<ControlA
       return { result: 0, arguments: { written } };
     }
     default:
-      return { result: 2, text: `unknown command '${String(request.command)}'` };
+      return { result: CONTROL_RESULT.unsupported, text: `unknown command '${String(request.command)}'` };
   }
 }

@@ -13,7 +13,7 @@ import { SyntheticHost, type DadMode } from './host.ts';
 import { FakeClock } from './testing/fake-clock.ts';
 import { FakeLink } from './testing/fake-link.ts';
 import { mutate, prng, randomFrame } from '../packet/testing/mutate.ts';
-import { multicastMac, solicitedNodeAddress } from './multicast.ts';
+import { multicastMac, solicitedNodeAddress } from '../addr/multicast.ts';
 import type { DhcpClient, DhcpClientOptions, DhcpSnapshot } from './dhcp-client.ts';
 
 // CloudStack's EUI-64 test vector (fixtures/pods/default.yaml vm1).

@@ -11,7 +11,8 @@
  * kernel), kept up to date as addresses come and go, so those frames are not even read.
  * Malformed and invalid frames are counted, never thrown.
  */
-import { buildFrame, decodeFrame, DHCPV6_CLIENT_PORT, type DecodedFrame } from '../packet/frame.ts';
+import { buildFrame, decodeFrame, type DecodedFrame } from '../packet/frame.ts';
+import { DHCPV6_CLIENT_PORT } from '../packet/constants.ts';
 import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
 import type { EchoRequest, Icmpv6Message, NeighborAdvertisement, NeighborSolicitation, RouterAdvertisement } from '../packet/icmpv6.ts';
 import type { NdOption, PrefixInformationOption } from '../packet/nd-options.ts';
@@ -23,7 +24,8 @@ import { formatMac } from '../addr/mac.ts';
 import { AddressTable, addressState, isUsable, lifetimeEnd, updatedValidUntil, type AddressState, type HostAddress } from './addresses.ts';
 import { DefaultRouters } from './routers.ts';
 import { NeighborCache } from './neighbors.ts';
-import { ALL_NODES, ALL_ROUTERS, isLinkLocal, isMulticast, multicastMac, solicitedNodeAddress } from './multicast.ts';
+import { isLinkLocal, isMulticast, multicastMac, solicitedNodeAddress } from '../addr/multicast.ts';
+import { ALL_NODES, ALL_NODES_MAC, ALL_ROUTERS } from '../packet/constants.ts';
 import { systemClock, type Clock } from './clock.ts';
 import type { FrameLink } from './link.ts';
 import type { DhcpClient, DhcpClientFactory, DhcpSnapshot } from './dhcp-client.ts';
@@ -82,7 +84,6 @@ const DEFAULT_HOP_LIMIT = 64;
 const SLAAC_PREFIX_LENGTH = 64;
 const DAD_NONCE_BYTES = 6;
 const ETHERNET_BROADCAST = formatMac(Buffer.alloc(6, 0xff));
-const ALL_NODES_MAC = multicastMac(ALL_NODES);
 const DUID_HARDWARE_ETHERNET = 1;
 // MLDv2 (RFC 3810): reports to all MLDv2 routers, hop limit 1, with a Router Alert (RFC 2711, value 0 = MLD).
 const ALL_MLDV2_ROUTERS = 'ff02::16';

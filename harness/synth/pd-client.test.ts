@@ -5,10 +5,12 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { buildFrame, decodeFrame, DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../packet/frame.ts';
+import { buildFrame, decodeFrame } from '../packet/frame.ts';
+import { DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../packet/constants.ts';
 import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
 import { DHCPV6_STATUS_CODES, encodeDuid, findOption, findOptions, type ClientServerMessage, type Dhcpv6Message, type Dhcpv6Option, type OptionOf } from '../packet/dhcpv6.ts';
-import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS, ALL_DHCP_RELAY_AGENTS_AND_SERVERS_MAC, duidLl } from '../packet/dhcpv6-client-frame.ts';
+import { duidLl } from '../packet/dhcpv6-client-frame.ts';
+import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS, ALL_DHCP_RELAY_AGENTS_AND_SERVERS_MAC } from '../packet/constants.ts';
 import { mutate, prng } from '../packet/testing/mutate.ts';
 import { linkLocalAddress } from '../addr/slaac.ts';
 import { FakeClock } from './testing/fake-clock.ts';

@@ -9,7 +9,8 @@
  */
 import { EventEmitter } from 'node:events';
 import { randomInt } from 'node:crypto';
-import { decodeFrame, DHCPV6_CLIENT_PORT } from '../packet/frame.ts';
+import { decodeFrame } from '../packet/frame.ts';
+import { DHCPV6_CLIENT_PORT } from '../packet/constants.ts';
 import { ETHERTYPE_IPV6, ETHERTYPE_VLAN } from '../packet/ethernet.ts';
 import { PROTO } from '../packet/ipv6.ts';
 import { decodeDuid, DHCPV6_OPTION_NUMBERS, DHCPV6_STATUS_CODES, encodeDuid, findOption, findOptions, isRelayMessage, type ClientServerMessage, type Dhcpv6Message, type Dhcpv6Option, type OptionOf } from '../packet/dhcpv6.ts';

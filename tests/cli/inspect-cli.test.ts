@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import { loadPodFile } from '../../harness/pod/pod-file.ts';
-import { DEFAULT_POD_FILE } from '../../cli/run-option.ts';
+import { DEFAULT_POD_FILE } from '../../harness/pod/pod-file.ts';
 import { buildPlan } from '../../harness/pod/plan.ts';
 import { up } from '../../netns/realize.ts';
 import { teardownRun } from '../../netns/teardown.ts';

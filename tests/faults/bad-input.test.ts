@@ -21,7 +21,8 @@ import { assignPorts } from '../../harness/pod/plan.ts';
 import { podHash } from '../../netns/realize.ts';
 import type { RunState } from '../../netns/run-state.ts';
 import { v6podNamespaces } from '../../netns/teardown.ts';
-import { DEFAULT_POD, v6pod } from './testing.ts';
+import { v6pod } from './testing.ts';
+import { DEFAULT_POD_FILE } from '../../harness/pod/pod-file.ts';
 
 const INVALID = fileURLToPath(new URL('../../fixtures/pods/invalid/', import.meta.url));
 const RUN_NAME_RULE = "must be 1-31 characters of a-z, 0-9 and '-', not starting with '-'";
@@ -62,7 +63,7 @@ function scratch(): { dir: string; cwd: string; root: string } {
     tool: 'v6pod',
     schema: 1,
     run: 'x',
-    podFile: DEFAULT_POD,
+    podFile: DEFAULT_POD_FILE,
     startedAt: '2025-01-01T00:00:00.000Z',
     figures: { wallSeconds: 1, upSeconds: 1, scenariosSeconds: 0, downSeconds: 0 },
     totals: { passed: 1, failed: 0, skipped: 0 },
@@ -70,8 +71,8 @@ function scratch(): { dir: string; cwd: string; root: string } {
   };
   writeFileSync(join(dir, 'shard', 'result.json'), JSON.stringify(result));
   // The fake run: the default pod recorded as ready, with no kernel object at all.
-  const pod = loadPodFile(DEFAULT_POD);
-  const state: RunState = { run: 'fake', podFile: DEFAULT_POD, podHash: podHash(pod), owner: null, phase: 'ready', createdAt: new Date(0).toISOString(), namespaces: [], daemons: [], pod, ports: assignPorts(pod), pending: {} };
+  const pod = loadPodFile(DEFAULT_POD_FILE);
+  const state: RunState = { run: 'fake', podFile: DEFAULT_POD_FILE, podHash: podHash(pod), owner: null, phase: 'ready', createdAt: new Date(0).toISOString(), namespaces: [], daemons: [], pod, ports: assignPorts(pod), pending: {} };
   mkdirSync(join(root, 'fake'), { recursive: true });
   writeFileSync(join(root, 'fake', 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
   return { dir, cwd, root };
@@ -79,7 +80,7 @@ function scratch(): { dir: string; cwd: string; root: string } {
 
 function cases(D: string): Array<[string, Case]> {
   const inv = (f: string) => join(INVALID, f);
-  const P = DEFAULT_POD;
+  const P = DEFAULT_POD_FILE;
   const c = (verb: string, args: string[], line: string, proposed?: string): [string, Case] => [verb, { args, line, ...(proposed ? { proposed } : {}) }];
   return [
     // validate: the pod file's own lines carry file:line and no "v6pod:" (like a compiler's).

@@ -23,7 +23,7 @@ import { waitUntil } from '../../harness/os/wait.ts';
 import { PodControl } from '../../harness/control/pod-control.ts';
 import { clearCurrentPod, setCurrentPod } from '../../harness/probe/pod-context.ts';
 import { dhcpClient, relayCounters, relayRoutes, reservedPrefixes, waitNoRoutes, waitRoutesOnAllRouters } from '../../harness/probe/dhcp.ts';
-import { DEFAULT_POD } from './testing.ts';
+import { DEFAULT_POD_FILE } from '../../harness/pod/pod-file.ts';
 
 interface Lease {
   prefix: string;
@@ -35,7 +35,7 @@ interface Lease {
 
 describe('restarts and a router down on a real pod', function () {
   this.timeout(120_000);
-  const pod = loadPodFile(DEFAULT_POD);
+  const pod = loadPodFile(DEFAULT_POD_FILE);
   const runName = uniqueRunName('rst');
   const artifacts = mkdtempSync(join(tmpdir(), 'rst-'));
   let plan: Plan;
@@ -43,7 +43,7 @@ describe('restarts and a router down on a real pod', function () {
   const delegated = new Map<string, string[]>();
 
   before(async () => {
-    ({ plan } = await up(pod, runName, { podFile: DEFAULT_POD, owner: process.pid }));
+    ({ plan } = await up(pod, runName, { podFile: DEFAULT_POD_FILE, owner: process.pid }));
     setCurrentPod(plan, artifacts);
     for (const inst of plan.instances) {
       const r = await dhcpClient(inst, { iaPds: inst.prefixes });
@@ -127,7 +127,7 @@ describe('restarts and a router down on a real pod', function () {
     assertNoDoubleDelegation(await leases(), delegated);
 
     // Back up through up()'s reconcile: r1's radvd and relay restarted, the relay reconciles its routes from Kea's leases.
-    const { reused } = await up(pod, runName, { podFile: DEFAULT_POD, owner: process.pid });
+    const { reused } = await up(pod, runName, { podFile: DEFAULT_POD_FILE, owner: process.pid });
     expect(reused).to.equal(true);
     expect(daemonAlive(daemon('radvd', 'r1')) && daemonAlive(daemon('dhcp6-relay', 'r1'))).to.equal(true);
     await waitUntil(async () => (await routesComplete([r1, r2])).length === 0, { timeoutMs: 10_000, what: "both routers' routes to be complete" }).catch(() => undefined);
@@ -143,7 +143,7 @@ describe('restarts and a router down on a real pod', function () {
     await waitUntil(() => !daemonAlive(old), { timeoutMs: 10_000, what: `Kea (pid ${old.pid}) to die` });
     expect(await routesComplete(plan.routers), 'routes while Kea is down').to.deep.equal([]);
 
-    const { reused } = await up(pod, runName, { podFile: DEFAULT_POD, owner: process.pid });
+    const { reused } = await up(pod, runName, { podFile: DEFAULT_POD_FILE, owner: process.pid });
     expect(reused).to.equal(true);
     const restarted = daemon('kea-dhcp6', 'kea');
     expect(restarted.pid).to.not.equal(old.pid);

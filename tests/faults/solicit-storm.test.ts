@@ -33,7 +33,7 @@ import { relayCounters, relayRoutes, reservedPrefixes, startDhcp6c, waitRoutesOn
 import type { CounterSnapshot } from '../../harness/relay/counters.ts';
 import { sideCounts } from './relay-fuzz.ts';
 import { addTorPort } from './tor-port.ts';
-import { DEFAULT_POD } from './testing.ts';
+import { DEFAULT_POD_FILE } from '../../harness/pod/pod-file.ts';
 
 const T1_S = 2;
 const T2_S = 30;
@@ -78,7 +78,7 @@ async function udpSent(ns: string): Promise<number> {
 
 describe('a storm of 10,000 Solicits while dhcp6c renews', function () {
   this.timeout(120_000);
-  const pod = loadPodFile(DEFAULT_POD);
+  const pod = loadPodFile(DEFAULT_POD_FILE);
   const runName = uniqueRunName('storm');
   const dir = mkdtempSync(join(tmpdir(), 'storm-'));
   let plan: Plan;
@@ -98,7 +98,7 @@ describe('a storm of 10,000 Solicits while dhcp6c renews', function () {
   let renews: Exchange[] = [];
 
   before(async () => {
-    ({ plan } = await up(pod, runName, { podFile: DEFAULT_POD, owner: process.pid }));
+    ({ plan } = await up(pod, runName, { podFile: DEFAULT_POD_FILE, owner: process.pid }));
     setCurrentPod(plan, dir);
     // Short timers on this run's Kea only (its renew-timer of 1000 s would put no renewal in the test).
     const config = (await kea('config-get')).arguments as { Dhcp6: Record<string, unknown> };

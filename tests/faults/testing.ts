@@ -16,7 +16,6 @@ import { listRuns } from '../../netns/run-state.ts';
 import { waitUntil } from '../../harness/os/wait.ts';
 
 export const CLI = fileURLToPath(new URL('../../bin/v6pod.js', import.meta.url));
-export const DEFAULT_POD = fileURLToPath(new URL('../../fixtures/pods/default.yaml', import.meta.url));
 
 export { prng, type Rng } from '../../harness/packet/testing/mutate.ts';
 

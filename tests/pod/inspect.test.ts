@@ -9,7 +9,7 @@ import { readFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { Ajv } from 'ajv';
 import { loadPodFile } from '../../harness/pod/pod-file.ts';
-import { DEFAULT_POD_FILE } from '../../cli/run-option.ts';
+import { DEFAULT_POD_FILE } from '../../harness/pod/pod-file.ts';
 import { up } from '../../netns/realize.ts';
 import { teardownRun } from '../../netns/teardown.ts';
 import { readState } from '../../netns/run-state.ts';

@@ -9,7 +9,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadPodFile, parsePodFile } from '../../harness/pod/pod-file.ts';
+import { loadPodFile, parsePodFile, DEFAULT_POD_FILE } from '../../harness/pod/pod-file.ts';
 import { up } from '../../netns/realize.ts';
 import { sweepableRuns, teardownRun, v6podNamespaces } from '../../netns/teardown.ts';
 import { runDir, uniqueRunName } from '../../harness/pod/names.ts';
@@ -20,7 +20,6 @@ import { ipJson, run } from '../../harness/os/exec.ts';
 import { slaacAddress } from '../../harness/addr/slaac.ts';
 import { waitUntil } from '../../harness/os/wait.ts';
 
-const DEFAULT_POD = new URL('../../fixtures/pods/default.yaml', import.meta.url).pathname;
 const CLI = new URL('../../bin/v6pod.js', import.meta.url).pathname;
 
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -32,14 +31,14 @@ describe('pod realization (real namespaces, radvd, Kea)', function () {
   this.timeout(60_000);
 
   describe('the default pod', () => {
-    const pod = loadPodFile(DEFAULT_POD);
+    const pod = loadPodFile(DEFAULT_POD_FILE);
     const runName = uniqueRunName('rt');
     let daemonsPids: number[] = [];
 
     after(() => teardownRun(runName));
 
     it('comes up ready: every node a namespace, every link in place, daemons running', async () => {
-      const { plan, reused } = await up(pod, runName, { podFile: DEFAULT_POD, owner: process.pid });
+      const { plan, reused } = await up(pod, runName, { podFile: DEFAULT_POD_FILE, owner: process.pid });
       expect(reused).to.equal(false);
       expect([...(v6podNamespaces().get(runName) ?? [])].sort()).to.deep.equal(plan.nodes.map((n) => n.ns).sort());
       for (const l of plan.links) {
@@ -64,7 +63,7 @@ describe('pod realization (real namespaces, radvd, Kea)', function () {
     });
 
     it('a second up is a no-op that reuses the running pod', async () => {
-      const { reused } = await up(pod, runName, { podFile: DEFAULT_POD, owner: process.pid });
+      const { reused } = await up(pod, runName, { podFile: DEFAULT_POD_FILE, owner: process.pid });
       expect(reused).to.equal(true);
       expect(readState(runName)!.daemons.map((d) => d.pid)).to.deep.equal(daemonsPids);
     });
@@ -128,7 +127,7 @@ describe('pod realization (real namespaces, radvd, Kea)', function () {
       // down --all also removes pods left up on purpose: never run it over someone's pod.
       if (sweepableRuns().length) this.skip();
       const runName = uniqueRunName('crash');
-      const child = spawn('node', [CLI, 'up', DEFAULT_POD, '--run', runName], { stdio: 'ignore' });
+      const child = spawn('node', [CLI, 'up', DEFAULT_POD_FILE, '--run', runName], { stdio: 'ignore' });
       // Kill it once it has created kernel objects and started daemons, before it is ready.
       await waitUntil(() => (readState(runName)?.daemons.length ?? 0) > 0, { timeoutMs: 20_000, what: `up of ${runName} to start daemons` });
       child.kill('SIGKILL');
@@ -150,7 +149,7 @@ describe('pod realization (real namespaces, radvd, Kea)', function () {
 
   describe('command line', () => {
     it('up without root: one line and exit 2', () => {
-      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', 'node', CLI, 'up', DEFAULT_POD], { encoding: 'utf8' });
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', 'node', CLI, 'up', DEFAULT_POD_FILE], { encoding: 'utf8' });
       expect(r.status).to.equal(2);
       expect(r.stderr.trim().split('\n')).to.have.length(1);
       expect(r.stderr).to.match(/needs root/);

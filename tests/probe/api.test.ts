@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadPodFile } from '../../harness/pod/pod-file.ts';
+import { loadPodFile, DEFAULT_POD_FILE } from '../../harness/pod/pod-file.ts';
 import { up } from '../../netns/realize.ts';
 import { teardownRun } from '../../netns/teardown.ts';
 import { uniqueRunName } from '../../harness/pod/names.ts';
@@ -20,7 +20,6 @@ import { expectDropped, expectRoute, router, vm } from '../../harness/probe/api.
 import { reservedPrefixes } from '../../harness/probe/dhcp.ts';
 import type { Frame } from '../../harness/packet/frame.ts';
 
-const POD = new URL('../../fixtures/pods/default.yaml', import.meta.url).pathname;
 
 describe('scenario API on a real pod', function () {
   this.timeout(60_000);
@@ -28,7 +27,7 @@ describe('scenario API on a real pod', function () {
   let plan: Plan;
 
   before(async () => {
-    ({ plan } = await up(loadPodFile(POD), runName, { podFile: POD, owner: process.pid }));
+    ({ plan } = await up(loadPodFile(DEFAULT_POD_FILE), runName, { podFile: DEFAULT_POD_FILE, owner: process.pid }));
     setCurrentPod(plan, mkdtempSync(join(tmpdir(), 'v6pod-api-')));
   });
   after(async () => {

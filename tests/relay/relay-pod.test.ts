@@ -5,8 +5,7 @@
  */
 import { expect } from 'chai';
 import { mkdirSync, writeFileSync, cpSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { loadPodFile } from '../../harness/pod/pod-file.ts';
+import { loadPodFile, DEFAULT_POD_FILE } from '../../harness/pod/pod-file.ts';
 import { up } from '../../netns/realize.ts';
 import { teardownRun } from '../../netns/teardown.ts';
 import { uniqueRunName, namespaceName, runDir } from '../../harness/pod/names.ts';
@@ -25,7 +24,6 @@ import { linkLocalAddress } from '../../harness/addr/slaac.ts';
 import { dhcpClient, relayRoutes, startDhcp6c } from '../../harness/probe/dhcp.ts';
 import type { CounterSnapshot } from '../../harness/relay/counters.ts';
 
-const POD = fileURLToPath(new URL('../../fixtures/pods/default.yaml', import.meta.url));
 
 const RESERVED = {
   vm1: ['2001:db8:200::/60'],
@@ -59,7 +57,7 @@ describe('relay agent in a real pod (issue 5)', function () {
   before(async function () {
     // The relay's own defences are tested with nothing in front of them: no security groups, which
     // would drop the forged frames (and the hand-made spy port) first (see SG-012 and RELAY-00x).
-    ({ plan } = await up(loadPodFile(POD), runName, { podFile: POD, owner: process.pid, securityGroups: false }));
+    ({ plan } = await up(loadPodFile(DEFAULT_POD_FILE), runName, { podFile: DEFAULT_POD_FILE, owner: process.pid, securityGroups: false }));
     const reservations: KeaReservation[] = [
       ...(['vm1', 'vm2', 'vm3'] as const).map((n) => ({ mac: inst(n).mac, prefixes: RESERVED[n] })),
       { mac: SPY.mac, prefixes: RESERVED.spy },

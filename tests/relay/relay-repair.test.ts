@@ -5,8 +5,7 @@
  * message from r2's service address, so only r1's copy of the client's exchange is ever answered.
  */
 import { expect } from 'chai';
-import { fileURLToPath } from 'node:url';
-import { loadPodFile } from '../../harness/pod/pod-file.ts';
+import { loadPodFile, DEFAULT_POD_FILE } from '../../harness/pod/pod-file.ts';
 import { up } from '../../netns/realize.ts';
 import { teardownRun } from '../../netns/teardown.ts';
 import { uniqueRunName } from '../../harness/pod/names.ts';
@@ -17,7 +16,6 @@ import { waitUntil } from '../../harness/os/wait.ts';
 import { dhcpClient, relayRoutes } from '../../harness/probe/dhcp.ts';
 import type { CounterSnapshot } from '../../harness/relay/counters.ts';
 
-const POD = fileURLToPath(new URL('../../fixtures/pods/default.yaml', import.meta.url));
 const TABLE = 'v6prepair';
 
 describe('relay: a binding answered through the other router only is routed from Kea’s leases', function () {
@@ -28,7 +26,7 @@ describe('relay: a binding answered through the other router only is routed from
   const dropped = async () => Number(/packets (\d+)/.exec((await run(['nft', 'list', 'table', 'inet', TABLE], { ns: plan.kea.ns })).stdout)?.[1] ?? 0);
 
   before(async () => {
-    ({ plan } = await up(loadPodFile(POD), runName, { podFile: POD, owner: process.pid }));
+    ({ plan } = await up(loadPodFile(DEFAULT_POD_FILE), runName, { podFile: DEFAULT_POD_FILE, owner: process.pid }));
     const r2 = plan.routers[1]!;
     await run(['nft', '-f', '-'], {
       ns: plan.kea.ns,

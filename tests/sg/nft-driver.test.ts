@@ -7,7 +7,7 @@ import { expect } from 'chai';
 import { mkdtempSync, readFileSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadPodFile } from '../../harness/pod/pod-file.ts';
+import { loadPodFile, DEFAULT_POD_FILE } from '../../harness/pod/pod-file.ts';
 import { up } from '../../netns/realize.ts';
 import { teardownRun } from '../../netns/teardown.ts';
 import { uniqueRunName } from '../../harness/pod/names.ts';
@@ -67,7 +67,6 @@ describe('nft reference driver: rendering', () => {
   });
 });
 
-const POD = new URL('../../fixtures/pods/default.yaml', import.meta.url).pathname;
 
 interface NftObject {
   chain?: { name: string };
@@ -89,7 +88,7 @@ describe('nft reference driver on a real pod', function () {
   const driver = new NftDriver();
 
   before(async () => {
-    ({ plan } = await up(loadPodFile(POD), runName, { podFile: POD, owner: process.pid }));
+    ({ plan } = await up(loadPodFile(DEFAULT_POD_FILE), runName, { podFile: DEFAULT_POD_FILE, owner: process.pid }));
     models = await podInstanceModels(plan);
   });
   after(() => teardownRun(runName));

@@ -8,14 +8,13 @@ import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { up } from '../../netns/realize.ts';
 import { teardownRun } from '../../netns/teardown.ts';
-import { loadPodFile } from '../../harness/pod/pod-file.ts';
+import { loadPodFile, DEFAULT_POD_FILE } from '../../harness/pod/pod-file.ts';
 import { keaCommand } from '../../harness/os/control-socket.ts';
 import { keaConfig, keaPaths } from '../../harness/control/kea-config.ts';
 import type { Plan } from '../../harness/pod/plan.ts';
 import { run } from '../../harness/os/exec.ts';
 import type { ClientResult, RelayClient } from './relay-client.ts';
 
-const POD_FILE = fileURLToPath(new URL('../../fixtures/pods/default.yaml', import.meta.url));
 const RELAY_CLIENT = fileURLToPath(new URL('./relay-client.ts', import.meta.url));
 
 export interface TestPod {
@@ -35,9 +34,9 @@ export interface TestPod {
 
 export async function upTestPod(tag: string): Promise<TestPod> {
   const runName = `${tag}-${process.pid}`;
-  const pod = loadPodFile(POD_FILE);
+  const pod = loadPodFile(DEFAULT_POD_FILE);
   // The test plays the relay itself (relay-client.ts in r1), so the pod's own relays stay off.
-  const { plan } = await up(pod, runName, { podFile: POD_FILE, owner: process.pid, relays: false });
+  const { plan } = await up(pod, runName, { podFile: DEFAULT_POD_FILE, owner: process.pid, relays: false });
   const socket = keaPaths(runName).socket;
   const base = keaConfig(plan) as { Dhcp6: { subnet6: { id: number }[] } };
   const router = plan.routers[0]!;

@@ -14,7 +14,7 @@ import { macToBytes } from '../../harness/addr/bytes.ts';
 import { run } from '../../harness/os/exec.ts';
 import { waitUntil } from '../../harness/os/wait.ts';
 import { SyntheticHost } from '../../harness/synth/host.ts';
-import { multicastMac, solicitedNodeAddress } from '../../harness/synth/multicast.ts';
+import { multicastMac, solicitedNodeAddress } from '../../harness/addr/multicast.ts';
 import type { FrameLink } from '../../harness/synth/link.ts';
 
 const NS = `v6synth-kernel-${process.pid}`;

@@ -6,8 +6,7 @@
  */
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { fileURLToPath } from 'node:url';
-import { loadPodFile } from '../../harness/pod/pod-file.ts';
+import { loadPodFile, DEFAULT_POD_FILE } from '../../harness/pod/pod-file.ts';
 import { up } from '../../netns/realize.ts';
 import { teardownRun } from '../../netns/teardown.ts';
 import { namespaceName, uniqueRunName } from '../../harness/pod/names.ts';
@@ -24,7 +23,6 @@ import { linkLocalAddress } from '../../harness/addr/slaac.ts';
 import { relayRoutes } from '../../harness/probe/dhcp.ts';
 import { PdClient, type PdSnapshot } from '../../harness/synth/pd-client.ts';
 
-const POD = fileURLToPath(new URL('../../fixtures/pods/default.yaml', import.meta.url));
 
 /** A locally administered MAC of this run (02:5d:…). */
 const freshMac = () => formatMac(Buffer.concat([Buffer.of(0x02, 0x5d), randomBytes(4)]));
@@ -58,7 +56,7 @@ describe('synthetic PD client against Kea and the relays in a real pod (issue 8)
 
   before(async function () {
     // Security groups would only know the pod file's instances; this port is the test's own.
-    ({ plan } = await up(loadPodFile(POD), runName, { podFile: POD, owner: process.pid, securityGroups: false }));
+    ({ plan } = await up(loadPodFile(DEFAULT_POD_FILE), runName, { podFile: DEFAULT_POD_FILE, owner: process.pid, securityGroups: false }));
   });
 
   after(async function () {

@@ -7,8 +7,7 @@
  */
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import { loadPodFile } from '../../harness/pod/pod-file.ts';
+import { loadPodFile, DEFAULT_POD_FILE } from '../../harness/pod/pod-file.ts';
 import { up } from '../../netns/realize.ts';
 import { teardownRun } from '../../netns/teardown.ts';
 import { namespaceName, uniqueRunName } from '../../harness/pod/names.ts';
@@ -24,7 +23,6 @@ import { Prefix } from '../../harness/addr/prefix.ts';
 import { relayRoutes } from '../../harness/probe/dhcp.ts';
 import type { HostSnapshot } from '../../harness/synth/host.ts';
 
-const POD = fileURLToPath(new URL('../../fixtures/pods/default.yaml', import.meta.url));
 const HV = 'hv1';
 const INSTANCES: SynthInstance[] = [
   { name: 'syn1', mac: '02:5f:00:00:00:01', port: 'vnet10', iaids: [1], dhcp: true },
@@ -48,7 +46,7 @@ describe('synthetic instances in a real pod (issue 8)', function () {
 
   before(async function () {
     // No security groups: these ports are not in the pod file, so no group would let them speak.
-    ({ plan } = await up(loadPodFile(POD), runName, { podFile: POD, owner: process.pid, securityGroups: false }));
+    ({ plan } = await up(loadPodFile(DEFAULT_POD_FILE), runName, { podFile: DEFAULT_POD_FILE, owner: process.pid, securityGroups: false }));
     const control = await PodControl.open(plan, readState(runName)!.pg);
     try {
       for (const r of await control.reserve(INSTANCES.map((i) => ({ mac: i.mac, count: 1 })))) reserved.set(r.mac, r.prefixes);

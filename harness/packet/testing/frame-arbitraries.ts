@@ -9,7 +9,7 @@
  */
 import fc from 'fast-check';
 import type { Frame } from '../frame.ts';
-import { DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../frame.ts';
+import { DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../constants.ts';
 import { ETHERTYPE_IPV6, type EthernetHeader } from '../ethernet.ts';
 import { encodeIpv6Header, PROTO, type ExtensionHeader, type Ipv6Header, type Ipv6Option } from '../ipv6.ts';
 import type { Dhcpv6Message, Dhcpv6Option } from '../dhcpv6.ts';

@@ -2,11 +2,8 @@
  * The multicast groups a host listens on (RFC 4291 §2.7.1) and their Ethernet addresses
  * (RFC 2464 §7: 33:33 followed by the group's last 32 bits).
  */
-import { ipv6FromBytes, ipv6ToBytes } from '../addr/bytes.ts';
-import { formatMac } from '../addr/mac.ts';
-
-export const ALL_NODES = 'ff02::1';
-export const ALL_ROUTERS = 'ff02::2';
+import { ipv6FromBytes, ipv6ToBytes } from './bytes.ts';
+import { formatMac } from './mac.ts';
 
 /** ff02::1:ffXX:XXXX: the group whose members NS for `address` is sent to (RFC 4291 §2.7.1). */
 export function solicitedNodeAddress(address: string): string {
