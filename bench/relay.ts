@@ -1,5 +1,5 @@
 /**
- * The relay agent's throughput (issue 5). One pod (the default pod with a dynamic pd-pool), on the
+ * The relay agent's throughput. One pod (the default pod with a dynamic pd-pool), on the
  * same machine and in the same script:
  *  - direct: Kea's rate by perfdhcp (`-6 -e prefix-only -A1`, relayed-form traffic straight from
  *    r1's namespace to Kea, as a relay would send it), at increasing offered rates; the best

@@ -1,5 +1,5 @@
 /**
- * Reliability figures (issue 9): kill trials (v6pod SIGKILLed at seeded random points of up, test
+ * Reliability figures: kill trials (v6pod SIGKILLed at seeded random points of up, test
  * and down, then `down`), daemon start failures, Kea SIGKILLed and restarted by up()'s reconcile,
  * PostgreSQL stopped and started under `vm deploy` (tests/faults/pg-restart-trial.ts), the codec
  * fuzzed with mutants of the golden capture, and the running relay fuzzed on both sides

@@ -1,5 +1,5 @@
 /**
- * Scale (issue 8): pods of N synthetic instances (4 hypervisors × N/4, one /60 each, security
+ * Scale: pods of N synthetic instances (4 hypervisors × N/4, one /60 each, security
  * groups on, half the instances in a group with user rules), for N = 100, 250, 500, 1,000 —
  * `npm run bench -- scale [N…]` picks other sizes. Per N, medians of several runs, all from the
  * moment `up` is called:

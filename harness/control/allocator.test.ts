@@ -1,5 +1,5 @@
 /**
- * The delegated-prefix allocator (issue 4, Allocation): lowest free first, k per instance, quarantine
+ * The delegated-prefix allocator: lowest free first, k per instance, quarantine
  * of released prefixes, the exact exhaustion error, and rebuild from the store. The property test
  * runs random deploy/destroy/clock/restart sequences against an in-memory store with the same
  * merge rules as the real ones (the real stores run the same model in their own tests).

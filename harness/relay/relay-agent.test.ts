@@ -1,5 +1,5 @@
 /**
- * The relay agent's decisions without sockets or namespaces (issue 5): what a Relay-Forward
+ * The relay agent's decisions without sockets or namespaces: what a Relay-Forward
  * carries, what is dropped and counted, and which routes a Relay-Reply installs or removes.
  */
 import { expect } from 'chai';

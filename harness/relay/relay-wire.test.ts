@@ -1,5 +1,5 @@
 /**
- * The relay's wire paths (issue 5 benchmark): Relay-Forwards are written as bytes around the
+ * The relay's wire paths (what the relay benchmark drives): Relay-Forwards are written as bytes around the
  * client's message and server messages are delivered in a frame template, without the codec's
  * encoder. These tests pin the bytes to what the codec would have built from the decoded
  * messages, so the fast paths change nothing on the wire.

@@ -1,5 +1,5 @@
 /**
- * The `config` reservation store against real Kea (issue 4, Reservation stores and Tests): the
+ * The `config` reservation store against real Kea: the
  * default pod is brought up, reservations are written to Kea's config file and applied with one
  * config-reload per batch, and Relay-Forwards with option 37 (built with the codecs, sent from r1's
  * namespace) prove what Kea now hands out.

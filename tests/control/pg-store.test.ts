@@ -1,6 +1,5 @@
 /**
- * The `postgresql` reservation store against real Kea and a private PostgreSQL cluster (issue 4,
- * Reservation stores and Tests): the default pod is brought up, a cluster is started in its run
+ * The `postgresql` reservation store against real Kea and a private PostgreSQL cluster: the default pod is brought up, a cluster is started in its run
  * directory with Kea's schema from kea-admin, Kea is pointed at it (hosts-database, one reload),
  * and from then on every put/remove is one transaction Kea sees on the next packet.
  */

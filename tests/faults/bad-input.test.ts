@@ -1,5 +1,5 @@
 /**
- * Issue 9: bad pod files and CLI arguments, every verb. Each case gives the EXACT one line v6pod
+ * Bad pod files and CLI arguments, every verb. Each case gives the EXACT one line v6pod
  * must print on stderr, exit 2, and leaves no state: no namespace, no run directory, nothing in
  * the working directory, the fake run untouched.
  *

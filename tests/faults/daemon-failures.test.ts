@@ -1,5 +1,5 @@
 /**
- * Issue 9: a daemon that fails to start gives ONE clear line naming it and its log, exit 1 (2 for
+ * A daemon that fails to start gives ONE clear line naming it and its log, exit 1 (2 for
  * an environment error), and the run stops with no leftovers (namespaces, run directory, mounts,
  * processes). Faults, each through `v6pod up` as a user runs it, without touching v6pod's code:
  *   - Kea with an unparsable config: a `kea-dhcp6` earlier on PATH appends garbage to the config

@@ -1,5 +1,5 @@
 /**
- * Issue 9: v6pod killed with SIGKILL at random points of `up`, `test` and `down`, then
+ * v6pod killed with SIGKILL at random points of `up`, `test` and `down`, then
  * `v6pod down <run>` (or `down --all`, only when no run of anyone else is sweepable) leaves zero
  * namespaces of the run, zero processes that were in them (the synthetic host's among them), no run directory and no /run/netns
  * mounts; the decoys (a namespace without the v6pod prefix, one that only resembles it, a veth in

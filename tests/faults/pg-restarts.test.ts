@@ -1,5 +1,5 @@
 /**
- * Issue 9: PostgreSQL restarted mid-deploy. A pod whose reservations live in Kea's PostgreSQL host
+ * PostgreSQL restarted mid-deploy. A pod whose reservations live in Kea's PostgreSQL host
  * database (fixtures/pods/postgresql.yaml: a private cluster in the run directory) gets instances
  * deployed through the CLI (`v6pod vm deploy`) while the cluster is stopped (fast shutdown) at
  * seeded points and started again, at once or after the deploy ended (pg-restart-trial.ts).

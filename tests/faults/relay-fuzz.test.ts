@@ -1,5 +1,5 @@
 /**
- * Issue 9: the relay itself fed mutated packets on both of its sides while it runs in a pod
+ * The relay itself fed mutated packets on both of its sides while it runs in a pod
  * (relay-fuzz.ts): seeded mutants of the golden capture's DHCPv6 frames and random bytes injected
  * on the pod LAN toward it, mutated Relay-Replies sent to its service address from Kea's address.
  * 50,000 here (a few seconds); `npm run bench -- reliability` puts 1,000,000 through it.

@@ -1,5 +1,5 @@
 /**
- * Mutated packets through the running relay (issue 9, relay-fuzz.test.ts and bench/reliability.ts).
+ * Mutated packets through the running relay (relay-fuzz.test.ts and bench/reliability.ts).
  * A pod with only r1's relay (so every Relay-Reply Kea sends goes to it and can be counted); two
  * injectors (relay-fuzz-injector.ts): one in a namespace on the ToR bridge sending mutated client
  * frames at the relay's LAN port, one in Kea's namespace sending mutated Relay-Replies from Kea's

@@ -1,5 +1,5 @@
 /**
- * Relay route safety (found by the relay fuzz, issue 9): a relay that installed `ip route replace
+ * Relay route safety (found by the relay fuzz): a relay that installed `ip route replace
  * PREFIX via PEER dev lan proto 201` for any IA_PD prefix a Reply carried let a Reply delegating
  * ::/0 *replace the router's own default route* (same prefix, table and metric 1024), and the Reply
  * ending it (valid lifetime 0) delete the replacement: after 50,000 fuzzed packets r1 had no default

@@ -1,5 +1,5 @@
 /**
- * Issue 9, on a real pod (default pod, both relays): one router down — the other keeps the
+ * On a real pod (default pod, both relays): one router down — the other keeps the
  * instances' default route, keeps relaying and its routes are complete; the router's radvd and
  * relay restarted by `up()` reconcile (routes from Kea's leases, none lost or duplicated). Kea
  * SIGKILLed by its recorded PID and restarted by `up()`: leases persist, the reservations too, no

@@ -1,5 +1,5 @@
 /**
- * Issue 9: a storm of ≥ 10,000 Solicits while a real client renews. The default pod; Kea's renew
+ * A storm of ≥ 10,000 Solicits while a real client renews. The default pod; Kea's renew
  * and rebind timers set short on this run's Kea (config-set: T1 2 s, T2 30 s), so wide-dhcpv6's
  * dhcp6c in vm1 renews every 2 s; perfdhcp in client mode on the pod L2 (a namespace on the ToR
  * bridge, as bench/relay.ts runs it) sends Solicits as fast as it can, in back-to-back bursts,

@@ -1,5 +1,5 @@
 /**
- * A synthetic instance stands for a kernel one (issue 8): the same pod file, once with kernel
+ * A synthetic instance stands for a kernel one: the same pod file, once with kernel
  * (namespace) instances and once with synthetic ones, must give the same outcome for the same
  * MACs — SLAAC address, link-local, both default routers, the reserved prefixes delegated (kernel:
  * wide-dhcpv6 dhcp6c with the seed's configuration; synthetic: the emulated PD client), routed on
@@ -70,7 +70,7 @@ async function outcomeOf(plan: Plan, expectRouted: Record<string, number>): Prom
   };
 }
 
-describe('instance kinds: a synthetic instance gives what a kernel instance with the same MAC gives (issue 8)', function () {
+describe('instance kinds: a synthetic instance gives what a kernel instance with the same MAC gives', function () {
   this.timeout(180_000);
   const expectRouted = { vm1: 2, vm2: 2, bare: 0 }; // prefixes × 2 routers
 

@@ -1,5 +1,5 @@
 /**
- * The relay agent in a real pod (issue 5): Kea with reservations, the relay in r1 and r2, real
+ * The relay agent in a real pod: Kea with reservations, the relay in r1 and r2, real
  * clients in the instances (wide-dhcpv6 dhcp6c with the seed's config, and the codec-built test
  * client for two IA_PDs, unknown MACs, forged and malformed messages), captures at Kea.
  */
@@ -40,7 +40,7 @@ async function counters(plan: Plan, r: RouterPlan): Promise<CounterSnapshot> {
 }
 
 
-describe('relay agent in a real pod (issue 5)', function () {
+describe('relay agent in a real pod', function () {
   this.timeout(120_000);
   const runName = uniqueRunName('relay');
   let plan: Plan;

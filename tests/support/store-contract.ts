@@ -1,5 +1,5 @@
 /**
- * What every reservation store must make real Kea do (issue 4, Tests, integration): run by
+ * What every reservation store must make real Kea do: run by
  * config-store.test.ts and pg-store.test.ts against a pod of their own.
  *   - a Relay-Forward with option 37 = the instance MAC gets exactly the reserved prefix(es), one per IA_PD;
  *   - an unknown MAC gets NoPrefixAvail in its IA_PD;

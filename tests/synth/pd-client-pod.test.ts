@@ -1,5 +1,5 @@
 /**
- * The synthetic instances' PD client against the real pod (issue 8): Kea with a reservation made by
+ * The synthetic instances' PD client against the real pod: Kea with a reservation made by
  * the control plane, v6pod's relay on both routers. The client runs in this process on a TAP
  * (harness/io) attached to hv1's cloudbr0 as a vnet port, exactly where a synthetic instance sits:
  * its frames reach the relays over the real bridges and the relays' replies come back to the TAP.
@@ -27,7 +27,7 @@ import { PdClient, type PdSnapshot } from '../../harness/synth/pd-client.ts';
 /** A locally administered MAC of this run (02:5d:…). */
 const freshMac = () => formatMac(Buffer.concat([Buffer.of(0x02, 0x5d), randomBytes(4)]));
 
-describe('synthetic PD client against Kea and the relays in a real pod (issue 8)', function () {
+describe('synthetic PD client against Kea and the relays in a real pod', function () {
   this.timeout(180_000);
   const runName = uniqueRunName('pdc');
   let plan: Plan;

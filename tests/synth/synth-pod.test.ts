@@ -1,5 +1,5 @@
 /**
- * Synthetic instances in a real pod (issue 8): the host daemon on hv1 serving two TAPs on cloudbr0,
+ * Synthetic instances in a real pod: the host daemon on hv1 serving two TAPs on cloudbr0,
  * against the real radvd on r1 and r2, the relays and Kea. Proves each instance's exact SLAAC
  * address and both routers (from real RAs), the TAPs in the kernel's bridge, pings from the core
  * answered by the emulated stack, and PD: the reserved prefix delegated, routed by both routers,
@@ -29,7 +29,7 @@ const INSTANCES: SynthInstance[] = [
   { name: 'syn2', mac: '02:5f:00:00:00:02', port: 'vnet11', iaids: [1], dhcp: true },
 ];
 
-describe('synthetic instances in a real pod (issue 8)', function () {
+describe('synthetic instances in a real pod', function () {
   this.timeout(180_000);
   const runName = uniqueRunName('synth');
   let plan: Plan;
