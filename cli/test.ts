@@ -1,127 +1,23 @@
 /**
- * `v6pod test`: the main job. Brings up a pod under a run name of its own, runs the conformance
- * scenarios (scenarios/*.scenario.ts) against it with mocha, keeps the evidence, writes the
- * reports (JUnit XML, result.json, summary.md, a self-contained report.html, the topology SVG,
- * the daemons' logs) and tears the pod down. Exit 0 only when every selected scenario passes;
- * 1 when one fails; 2 for usage or environment errors.
+ * `v6pod test`: the main job (harness/report/conformance-run.ts). Exit 0 only when every selected
+ * scenario passes; 1 when one fails; 2 for usage or environment errors.
  */
 import type { Command } from 'commander';
-import Mocha from 'mocha';
-import { readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { copyRunLogs } from '../netns/run-state.ts';
-import { join, resolve } from 'node:path';
-import { up } from '../netns/realize.ts';
-import { teardownRun } from '../netns/teardown.ts';
-import { uniqueRunName } from '../harness/pod/names.ts';
 import { assertNetAdmin } from '../netns/privileges.ts';
-import type { Plan } from '../harness/pod/plan.ts';
-import { podGraph, toDot } from '../harness/pod/graph.ts';
-import { run } from '../harness/os/exec.ts';
-import { clearCurrentPod, setCurrentPod } from '../harness/probe/pod-context.ts';
-import { ProbeAgent } from '../harness/probe/agent-client.ts';
-import { scenarioFiles, scenarioOf } from '../harness/probe/scenario.ts';
-import { areaOf, totalsOf, type RunResult, type ScenarioResult } from '../harness/report/result.ts';
-import { endpointNames, packetLadder } from '../harness/report/ladder.ts';
 import { writeReports } from '../harness/report/artifacts.ts';
-import { makeDir, UsageError } from '../harness/os/usage-error.ts';
+import { conformanceRun, parseShard, type ConformanceRunOptions } from '../harness/report/conformance-run.ts';
+import { UsageError } from '../harness/os/usage-error.ts';
 import { DEFAULT_POD_FILE } from '../harness/pod/pod-file.ts';
 import { loadPod } from './up.ts';
 import { progressPrinter } from './progress.ts';
 
-interface TestOptions {
+interface TestOptions extends Omit<ConformanceRunOptions, 'podFile' | 'profile'> {
   pod: string;
-  grep?: string;
   profile: string;
-  shard?: string;
-  keep?: boolean;
-  keepArtifacts?: boolean;
-  artifacts?: string;
   sgDriver?: string;
 }
 
-function parseShard(text: string | undefined): { index: number; count: number } | undefined {
-  if (text === undefined) return undefined;
-  const m = /^(\d+)\/(\d+)$/.exec(text);
-  const shard = m ? { index: Number(m[1]), count: Number(m[2]) } : undefined;
-  if (!shard || shard.count < 1 || shard.index < 1 || shard.index > shard.count) throw new UsageError(`--shard '${text}' must be I/N with 1 ≤ I ≤ N`);
-  return shard;
-}
-
-/** Keeps the I-th of N slices of the catalogue: scenario k (in ID order) belongs to shard k mod N + 1. */
-function keepShard(suite: Mocha.Suite, shard: { index: number; count: number }): void {
-  const all: Mocha.Test[] = [];
-  const walk = (s: Mocha.Suite) => {
-    all.push(...s.tests);
-    s.suites.forEach(walk);
-  };
-  walk(suite);
-  const ids = all.map((t) => t.title).sort();
-  const mine = new Set(ids.filter((_, k) => k % shard.count === shard.index - 1));
-  const prune = (s: Mocha.Suite) => {
-    s.tests = s.tests.filter((t) => mine.has(t.title));
-    s.suites.forEach(prune);
-  };
-  prune(suite);
-}
-
-interface Scenarios {
-  results: ScenarioResult[];
-  seconds: number;
-}
-
-async function runScenarios(plan: Plan, artifacts: string, opts: TestOptions): Promise<Scenarios> {
-  const started = Date.now();
-  const mocha = new Mocha({ reporter: Mocha.reporters.Base, timeout: 60_000, ...(opts.grep ? { grep: opts.grep } : {}) });
-  scenarioFiles(opts.profile === 'scale' ? 'scale' : 'conformance').forEach((f) => mocha.addFile(f));
-  await mocha.loadFilesAsync();
-  const shard = parseShard(opts.shard);
-  if (shard) keepShard(mocha.suite, shard);
-  const names = endpointNames(plan);
-  const results: ScenarioResult[] = [];
-  const record = (t: Mocha.Runnable, verdict: ScenarioResult['verdict'], err?: Error & { expected?: unknown; actual?: unknown; showDiff?: boolean }) => {
-    const meta = scenarioOf(t.title) ?? { id: t.title.split(' ')[0]!, title: t.title, reference: '', proves: '' };
-    const pcaps = readdirSync(artifacts).filter((f) => f.startsWith(`${meta.id}`) && f.endsWith('.pcap'));
-    const result: ScenarioResult = { ...meta, area: areaOf(meta.id), verdict, durationMs: t.duration ?? 0, pcaps };
-    if (err) {
-      result.failure = { message: err.message, ...(err.showDiff !== false && err.expected !== undefined ? { expected: JSON.stringify(err.expected), actual: JSON.stringify(err.actual) } : {}) };
-      result.ladders = Object.fromEntries(pcaps.map((p) => [p, packetLadder(join(artifacts, p), names)]));
-    } else if (verdict === 'pass' && !opts.keepArtifacts) {
-      // Evidence is kept for failures; passes keep theirs only with --keep-artifacts.
-      for (const p of pcaps) rmSync(join(artifacts, p), { force: true });
-      result.pcaps = [];
-    }
-    results.push(result);
-  };
-  await new Promise<void>((done) => {
-    const runner = mocha.run(() => done());
-    runner.on('test', (t) => {
-      const meta = scenarioOf(t.title);
-      if (meta?.slow && opts.profile === 'quick') t.pending = true;
-    });
-    runner.on('pass', (t) => {
-      record(t, 'pass');
-      process.stdout.write(`  ✔ ${t.title} (${t.duration ?? 0} ms)\n`);
-    });
-    runner.on('fail', (t, err: Error) => {
-      record(t, 'fail', err);
-      process.stdout.write(`  ✘ ${t.title}\n      ${err.message.split('\n').join('\n      ')}\n`);
-    });
-    runner.on('pending', (t) => {
-      record(t, 'skip');
-      process.stdout.write(`  - ${t.title} (skipped)\n`);
-    });
-  });
-  return { results, seconds: (Date.now() - started) / 1000 };
-}
-
-/** The topology as SVG (Graphviz) and the daemons' logs, next to the reports. */
-async function saveEvidence(plan: Plan, artifacts: string): Promise<void> {
-  const dot = toDot(podGraph(plan));
-  writeFileSync(join(artifacts, 'topology.dot'), dot);
-  const svg = await run(['dot', '-Tsvg'], { input: dot, allowFailure: true });
-  if (svg.exitCode === 0) writeFileSync(join(artifacts, 'topology.svg'), svg.stdout);
-  copyRunLogs(plan.run, join(artifacts, 'logs'));
-}
+const PROFILES = ['quick', 'full', 'scale'] as const;
 
 export function registerTest(program: Command): void {
   program
@@ -136,48 +32,17 @@ export function registerTest(program: Command): void {
     .option('--artifacts <dir>', 'where reports and evidence go (default: artifacts/<run>)')
     .option('--sg-driver <cmd>', 'apply security groups with this external driver instead of the reference one (docs/sg-driver.md)')
     .action(async (opts: TestOptions) => {
-      if (!['quick', 'full', 'scale'].includes(opts.profile)) throw new UsageError(`--profile '${opts.profile}' must be quick, full or scale`);
+      const profile = PROFILES.find((p) => p === opts.profile);
+      if (!profile) throw new UsageError(`--profile '${opts.profile}' must be quick, full or scale`);
       parseShard(opts.shard);
       assertNetAdmin('v6pod test');
       // The driver every deploy and `up` use in this process (harness/sg/driver.ts driverFor).
       if (opts.sgDriver) process.env.V6POD_SG_DRIVER = opts.sgDriver;
       const pod = loadPod(opts.pod);
-      const runName = uniqueRunName(pod.name);
-      const artifacts = resolve(opts.artifacts ?? join('artifacts', runName));
-      makeDir(artifacts, `--artifacts ${opts.artifacts ?? artifacts}`);
-      const say = progressPrinter();
-      const started = Date.now();
-      let upSeconds: number;
-      let scenarios: Scenarios;
-      let downStarted: number;
-      try {
-        const { plan } = await up(pod, runName, { podFile: resolve(opts.pod), owner: opts.keep ? null : process.pid, progress: say });
-        upSeconds = (Date.now() - started) / 1000;
-        say(`pod ${runName} ready in ${upSeconds.toFixed(2)} s; running scenarios`);
-        setCurrentPod(plan, artifacts);
-        scenarios = await runScenarios(plan, artifacts, opts);
-        await saveEvidence(plan, artifacts);
-      } finally {
-        await ProbeAgent.closeShared();
-        clearCurrentPod();
-        downStarted = Date.now();
-        if (!opts.keep) await teardownRun(runName);
-      }
-      const now = Date.now();
-      const result: RunResult = {
-        tool: 'v6pod',
-        schema: 1,
-        run: runName,
-        podFile: resolve(opts.pod),
-        ...(opts.shard ? { shard: parseShard(opts.shard)! } : {}),
-        startedAt: new Date(started).toISOString(),
-        figures: { wallSeconds: +((now - started) / 1000).toFixed(3), upSeconds: +upSeconds.toFixed(3), scenariosSeconds: +scenarios.seconds.toFixed(3), downSeconds: +((now - downStarted) / 1000).toFixed(3) },
-        totals: totalsOf(scenarios.results),
-        scenarios: scenarios.results,
-      };
+      const { result, artifacts } = await conformanceRun(pod, { ...opts, podFile: opts.pod, profile }, progressPrinter());
       const paths = writeReports(artifacts, result);
       const f = result.figures;
-      process.stdout.write(`\nv6pod test: run ${runName}: ${f.wallSeconds} s wall (up ${f.upSeconds} s, scenarios ${f.scenariosSeconds} s, down ${f.downSeconds} s)${opts.keep ? `; pod kept: v6pod down ${runName}` : ''}\n`);
+      process.stdout.write(`\nv6pod test: run ${result.run}: ${f.wallSeconds} s wall (up ${f.upSeconds} s, scenarios ${f.scenariosSeconds} s, down ${f.downSeconds} s)${opts.keep ? `; pod kept: v6pod down ${result.run}` : ''}\n`);
       process.stdout.write(`report ${paths.html}\njunit  ${paths.junit}\n`);
       process.stdout.write(`${result.totals.passed} passed, ${result.totals.failed} failed${result.totals.skipped ? `, ${result.totals.skipped} skipped` : ''}\n`);
       if (result.totals.failed > 0 || result.totals.passed === 0) process.exitCode = 1;
