@@ -139,9 +139,12 @@ module.exports = {
     {
       name: 'no-circular',
       severity: 'error',
-      comment: 'No module cycles (type-only imports included): a cycle has no order to load, test or read it in.',
+      comment:
+        'No module cycles (type-only imports included): a cycle has no order to load, test or read it in. ' +
+        'One is the wire format itself: a DHCPv6 Relay-Message option carries a whole message (RFC 8415 §21.10), ' +
+        'so the option codec (dhcpv6-options.ts) calls back into the message codec (dhcpv6.ts) and nothing else.',
       from: {},
-      to: { circular: true },
+      to: { circular: true, viaOnly: { pathNot: '^harness/packet/dhcpv6(-options)?[.]ts$' } },
     },
     {
       name: 'not-to-unresolvable',

@@ -23,7 +23,7 @@ import { postgresDaemonRecord, startPostgres } from './daemons/postgres.ts';
 import { connectPostgres } from '../harness/control/kea-database.ts';
 import { keaHostsDatabase } from '../harness/control/pg-store.ts';
 import { PodControl } from '../harness/control/pod-control.ts';
-import { applyAll, driverFor, instanceModels } from '../harness/sg/driver.ts';
+import { applyAll, driverFor, instanceModels } from '../harness/sg/pod-groups.ts';
 import { ConfigStore } from '../harness/control/config-store.ts';
 import type { Reservation } from '../harness/control/reservation-store.ts';
 import { startRadvd } from './daemons/radvd.ts';

@@ -15,7 +15,9 @@ import { run } from '../../harness/os/exec.ts';
 import type { Plan } from '../../harness/pod/plan.ts';
 import { parseRule, type SgInstance } from '../../harness/sg/model.ts';
 import { egressRules, ingressRules, NftDriver, renderInstance, renderRemoval, TABLE } from '../../harness/sg/nft-driver.ts';
-import { driverRequest, ExternalDriver, hypervisorRef, podInstanceModels } from '../../harness/sg/driver.ts';
+import { driverRequest, hypervisorRef } from '../../harness/sg/driver.ts';
+import { ExternalDriver } from '../../harness/sg/external-driver.ts';
+import { podInstanceModels } from '../../harness/sg/pod-groups.ts';
 import { sourceSetsAdmitting } from '../../harness/sg/nft-inspect.ts';
 import { Prefix } from '../../harness/addr/prefix.ts';
 
