@@ -1,5 +1,5 @@
 /**
- * One long-lived `ip -batch -` process that route changes are written to (DESIGN.md: spawning `ip`
+ * One long-lived `ip -batch -` process that route changes are written to (docs/facts.md: spawning `ip`
  * costs ~2 ms, so one spawn per route would cap the relay near 500 routes/s). `-force` keeps it
  * going past a failed command; each submission ends with a sentinel command whose output line
  * marks it done, and the "Command failed -:N" lines before it name which of its lines failed.

@@ -102,7 +102,7 @@ export interface Plan {
 
 const v6 = (iface: string, key: string, value: number | string) => `net/ipv6/conf/${iface}/${key}=${value}`;
 
-/** Sysctls of an instance's eth0, before it comes up (DESIGN.md): EUI-64, no privacy addresses, RAs accepted. */
+/** Sysctls of an instance's eth0, before it comes up (docs/facts.md): EUI-64, no privacy addresses, RAs accepted. */
 export function instanceSysctls(dad: Pod['pod']['dad']): string[] {
   const optimistic = dad === 'optimistic' ? 1 : 0;
   return [

@@ -1,5 +1,5 @@
 /**
- * The relay's control commands (served by netns/daemons/control-socket.ts, Kea's dialect):
+ * The relay's control commands (served by harness/os/control-socket.ts, Kea's dialect):
  *   counters                 received/sent per message type, drops per reason, routes
  *   routes                   the delegated routes held (prefix, via, mac, expiry)
  *   drop-routes {mac}        removes the routes delegated to that MAC (`vm destroy`: no Release will come)

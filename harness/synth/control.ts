@@ -1,5 +1,5 @@
 /**
- * The host daemon's control commands (served by netns/daemons/control-socket.ts, Kea's dialect;
+ * The host daemon's control commands (served by harness/os/control-socket.ts, Kea's dialect;
  * result 0 ok, 1 bad request or failure, 2 unknown command, 3 no such instance):
  *   list-commands
  *   state [{name}]               {instances: HostSnapshot[]} — all, or the one named

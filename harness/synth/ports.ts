@@ -3,7 +3,7 @@
  * no IPv6 on the port itself (a hypervisor port holds no address, and must not send its own DAD,
  * RS or MLD), in the bridge, up. Sysctls go straight to /proc/sys (the daemon already runs in the
  * hypervisor's namespace); the links change through one `ip -batch` write for the whole batch
- * (DESIGN.md: one `ip` spawn per port costs ~2 ms, too slow at 250).
+ * (docs/facts.md: one `ip` spawn per port costs ~2 ms, too slow at 250).
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import type { IpBatch } from '../os/ip-batch.ts';

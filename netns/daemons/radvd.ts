@@ -1,4 +1,4 @@
-/** radvd on a router's LAN: the pod /64 for SLAAC (A=1, L=1), M=0, O=1 (seed, DESIGN.md). */
+/** radvd on a router's LAN: the pod /64 for SLAAC (A=1, L=1), M=0, O=1 (seed, docs/facts.md). */
 import { writeFileSync } from 'node:fs';
 import type { Plan, RouterPlan } from '../../harness/pod/plan.ts';
 import type { DaemonRecord } from '../run-state.ts';
