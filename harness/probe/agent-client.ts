@@ -23,11 +23,16 @@ export interface ProbeAgentOptions {
   requestTimeoutMs?: number;
 }
 
-/** A frame a capture saw: when, its decoded layers, and its bytes as they were on the wire. */
-export interface CapturedFrame {
+/** A frame a capture saw: when, its bytes as they were on the wire, and its layers when the codecs decode it. */
+export interface SeenFrame {
   timestampUs: number;
-  frame: DecodedFrame;
   data: Buffer;
+  frame?: DecodedFrame;
+}
+
+/** A frame a capture saw that the codecs decode. */
+export interface CapturedFrame extends SeenFrame {
+  frame: DecodedFrame;
 }
 
 type Answer = Record<string, unknown>;
@@ -236,15 +241,21 @@ export class ProbeAgent {
 }
 
 interface Waiter {
-  check: (frames: CapturedFrame[]) => boolean;
+  /** Waits on every frame (undecodable ones too), or only on those the codecs decode. */
+  everyFrame: boolean;
+  check: (frames: SeenFrame[]) => boolean;
   fail: (reason: string) => void;
 }
 
-/** One running capture in an agent: the frames it has seen, decoded, and waits woken by new frames. */
+/**
+ * One running capture in an agent: the frames it has seen — decoded where the codecs can, raw
+ * otherwise (a later fragment, a real tool's malformed message) — and waits woken by new frames.
+ */
 export class Capture {
   /** The agent's capture id, set when the agent accepts the capture. */
   id = '';
-  private readonly seen: CapturedFrame[] = [];
+  private readonly decoded: CapturedFrame[] = [];
+  private readonly seen: SeenFrame[] = [];
   private readonly waiters = new Set<Waiter>();
   private endedBecause: string | undefined;
 
@@ -260,13 +271,32 @@ export class Capture {
     return (await ProbeAgent.in(ns)).capture(iface, filter, file);
   }
 
-  /** Frames captured so far (undecodable frames are skipped: scenarios look for specific frames). */
+  /** Frames captured so far that the codecs decode. */
   frames(): CapturedFrame[] {
+    return this.decoded.slice();
+  }
+
+  /** Every frame captured so far, decoded or not. */
+  everyFrame(): SeenFrame[] {
     return this.seen.slice();
   }
 
-  /** Resolves on the first frame after which `select` finds what it needs (checked at once, too). */
+  /** Resolves on the first decoded frame after which `select` finds what it needs (checked at once, too). */
   waitFor<T>(select: (frames: CapturedFrame[]) => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+    return this.wait(false, select as (frames: SeenFrame[]) => T | undefined | false, timeoutMs, what);
+  }
+
+  /** As waitFor, over every frame: those the codecs cannot decode too (their `frame` is absent). */
+  waitForAny<T>(select: (frames: SeenFrame[]) => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
+    return this.wait(true, select, timeoutMs, what);
+  }
+
+  /** The first decoded frame `match` accepts, waited for. */
+  first(match: (f: CapturedFrame) => unknown, timeoutMs: number, what: string): Promise<CapturedFrame> {
+    return this.waitFor((fs) => fs.find(match), timeoutMs, what);
+  }
+
+  private wait<T>(everyFrame: boolean, select: (frames: SeenFrame[]) => T | undefined | false, timeoutMs: number, what: string): Promise<T> {
     const about = `${what} on ${this.where} (capture ${this.file})`;
     return new Promise<T>((resolve, reject) => {
       const finish = () => {
@@ -274,6 +304,7 @@ export class Capture {
         this.waiters.delete(waiter);
       };
       const waiter: Waiter = {
+        everyFrame,
         check: (frames) => {
           let found: T | undefined | false;
           try {
@@ -298,7 +329,7 @@ export class Capture {
         reject(new WaitTimeout(`timed out after ${(timeoutMs / 1000).toFixed(1)} s waiting for ${about}`));
       }, timeoutMs);
       this.waiters.add(waiter);
-      if (!waiter.check(this.frames()) && this.endedBecause) waiter.fail(this.endedBecause);
+      if (!waiter.check(everyFrame ? this.everyFrame() : this.frames()) && this.endedBecause) waiter.fail(this.endedBecause);
     });
   }
 
@@ -314,15 +345,24 @@ export class Capture {
 
   /** @internal a frame event from the agent */
   add(timestampUs: number, data: Buffer): void {
+    let frame: DecodedFrame | undefined;
     try {
-      this.seen.push({ timestampUs, frame: decodeFrame(data), data });
+      frame = decodeFrame(data);
     } catch (err) {
-      if (err instanceof DecodeError) return;
-      throw err;
+      if (!(err instanceof DecodeError)) throw err;
     }
+    if (frame) {
+      const captured: CapturedFrame = { timestampUs, data, frame };
+      this.seen.push(captured);
+      this.decoded.push(captured);
+    } else this.seen.push({ timestampUs, data });
     if (!this.waiters.size) return;
-    const frames = this.frames();
-    for (const w of [...this.waiters]) w.check(frames);
+    let all: SeenFrame[] | undefined;
+    let decoded: CapturedFrame[] | undefined;
+    for (const w of [...this.waiters]) {
+      if (w.everyFrame) w.check((all ??= this.everyFrame()));
+      else if (frame) w.check((decoded ??= this.frames()));
+    }
   }
 
   /** @internal no more frames will come */
