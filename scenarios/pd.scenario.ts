@@ -5,19 +5,30 @@
  * both routers route — then undoes what it did.
  */
 import { expect } from 'chai';
-import { mkdtempSync } from 'node:fs';
-import { join } from 'node:path';
-import { scenario } from '../harness/probe/scenario.ts';
-import { artifactPath, currentPod } from '../harness/probe/pod-context.ts';
-import { inNode, instance } from '../harness/probe/instance.ts';
-import { Capture } from '../harness/probe/agent-client.ts';
-import { dhcpClient, reservedPrefixes, relayRoutes, startDhcp6c, waitNoRoutes, waitRoutesOnAllRouters } from '../harness/probe/dhcp.ts';
-import { deployInstance, destroyInstance } from '../netns/instance-lifecycle.ts';
-import { findOption, findOptions, innermostMessage } from '../harness/packet/dhcpv6.ts';
-import type { DhcpClientResult } from '../harness/probe/dhcp-client.ts';
+import {
+  core,
+  delegatedIn,
+  delegatedPrefixes,
+  deployVm,
+  destroyVm,
+  dhcpv6Of,
+  ping,
+  relayedOf,
+  remoteIdOf,
+  routers,
+  routesVia,
+  scenario,
+  vm,
+  waitNoRoutes,
+  waitRoutesOnAllRouters,
+  watching,
+  withVm,
+  type DhcpStep,
+} from '../harness/probe/api.ts';
+import { DHCPV6_STATUS_CODES } from '../harness/packet/dhcpv6.ts';
+import { Prefix } from '../harness/addr/prefix.ts';
 
-const NO_PREFIX_AVAIL = 6;
-const delegated = (r: DhcpClientResult, step = 0) => r.steps[step]!.iaPds.flatMap((ia) => ia.prefixes.map((p) => p.prefix)).sort();
+const ACQUIRE_AND_RELEASE: DhcpStep[] = [{ op: 'acquire' }, { op: 'release' }];
 
 describe('PD: prefix delegation', () => {
   scenario(
@@ -28,25 +39,25 @@ describe('PD: prefix delegation', () => {
       proves: 'a real client identified by its MAC (not its DUID) receives the reservation CloudStack recorded, routed on both routers until it releases it',
     },
     async () => {
-      const vm = instance('vm1');
-      const reserved = await reservedPrefixes(vm);
+      // Set up: vm1's reservation, and a watch on its DHCPv6 traffic.
+      const vm1 = vm('vm1');
+      const reserved = await vm1.reservedPrefixes();
       expect(reserved, 'vm1 reservation').to.have.length(1);
-      const capture = await Capture.start(vm.ns, 'eth0', artifactPath('PD-001.pcap'), 'udp port 546 or udp port 547');
-      const dhcp6c = startDhcp6c(vm.ns, mkdtempSync(join(artifactPath(''), 'PD-001-dhcp6c-')));
-      try {
-        const reply = await capture.waitFor(
-          (frames) => frames.find((f) => f.frame.dhcpv6?.type === 'reply' && 'options' in f.frame.dhcpv6 && findOptions(f.frame.dhcpv6.options, 'ia-pd').length > 0),
-          10_000,
-          "Kea's Reply to dhcp6c's Request",
-        );
-        const msg = reply.frame.dhcpv6 as { options: Parameters<typeof findOptions>[0] };
-        const got = findOptions(msg.options, 'ia-pd').flatMap((ia) => findOptions(ia.options, 'iaprefix').map((p) => `${p.prefix}/${p.prefixLength}`));
-        expect(got, `prefixes in the Reply (pcap ${capture.file})`).to.deep.equal(reserved);
-        await waitRoutesOnAllRouters(reserved, vm.linkLocal);
-      } finally {
-        await dhcp6c.stop();
-        await capture.stop();
-      }
+
+      await watching(vm1.plan, 'dhcpv6', async (dhcp) => {
+        // Act: the seed's dhcp6c runs in vm1.
+        const dhcp6c = vm1.startDhcp6c();
+        try {
+          // Pass criteria: Kea's Reply delegates exactly the reservation; both routers route it via vm1.
+          const reply = await dhcp.first((f) => delegatedIn(dhcpv6Of(f, 'reply')).length > 0, 10_000, "Kea's Reply to dhcp6c's Request");
+          expect(delegatedIn(dhcpv6Of(reply, 'reply')), `prefixes in the Reply (pcap ${dhcp.file})`).to.deep.equal(reserved);
+          await waitRoutesOnAllRouters(reserved, vm1.plan.linkLocal);
+        } finally {
+          // Act: dhcp6c stops, releasing its binding.
+          await dhcp6c.stop();
+        }
+      });
+      // Pass criteria: the Release removed both routes.
       await waitNoRoutes(reserved);
     },
   );
@@ -59,15 +70,22 @@ describe('PD: prefix delegation', () => {
       proves: 'an instance with k reserved prefixes gets all k, one per IA_PD, and each is routed on both routers',
     },
     async () => {
-      const vm = instance('vm3');
-      const reserved = await reservedPrefixes(vm);
+      // Set up: vm3 has two prefixes reserved.
+      const vm3 = vm('vm3');
+      const reserved = await vm3.reservedPrefixes();
       expect(reserved, 'vm3 reservation').to.have.length(2);
-      const r = await dhcpClient(vm, { iaPds: 2, steps: [{ op: 'acquire' }] });
+
+      // Act: the codec client asks for two IA_PDs.
+      const r = await vm3.requestPrefixes({ iaPds: 2 });
+
+      // Pass criteria: a Reply with one prefix per IA_PD, the two reserved, routed on both routers.
       expect(r.steps[0]!.answer, 'Reply').to.equal('reply');
       expect(r.steps[0]!.iaPds.map((ia) => ia.prefixes.length), 'one prefix per IA_PD').to.deep.equal([1, 1]);
-      expect(delegated(r)).to.deep.equal([...reserved].sort());
-      await waitRoutesOnAllRouters(reserved, vm.linkLocal);
-      await dhcpClient(vm, { iaPds: 2, steps: [{ op: 'acquire' }, { op: 'release' }] });
+      expect(delegatedPrefixes(r)).to.deep.equal([...reserved].sort());
+      await waitRoutesOnAllRouters(reserved, vm3.plan.linkLocal);
+
+      // Undo: release, and no route is left.
+      await vm3.requestPrefixes({ iaPds: 2, steps: ACQUIRE_AND_RELEASE });
       await waitNoRoutes(reserved);
     },
   );
@@ -80,19 +98,25 @@ describe('PD: prefix delegation', () => {
       proves: 'Kea delegates only what CloudStack reserved: an unknown MAC gets status NoPrefixAvail, never a prefix, and no router routes anything to it',
     },
     async () => {
-      const { instance: vm } = await deployInstance(currentPod().run, { name: 'pd3', prefixes: 0 });
-      try {
-        const control = await dhcpClient(instance('vm4'), { steps: [{ op: 'acquire' }] });
-        expect(delegated(control), 'the reserved instance vm4 (control)').to.deep.equal(await reservedPrefixes(instance('vm4')));
-        const r = await dhcpClient(vm, { steps: [{ op: 'acquire' }] });
+      // Set up: pd3 deployed with no prefix reserved; vm4, reserved, as the control.
+      await withVm('pd3', { prefixes: 0 }, async ({ instance: pd3 }) => {
+        const vm4 = vm('vm4');
+
+        // Act: both ask for a prefix.
+        const control = await vm4.requestPrefixes();
+        const r = await vm(pd3).requestPrefixes();
+
+        // Pass criteria: vm4 gets its reservation; pd3's one IA_PD carries NoPrefixAvail and no
+        // prefix, and no router routes anything via pd3.
+        expect(delegatedPrefixes(control), 'the reserved instance vm4 (control)').to.deep.equal(await vm4.reservedPrefixes());
         expect(r.steps[0]!.iaPds, 'IA_PD of the unreserved instance').to.have.length(1);
-        expect(r.steps[0]!.iaPds[0]).to.include({ status: NO_PREFIX_AVAIL });
+        expect(r.steps[0]!.iaPds[0]).to.include({ status: DHCPV6_STATUS_CODES.NoPrefixAvail });
         expect(r.steps[0]!.iaPds[0]!.prefixes).to.deep.equal([]);
-        for (const router of currentPod().routers) expect((await relayRoutes(router)).filter((x) => x.via === vm.linkLocal), `${router.name} routes via pd3`).to.deep.equal([]);
-        await dhcpClient(instance('vm4'), { steps: [{ op: 'acquire' }, { op: 'release' }] });
-      } finally {
-        await destroyInstance(currentPod().run, 'pd3');
-      }
+        expect(await routesVia(pd3.linkLocal), 'routes via pd3 on any router').to.deep.equal([]);
+
+        // Undo: vm4 releases.
+        await vm4.requestPrefixes({ steps: ACQUIRE_AND_RELEASE });
+      });
     },
   );
 
@@ -104,27 +128,25 @@ describe('PD: prefix delegation', () => {
       proves: 'Kea identifies the client by the MAC the relay saw on the wire, so a client claiming another instance’s DUID cannot take its prefix',
     },
     async () => {
-      const [vm2, vm4] = [instance('vm2'), instance('vm4')];
-      const capture = await Capture.start(currentPod().kea.ns, 'svc0', artifactPath('PD-004.pcap'), 'udp port 547');
-      try {
-        // vm4 claims vm2's DUID (DUID-LL from vm2's MAC).
-        const r = await dhcpClient(vm4, { duid: vm2.mac, steps: [{ op: 'acquire' }, { op: 'release' }] });
-        expect(delegated(r), 'what vm4 got with vm2’s DUID').to.deep.equal(await reservedPrefixes(vm4));
-        const forwards = await capture.waitFor(
-          (frames) => {
-            const fw = frames.filter((f) => f.frame.dhcpv6?.type === 'relay-forward' && innermostMessage(f.frame.dhcpv6)?.type === 'solicit');
-            return fw.length >= currentPod().routers.length ? fw : undefined;
+      // Set up: a watch at Kea.
+      const [vm2, vm4] = [vm('vm2'), vm('vm4')];
+      await watching('kea', 'dhcpv6', async (atKea) => {
+        // Act: vm4 claims vm2's DUID (DUID-LL of vm2's MAC), acquires and releases.
+        const r = await vm4.requestPrefixes({ duid: vm2.plan.mac, steps: ACQUIRE_AND_RELEASE });
+
+        // Pass criteria: vm4 got its own reservation, and each router's Relay-Forward of the
+        // Solicit carries vm4's MAC in option 37.
+        expect(delegatedPrefixes(r), 'what vm4 got with vm2’s DUID').to.deep.equal(await vm4.reservedPrefixes());
+        const forwards = await atKea.waitFor(
+          (fs) => {
+            const fw = fs.filter((f) => relayedOf(f, 'solicit'));
+            return fw.length >= routers().length ? fw : undefined;
           },
           3000,
           'a Relay-Forward of the Solicit from each router',
         );
-        for (const f of forwards) {
-          const remoteId = findOption((f.frame.dhcpv6 as { options: Parameters<typeof findOption>[0] }).options, 'remote-id');
-          expect(remoteId?.remoteId, `option 37 of the Relay-Forward from ${f.frame.ipv6!.src} (pcap ${capture.file})`).to.equal(vm4.mac);
-        }
-      } finally {
-        await capture.stop();
-      }
+        for (const f of forwards) expect(remoteIdOf(f), `option 37 of the Relay-Forward from ${f.frame.ipv6!.src} (pcap ${atKea.file})`).to.equal(vm4.plan.mac);
+      });
     },
   );
 
@@ -136,13 +158,20 @@ describe('PD: prefix delegation', () => {
       proves: 'the relays follow the lease: a renewed prefix stays routed, a released one is no longer routed anywhere',
     },
     async () => {
-      const vm = instance('vm4');
-      const reserved = await reservedPrefixes(vm);
-      const r = await dhcpClient(vm, { steps: [{ op: 'acquire' }, { op: 'renew' }] });
+      // Set up: vm4's reservation.
+      const vm4 = vm('vm4');
+      const reserved = await vm4.reservedPrefixes();
+
+      // Act: acquire, then renew.
+      const r = await vm4.requestPrefixes({ steps: [{ op: 'acquire' }, { op: 'renew' }] });
+      // Pass criteria: the Reply to Renew keeps the prefix, routed on both routers.
       expect(r.steps[1]!.answer, 'Reply to Renew').to.equal('reply');
-      expect(delegated(r, 1), 'prefixes in the Reply to Renew').to.deep.equal(reserved);
-      await waitRoutesOnAllRouters(reserved, vm.linkLocal);
-      const released = await dhcpClient(vm, { steps: [{ op: 'acquire' }, { op: 'release' }] });
+      expect(delegatedPrefixes(r, 1), 'prefixes in the Reply to Renew').to.deep.equal(reserved);
+      await waitRoutesOnAllRouters(reserved, vm4.plan.linkLocal);
+
+      // Act: acquire, then release.
+      const released = await vm4.requestPrefixes({ steps: ACQUIRE_AND_RELEASE });
+      // Pass criteria: the Release is answered and no router routes the prefix any more.
       expect(released.steps[1]!.answer, 'Reply to Release').to.equal('reply');
       await waitNoRoutes(reserved);
     },
@@ -157,13 +186,18 @@ describe('PD: prefix delegation', () => {
       slow: true,
     },
     async () => {
-      const vm = instance('vm4');
-      const reserved = await reservedPrefixes(vm);
+      // Set up: vm4's reservation; a lease of 4 s asked for.
+      const vm4 = vm('vm4');
+      const reserved = await vm4.reservedPrefixes();
       const valid = 4;
-      const r = await dhcpClient(vm, { lifetimeHint: { preferred: 2, valid }, steps: [{ op: 'acquire' }] });
+
+      // Act: acquire with the short lifetimes hinted, and never release.
+      const r = await vm4.requestPrefixes({ lifetimeHint: { preferred: 2, valid }, steps: [{ op: 'acquire' }] });
+
+      // Pass criteria: granted as asked and routed; the routes outlive none of the lease — gone
+      // within its lifetime plus the relays' 1 s expiry sweep.
       expect(r.steps[0]!.iaPds.flatMap((ia) => ia.prefixes.map((p) => p.validLifetime)), 'granted valid lifetime').to.deep.equal([valid]);
-      await waitRoutesOnAllRouters(reserved, vm.linkLocal);
-      // The routes must outlive none of the lease: gone within its lifetime plus the relays' 1 s expiry sweep.
+      await waitRoutesOnAllRouters(reserved, vm4.plan.linkLocal);
       await waitNoRoutes(reserved, (valid + 2) * 1000);
     },
   );
@@ -176,20 +210,26 @@ describe('PD: prefix delegation', () => {
       proves: 'the delegated /60 is routed end to end: core → either router → the instance',
     },
     async () => {
-      const vm = instance('vm1');
-      const [prefix] = await reservedPrefixes(vm);
-      const inside = `${prefix!.split('/')[0]!.replace(/::$/, '')}::1`;
-      await inNode(vm.name, ['ip', '-6', 'address', 'add', `${inside}/128`, 'dev', 'lo']);
+      // Set up: an address inside vm1's reserved prefix on its loopback.
+      const vm1 = vm('vm1');
+      const [prefix] = await vm1.reservedPrefixes();
+      const inside = Prefix.parse(prefix!).address(1n);
+      await vm1.addAddress(`${inside}/128`, 'lo');
       try {
-        const before = await inNode(currentPod().pod.core.name, ['ping', '-6', '-c', '1', '-W', '1', inside], { allowFailure: true });
-        expect(before.exitCode, 'without a delegation the prefix is unreachable (control)').to.not.equal(0);
-        await dhcpClient(vm, { steps: [{ op: 'acquire' }] });
-        await waitRoutesOnAllRouters([prefix!], vm.linkLocal);
-        const ping = await inNode(currentPod().pod.core.name, ['ping', '-6', '-c', '1', '-W', '2', inside], { allowFailure: true });
-        expect(ping.exitCode, `core → ${inside}: ${ping.stdout.trim().split('\n').slice(-2).join(' ')}`).to.equal(0);
+        // Pass criteria (control): without a delegation the prefix is unreachable from the core.
+        const before = await ping(core().name, inside, { waitS: 1 });
+        expect(before.reachable, 'without a delegation the prefix is unreachable (control)').to.equal(false);
+
+        // Act: vm1 acquires its prefix.
+        await vm1.requestPrefixes();
+        await waitRoutesOnAllRouters([prefix!], vm1.plan.linkLocal);
+
+        // Pass criteria: the core's echo to the address inside is answered.
+        const after = await ping(core().name, inside);
+        expect(after.reachable, `core → ${inside}: ${after.summary}`).to.equal(true);
       } finally {
-        await dhcpClient(vm, { steps: [{ op: 'acquire' }, { op: 'release' }] });
-        await inNode(vm.name, ['ip', '-6', 'address', 'del', `${inside}/128`, 'dev', 'lo'], { allowFailure: true });
+        await vm1.requestPrefixes({ steps: ACQUIRE_AND_RELEASE });
+        await vm1.removeAddress(`${inside}/128`, 'lo');
       }
     },
   );
@@ -202,21 +242,25 @@ describe('PD: prefix delegation', () => {
       proves: 'destroying an instance deletes its leases and routes (no Release needed), so the same MAC redeployed with a new DUID is served at once',
     },
     async () => {
-      const run = currentPod().run;
-      const first = await deployInstance(run, { name: 'pd7', mac: '02:00:00:00:07:01' });
-      const r1 = await dhcpClient(first.instance, { duid: '02:00:00:00:d0:01', steps: [{ op: 'acquire' }] });
-      expect(delegated(r1), 'first deployment').to.deep.equal(first.prefixes);
+      // Set up: pd7 deployed, delegated and routed.
+      const mac = '02:00:00:00:07:01';
+      const first = await deployVm('pd7', { mac });
+      const r1 = await vm(first.instance).requestPrefixes({ duid: '02:00:00:00:d0:01' });
+      expect(delegatedPrefixes(r1), 'first deployment').to.deep.equal(first.prefixes);
       await waitRoutesOnAllRouters(first.prefixes, first.instance.linkLocal);
-      await destroyInstance(run, 'pd7');
+
+      // Act: destroy it (no Release).
+      await destroyVm('pd7');
+      // Pass criteria: both routes gone at once.
       await waitNoRoutes(first.prefixes, 1000);
-      const again = await deployInstance(run, { name: 'pd7', mac: '02:00:00:00:07:01' });
-      try {
-        const r2 = await dhcpClient(again.instance, { duid: '02:00:00:00:d0:02', steps: [{ op: 'acquire' }] });
-        expect(delegated(r2), 'redeployed with a new DUID').to.deep.equal(again.prefixes);
+
+      // Act: redeploy the same MAC; its client uses a new DUID.
+      await withVm('pd7', { mac }, async (again) => {
+        const r2 = await vm(again.instance).requestPrefixes({ duid: '02:00:00:00:d0:02' });
+        // Pass criteria: it gets its new reservation, routed on both routers.
+        expect(delegatedPrefixes(r2), 'redeployed with a new DUID').to.deep.equal(again.prefixes);
         await waitRoutesOnAllRouters(again.prefixes, again.instance.linkLocal);
-      } finally {
-        await destroyInstance(run, 'pd7');
-      }
+      });
     },
   );
 });

@@ -4,13 +4,9 @@
  * ground truth; harness/addr is the prediction CloudStack makes without storing the address.
  */
 import { expect } from 'chai';
-import { scenario } from '../harness/probe/scenario.ts';
-import { currentPod, artifactPath } from '../harness/probe/pod-context.ts';
-import { inNode, instances, kernelState } from '../harness/probe/instance.ts';
-import { Capture } from '../harness/probe/agent-client.ts';
+import { core, instances, kernelState, ping, podFileErrors, podPrefix, routers, scenario, vm } from '../harness/probe/api.ts';
 import { slaacAddress, linkLocalAddress } from '../harness/addr/slaac.ts';
-import { parsePodFile, PodFileError } from '../harness/pod/pod-file.ts';
-import type { RouterAdvertisement } from '../harness/packet/icmpv6.ts';
+import { ND_HOP_LIMIT } from '../harness/packet/constants.ts';
 
 /** RFC 4861 §10: MAX_RA_DELAY_TIME, the most a router may wait before answering an RS. */
 const MAX_RA_DELAY_MS = 500;
@@ -24,11 +20,12 @@ describe('SLAAC: addresses and default routes instances derive', () => {
       proves: 'the address CloudStack computes from the pod /64 and the MAC (never stored) is the one the instance configures',
     },
     async () => {
-      const plan = currentPod();
+      // Act: read what every instance's stack holds.
       const seen = await kernelState();
+      // Pass criteria: exactly one global address each, the computed one.
       for (const inst of instances()) {
         const globals = seen.get(inst.name)!.addresses.filter((a) => a.scope === 'global').map((a) => `${a.address}/${a.prefixLength}`);
-        expect(globals, `${inst.name} (MAC ${inst.mac}) global addresses`).to.deep.equal([`${slaacAddress(plan.pod.pod.l2Prefix, inst.mac)}/64`]);
+        expect(globals, `${inst.name} (MAC ${inst.mac}) global addresses`).to.deep.equal([`${slaacAddress(podPrefix(), inst.mac)}/64`]);
       }
     },
   );
@@ -41,7 +38,9 @@ describe('SLAAC: addresses and default routes instances derive', () => {
       proves: 'instances identify by MAC-derived interface ids only, so the computed address is the only global one',
     },
     async () => {
+      // Act: read what every instance's stack holds.
       const seen = await kernelState();
+      // Pass criteria: exactly one link-local each, the EUI-64 of its MAC.
       for (const inst of instances()) {
         const links = seen.get(inst.name)!.addresses.filter((a) => a.scope === 'link').map((a) => a.address);
         expect(links, `${inst.name} link-local addresses`).to.deep.equal([linkLocalAddress(inst.mac)]);
@@ -57,9 +56,13 @@ describe('SLAAC: addresses and default routes instances derive', () => {
       proves: 'both routers advertise on the pod L2 and every instance can leave the pod through either',
     },
     async () => {
-      const routers = currentPod().routers.map((r) => r.linkLocal).sort();
+      // Act: read every instance's default routes.
       const seen = await kernelState();
-      for (const inst of instances()) expect([...seen.get(inst.name)!.defaultRoutes].sort(), `${inst.name} default routes`).to.deep.equal(routers);
+      // Pass criteria: one via each router's link-local.
+      const viaRouters = routers()
+        .map((r) => r.linkLocal)
+        .sort();
+      for (const inst of instances()) expect([...seen.get(inst.name)!.defaultRoutes].sort(), `${inst.name} default routes`).to.deep.equal(viaRouters);
     },
   );
 
@@ -71,36 +74,21 @@ describe('SLAAC: addresses and default routes instances derive', () => {
       proves: 'the routers answer solicitations promptly with the pod prefix for SLAAC and no stateful addressing',
     },
     async () => {
-      const plan = currentPod();
-      const vm = instances()[0]!;
-      const capture = await Capture.start(vm.ns, 'eth0', artifactPath('SLAAC-004.pcap'), 'icmp6');
-      try {
-        // rdisc6 (ndisc6) is the real client: it sends the RS and prints what it understood of each RA.
-        const actor = await inNode(vm.name, ['rdisc6', '-m', '-n', '-w', String(MAX_RA_DELAY_MS + 200), 'eth0']);
-        for (const r of plan.routers) expect(actor.stdout, `rdisc6 heard ${r.name}`).to.include(`from ${r.linkLocal}`);
-        const { rs, ras } = await capture.waitFor(
-          (frames) => {
-            const rs = frames.find((f) => f.frame.icmpv6?.type === 'router-solicitation' && f.frame.ethernet.src === vm.mac);
-            const ras = plan.routers.map((r) => frames.find((f) => rs && f.timestampUs >= rs.timestampUs && f.frame.icmpv6?.type === 'router-advertisement' && f.frame.ipv6?.src === r.linkLocal));
-            return rs && ras.every(Boolean) ? { rs, ras: ras.map((f) => f!) } : undefined;
-          },
-          3000,
-          `an RS from ${vm.name} and an RA from each router after it`,
-        );
-        plan.routers.forEach((r, i) => {
-          const ra = ras[i]!;
-          const msg = ra.frame.icmpv6 as RouterAdvertisement;
-          const delayMs = (ra.timestampUs - rs.timestampUs) / 1000;
-          expect(delayMs, `${r.name} answered after ${delayMs} ms (pcap ${capture.file})`).to.be.at.most(MAX_RA_DELAY_MS);
-          expect(ra.frame.ipv6!.hopLimit, `${r.name} RA hop limit`).to.equal(255);
-          expect(msg, `${r.name} RA flags`).to.include({ managed: false, other: true });
-          const pio = msg.options.filter((o) => o.type === 'prefix-information');
-          expect(pio, `${r.name} prefix information`).to.have.length(1);
-          expect(pio[0], `${r.name} prefix information`).to.include({ prefix: plan.pod.pod.l2Prefix.split('/')[0], prefixLength: 64, onLink: true, autonomous: true });
-          expect(msg.options, `${r.name} source link-layer address`).to.deep.include({ type: 'source-link-layer-address', address: r.mac });
-        });
-      } finally {
-        await capture.stop();
+      // Act: rdisc6 (ndisc6) is the real client: it sends the RS and prints what it understood of each RA.
+      const first = vm(instances()[0]!);
+      const { output, ras } = await first.discoverRouters(['rdisc6', '-m', '-n', '-w', String(MAX_RA_DELAY_MS + 200), 'eth0']);
+
+      // Pass criteria: rdisc6 heard every router; each RA came within MAX_RA_DELAY_TIME with hop limit
+      // 255, M=0 O=1, one PIO for the pod /64 (L=1 A=1) and the router's MAC as source link-layer address.
+      for (const r of routers()) expect(output, `rdisc6 heard ${r.name}`).to.include(`from ${r.linkLocal}`);
+      for (const { router, delayMs, ra, hopLimit } of ras) {
+        expect(delayMs, `${router.name} answered after ${delayMs} ms`).to.be.at.most(MAX_RA_DELAY_MS);
+        expect(hopLimit, `${router.name} RA hop limit`).to.equal(ND_HOP_LIMIT);
+        expect(ra, `${router.name} RA flags`).to.include({ managed: false, other: true });
+        const pio = ra.options.filter((o) => o.type === 'prefix-information');
+        expect(pio, `${router.name} prefix information`).to.have.length(1);
+        expect(pio[0], `${router.name} prefix information`).to.include({ prefix: podPrefix().split('/')[0], prefixLength: 64, onLink: true, autonomous: true });
+        expect(ra.options, `${router.name} source link-layer address`).to.deep.include({ type: 'source-link-layer-address', address: router.mac });
       }
     },
   );
@@ -113,16 +101,13 @@ describe('SLAAC: addresses and default routes instances derive', () => {
       proves: 'a pod with any other L2 prefix length is refused with a line naming the field, before anything is built',
     },
     () => {
+      // Set up: the same pod file with l2Prefix of several lengths.
       const pod = (l2: string) => `name: p\npod:\n  l2Prefix: ${l2}\n  pdPool: 2001:db8:200::/40\nhypervisors:\n  - name: hv1\n`;
-      expect(() => parsePodFile(pod('2001:db8:100::/64'), 'ok.yaml'), 'the /64 control').to.not.throw();
+
+      // Act and pass criteria: the /64 is accepted (control); every other length is refused on its line.
+      expect(podFileErrors(pod('2001:db8:100::/64'), 'ok.yaml'), 'the /64 control').to.deep.equal([]);
       for (const bad of ['2001:db8:100::/56', '2001:db8:100::/80', '2001:db8:100::/48']) {
-        let errors: readonly string[] = [];
-        try {
-          parsePodFile(pod(bad), 'bad.yaml');
-        } catch (err) {
-          if (err instanceof PodFileError) errors = err.errors;
-        }
-        expect(errors.join('\n'), `pod with l2Prefix ${bad}`).to.match(/bad\.yaml:3: pod\.l2Prefix .*must be exactly a \/64/);
+        expect(podFileErrors(pod(bad), 'bad.yaml').join('\n'), `pod with l2Prefix ${bad}`).to.match(/bad\.yaml:3: pod\.l2Prefix .*must be exactly a \/64/);
       }
     },
   );
@@ -137,10 +122,11 @@ describe('pod reachability', () => {
       proves: 'the pod /64 is routed from outside through both routers and every instance answers from its computed address',
     },
     async () => {
-      const plan = currentPod();
       for (const inst of instances()) {
-        const ping = await inNode(plan.pod.core.name, ['ping', '-6', '-c', '1', '-W', '2', inst.slaac], { allowFailure: true });
-        expect(ping.exitCode, `core → ${inst.name} ${inst.slaac}: ${ping.stdout.trim().split('\n').slice(-2).join(' ')}`).to.equal(0);
+        // Act: the core pings the instance's SLAAC address.
+        const echo = await ping(core().name, inst.slaac);
+        // Pass criteria: answered.
+        expect(echo.reachable, `core → ${inst.name} ${inst.slaac}: ${echo.summary}`).to.equal(true);
       }
     },
   );

@@ -2,6 +2,7 @@
  * Scenario helpers for prefix delegation: the codec client and wide-dhcpv6 dhcp6c as actors in an
  * instance, what the control plane reserved, what each router routes, and the relays' counters.
  */
+import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -57,6 +58,28 @@ export interface RelayRoute {
 export async function relayRoutes(router: RouterPlan): Promise<RelayRoute[]> {
   const rows = await ipJson<Array<{ dst: string; gateway?: string; expires?: number }>>(router.ns, ['-6', 'route', 'show', 'proto', RELAY_ROUTE_PROTO, 'dev', 'lan']);
   return rows.map((r) => ({ prefix: r.dst, via: r.gateway, expires: r.expires }));
+}
+
+/** The prefixes a client's step was delegated (default: its first step), sorted. */
+export function delegatedPrefixes(result: DhcpClientResult, step = 0): string[] {
+  const s = result.steps[step];
+  if (!s) throw new Error(`the client ran ${result.steps.length} steps, not ${step + 1}`);
+  return s.iaPds.flatMap((ia) => ia.prefixes.map((p) => p.prefix)).sort();
+}
+
+/** Asserts the router routes `prefix` (the relay's route on its LAN), via the given next hop. */
+export async function expectRoute(r: RouterPlan, prefix: string, opts: { via: string }): Promise<void> {
+  const held = await relayRoutes(r);
+  expect(
+    held.filter((x) => x.prefix === prefix).map((x) => x.via),
+    `${r.name} routes ${prefix}: expected exactly one route via ${opts.via}, saw ${JSON.stringify(held.filter((x) => x.prefix === prefix))}`,
+  ).to.deep.equal([opts.via]);
+}
+
+/** Routes any router holds via `via` (a client's link-local). */
+export async function routesVia(via: string): Promise<Array<RelayRoute & { router: string }>> {
+  const all = await Promise.all(currentPod().routers.map(async (r) => (await relayRoutes(r)).filter((x) => x.via === via).map((x) => ({ ...x, router: r.name }))));
+  return all.flat();
 }
 
 /** Waits until every router holds exactly one route for each prefix, via `via`. */

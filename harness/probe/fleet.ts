@@ -15,6 +15,7 @@ import { instanceModel } from '../sg/model.ts';
 import { relayRoutes } from './dhcp.ts';
 import { Prefix } from '../addr/prefix.ts';
 import { waitUntil } from '../os/wait.ts';
+import { prng } from '../packet/testing/mutate.ts';
 
 export interface Shortfall {
   instance: string;
@@ -133,4 +134,17 @@ export async function untilNoShortfall(what: string, check: () => Promise<Shortf
     },
     { timeoutMs, what: () => `${what}: ${describeShortfalls(last, total)}` },
   );
+}
+
+/**
+ * `count` instances (at most all of them) spread over the hypervisors round robin, each picked
+ * among its hypervisor's with a PRNG seeded by the run name: a run's sample is reproducible from its name.
+ */
+export function sampleInstances(plan: Plan, count: number): InstancePlan[] {
+  const seed = [...plan.run].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
+  const rng = prng(seed);
+  const byHv = new Map<string, InstancePlan[]>();
+  for (const i of plan.instances) byHv.set(i.hypervisor, [...(byHv.get(i.hypervisor) ?? []), i]);
+  const pools = [...byHv.values()];
+  return Array.from({ length: Math.min(count, plan.instances.length) }, (_, k) => rng.pick(pools[k % pools.length]!));
 }

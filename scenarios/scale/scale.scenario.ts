@@ -1,51 +1,40 @@
 /**
- * The scale profile (`v6pod test --pod fixtures/pods/scale-1000.yaml --profile scale`, issue 8):
- * every instance of the pod is verified — SLAAC address, reserved prefixes delivered, a route for
- * each on every router, its security group in force — each check one read per daemon or
- * namespace (harness/probe/fleet.ts), then a sample of the drop matrix on random instances, each
+ * The scale profile (`v6pod test --pod fixtures/pods/scale-1000.yaml --profile scale`): every
+ * instance of the pod is verified — SLAAC address, reserved prefixes delivered, a route for each on
+ * every router, its security group in force — each check one read per daemon or namespace (the
+ * fleet checks of the scenario API), then a sample of the drop matrix on random instances, each
  * drop proved with a positive control, captures entering the port and absent beyond the
  * hypervisor's uplink, and the dropping rule's counter. The sample is derived from the run name
  * and every failure names its instance.
  */
 import { expect } from 'chai';
-import { scenario } from '../../harness/probe/scenario.ts';
-import { currentPod } from '../../harness/probe/pod-context.ts';
-import { instances, kernelState } from '../../harness/probe/instance.ts';
-import { counted, expectDropped } from '../../harness/probe/api.ts';
-import { delegationShortfalls, describeShortfalls, reservationsByMac, routeShortfalls, securityGroupShortfalls, untilNoShortfall, type Shortfall } from '../../harness/probe/fleet.ts';
-import { usable } from '../../netns/observe.ts';
-import { INFRA, type InstancePlan } from '../../harness/pod/plan.ts';
-import { ETHERTYPE_IPV6 } from '../../harness/packet/ethernet.ts';
-import type { Frame } from '../../harness/packet/frame.ts';
-import { prng } from '../../harness/packet/testing/mutate.ts';
+import {
+  currentPod,
+  delegationShortfalls,
+  describeShortfalls,
+  echoToCore,
+  expectDropped,
+  instances,
+  kernelState,
+  reservationsByMac,
+  routeShortfalls,
+  routers,
+  sampleInstances,
+  scenario,
+  securityGroupShortfalls,
+  untilNoShortfall,
+  usable,
+  type Shortfall,
+} from '../../harness/probe/api.ts';
 
 /** How long delegation and routing may take after `up` returned (all SLAAC ready), for the whole pod. */
 const DELEGATED_WITHIN_MS = 30_000;
 /** Instances the drop-matrix sample covers (one per hypervisor when there are as many). */
 const SAMPLE = 4;
+/** A locally administered MAC no instance has. */
+const STRANGER_MAC = '02:5c:a1:e0:00:01';
 
-/** One instance per hypervisor (round robin), picked with a PRNG seeded by the run name. */
-function sample(): InstancePlan[] {
-  const seed = [...currentPod().run].reduce((h, c) => (h * 31 + c.charCodeAt(0)) >>> 0, 7);
-  const rng = prng(seed);
-  const byHv = new Map<string, InstancePlan[]>();
-  for (const i of instances()) byHv.set(i.hypervisor, [...(byHv.get(i.hypervisor) ?? []), i]);
-  const pools = [...byHv.values()];
-  return Array.from({ length: Math.min(SAMPLE, instances().length) }, (_, k) => {
-    const pool = pools[k % pools.length]!;
-    return rng.pick(pool);
-  });
-}
-
-/** An Echo Request from the instance's port toward the core, through r1 (the frame the drop variants alter). */
-function echoToCore(inst: InstancePlan, over: { src?: string; mac?: string } = {}): Frame {
-  const r1 = currentPod().routers[0]!;
-  return {
-    ethernet: { src: over.mac ?? inst.mac, dst: r1.mac, etherType: ETHERTYPE_IPV6 },
-    ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 64, src: over.src ?? inst.slaac, dst: INFRA.coreAddress },
-    icmpv6: { type: 'echo-request', code: 0, identifier: 0x5343, sequence: 1, data: Buffer.from(`scale ${inst.name}`) },
-  };
-}
+const pdClients = () => instances().filter((i) => i.kind === 'synthetic' && i.dhcp);
 
 describe('SCALE: every instance of a large pod, verified', () => {
   scenario(
@@ -56,13 +45,14 @@ describe('SCALE: every instance of a large pod, verified', () => {
       proves: 'SLAAC and both routers reach every instance of the pod, kernel and synthetic alike',
     },
     async () => {
-      const plan = currentPod();
+      // Act: read every instance's stack (one read per namespace batch and host daemon).
       const seen = await kernelState();
-      const routers = plan.routers.map((r) => r.linkLocal);
+      // Pass criteria: each holds its SLAAC address, usable, and a default route via every router.
+      const viaRouters = routers().map((r) => r.linkLocal);
       const short = instances().flatMap((i): Shortfall[] => {
         const o = seen.get(i.name)!;
         const addr = o.addresses.find((a) => a.address === i.slaac);
-        const lacks = [...(addr && usable(addr) ? [] : [`SLAAC ${i.slaac}`]), ...routers.filter((ll) => !o.defaultRoutes.includes(ll)).map((ll) => `default via ${ll}`)];
+        const lacks = [...(addr && usable(addr) ? [] : [`SLAAC ${i.slaac}`]), ...viaRouters.filter((ll) => !o.defaultRoutes.includes(ll)).map((ll) => `default via ${ll}`)];
         return lacks.length ? [{ instance: i.name, lacks: lacks.join(', ') }] : [];
       });
       expect(short, describeShortfalls(short, instances().length)).to.deep.equal([]);
@@ -77,11 +67,11 @@ describe('SCALE: every instance of a large pod, verified', () => {
       proves: 'the control plane, the relays (option 37) and Kea deliver the right prefixes to every instance at once',
     },
     async () => {
-      const plan = currentPod();
-      const reserved = await reservationsByMac(plan);
-      const clients = instances().filter((i) => i.kind === 'synthetic' && i.dhcp);
-      expect(clients.length, 'synthetic instances running their PD client').to.be.greaterThan(0);
-      await untilNoShortfall('every instance delegated its reservation', () => delegationShortfalls(plan, clients, reserved), instances().length, DELEGATED_WITHIN_MS);
+      // Set up: what the control plane reserved; the synthetic instances running their PD client.
+      const reserved = await reservationsByMac(currentPod());
+      expect(pdClients().length, 'synthetic instances running their PD client').to.be.greaterThan(0);
+      // Pass criteria: within the deadline, each holds exactly its reservation.
+      await untilNoShortfall('every instance delegated its reservation', () => delegationShortfalls(currentPod(), pdClients(), reserved), instances().length, DELEGATED_WITHIN_MS);
     },
   );
 
@@ -93,10 +83,10 @@ describe('SCALE: every instance of a large pod, verified', () => {
       proves: 'each relay installed one route per delegation for the whole pod',
     },
     async () => {
-      const plan = currentPod();
-      const reserved = await reservationsByMac(plan);
-      const clients = instances().filter((i) => i.kind === 'synthetic' && i.dhcp);
-      await untilNoShortfall('every delegated prefix routed on every router', () => routeShortfalls(plan, clients, reserved), instances().length, DELEGATED_WITHIN_MS);
+      // Set up: what the control plane reserved.
+      const reserved = await reservationsByMac(currentPod());
+      // Pass criteria: within the deadline, every router routes each prefix once, via its instance.
+      await untilNoShortfall('every delegated prefix routed on every router', () => routeShortfalls(currentPod(), pdClients(), reserved), instances().length, DELEGATED_WITHIN_MS);
     },
   );
 
@@ -108,8 +98,9 @@ describe('SCALE: every instance of a large pod, verified', () => {
       proves: 'each port dispatches to its own instance’s rules both ways and admits exactly its own sources',
     },
     async () => {
-      const plan = currentPod();
-      const short = await securityGroupShortfalls(plan, instances(), await reservationsByMac(plan));
+      // Act: read every hypervisor's maps and sets once.
+      const short = await securityGroupShortfalls(currentPod(), instances(), await reservationsByMac(currentPod()));
+      // Pass criteria: no instance lacks its dispatch or its exact sources.
       expect(short, describeShortfalls(short, instances().length)).to.deep.equal([]);
     },
   );
@@ -122,10 +113,11 @@ describe('SCALE: every instance of a large pod, verified', () => {
       proves: 'source anti-spoofing holds on random ports of a full pod (positive control and captures per instance)',
     },
     async () => {
-      const picks = sample();
-      for (const inst of picks) {
+      for (const inst of sampleInstances(currentPod(), SAMPLE)) {
+        // Set up: an echo to the core from the instance, and the same from another instance's address.
         const victim = instances().find((i) => i.name !== inst.name)!;
-        await counted(inst, 'source-spoof', () => expectDropped(echoToCore(inst, { src: victim.slaac }), { from: inst.name, notBeyond: `${inst.hypervisor}:uplink`, control: echoToCore(inst) }));
+        // Act and pass criteria: its own echo crosses its uplink; the spoofed one never leaves its port (rule source-spoof).
+        await expectDropped(echoToCore(inst, { src: victim.slaac }), { from: inst, control: echoToCore(inst), rule: 'source-spoof' });
       }
     },
   );
@@ -138,8 +130,9 @@ describe('SCALE: every instance of a large pod, verified', () => {
       proves: 'MAC anti-spoofing holds on random ports of a full pod',
     },
     async () => {
-      for (const inst of sample()) {
-        await counted(inst, 'mac-spoof', () => expectDropped(echoToCore(inst, { mac: '02:5c:a1:e0:00:01' }), { from: inst.name, notBeyond: `${inst.hypervisor}:uplink`, control: echoToCore(inst) }));
+      for (const inst of sampleInstances(currentPod(), SAMPLE)) {
+        // Act and pass criteria: its own echo crosses; the same from a stranger's MAC never leaves its port (rule mac-spoof).
+        await expectDropped(echoToCore(inst, { mac: STRANGER_MAC }), { from: inst, control: echoToCore(inst), rule: 'mac-spoof' });
       }
     },
   );

@@ -1,8 +1,10 @@
 /**
  * The scenario API on a real pod: solicitRouters answers from both routers, requestPrefixes and
- * expectRoute through the real relays, and expectDropped proved three ways — a frame a real
- * nftables rule drops passes; a frame nothing drops fails naming where it was seen; a dead path
- * fails on its positive control instead of passing as a drop.
+ * expectRoute through the real relays, expectDelivered both ways, and the one drop proof,
+ * expectDropped, proved in each of its forms — a frame a real nftables rule drops passes; a frame
+ * nothing drops fails naming where it was seen; a dead path fails on its positive control instead
+ * of passing as a drop; several frames in one window, incoming frames, a real tool run to completion
+ * and a serving tool provoked by the control are judged the same way.
  */
 import { expect } from 'chai';
 import { mkdtempSync } from 'node:fs';
@@ -16,10 +18,8 @@ import { run } from '../../harness/os/exec.ts';
 import type { Plan } from '../../harness/pod/plan.ts';
 import { clearCurrentPod, setCurrentPod } from '../../harness/probe/pod-context.ts';
 import { ProbeAgent } from '../../harness/probe/agent-client.ts';
-import { expectDropped, expectRoute, router, vm } from '../../harness/probe/api.ts';
-import { reservedPrefixes } from '../../harness/probe/dhcp.ts';
-import type { Frame } from '../../harness/packet/frame.ts';
-
+import { datagramToCore, expectDelivered, expectDropped, expectRoute, portOf, reservedPrefixes, router, send, startTool, vm, withSecurityGroup } from '../../harness/probe/api.ts';
+import { echoRequest, udpDatagram } from '../../harness/packet/builders.ts';
 
 describe('scenario API on a real pod', function () {
   this.timeout(60_000);
@@ -41,6 +41,7 @@ describe('scenario API on a real pod', function () {
     expect(ras.map((r) => r.router.name)).to.deep.equal(plan.routers.map((r) => r.name));
     for (const r of ras) {
       expect(r.delayMs, r.router.name).to.be.at.most(500);
+      expect(r.hopLimit, r.router.name).to.equal(255);
       expect(r.ra.options.find((o) => o.type === 'prefix-information')).to.include({ prefix: '2001:db8:100::', prefixLength: 64 });
     }
   });
@@ -56,40 +57,92 @@ describe('scenario API on a real pod', function () {
     expect(error).to.match(/expected exactly one route via fe80::dead/);
   });
 
-  describe('expectDropped', () => {
+  describe('expectDelivered and expectDropped', () => {
     const vm1 = () => plan.instances.find((i) => i.name === 'vm1')!;
-    const udp = (dstPort: number): Frame => ({
-      ethernet: { src: vm1().mac, dst: plan.routers[0]!.mac, etherType: 0x86dd },
-      ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 64, src: vm1().slaac, dst: plan.core.address },
-      udp: { srcPort: 40000, dstPort },
-      payload: Buffer.from(`probe ${dstPort}`),
-    });
+    const udp = (dport: number) => datagramToCore('vm1', { dport, payload: Buffer.from(`probe ${dport}`) });
+    /** A datagram from the core to vm1, as r1 delivers it. */
+    const fromCore = () => ({ mac: plan.routers[0]!.mac, dstMac: vm1().mac, src: plan.core.address, dst: vm1().slaac });
+    const inbound = (sport: number, dport: number) => udpDatagram({ ...fromCore(), sport, dport, payload: Buffer.from(`in ${sport}`) });
+    const inboundEcho = (identifier: number) => echoRequest({ ...fromCore(), identifier, data: Buffer.from('in') });
     const hv1 = () => plan.nodes.find((n) => n.name === 'hv1')!.ns;
+    const failure = (p: Promise<unknown>) => p.then(
+      () => '',
+      (e: Error) => e.message,
+    );
 
     before(async () => {
-      // A stand-in security group: the bridge drops UDP to port 9 entering from vm1's port, and counts it.
-      const rules = `table bridge v6podtest {\n chain forward {\n  type filter hook forward priority 0;\n  iifname "${vm1().port}" meta l4proto udp udp dport 9 counter drop\n }\n}\n`;
+      // A stand-in security group: the bridge drops UDP to port 9 entering from vm1's port or leaving
+      // to it, and counts them (the reference driver's own rules allow the outgoing one).
+      const port = vm1().port;
+      const rules = `table bridge v6podtest {\n chain forward {\n  type filter hook forward priority 0;\n  iifname "${port}" meta l4proto udp udp dport 9 counter drop\n  oifname "${port}" meta l4proto udp udp dport 9 counter drop\n }\n}\n`;
       await run(['nft', '-f', '-'], { ns: hv1(), input: rules });
     });
     after(() => run(['nft', 'delete', 'table', 'bridge', 'v6podtest'], { ns: hv1(), allowFailure: true }));
 
+    it('expectDelivered: frames out of an instance are seen beyond its uplink, frames to it at its port', async () => {
+      const out = await expectDelivered([udp(10), udp(11)], { from: 'vm1' });
+      expect(out.latencyMs).to.be.below(2000);
+      // ICMPv6 to vm1 is allowed by its group; the reference driver's icmpv6 rule counts it.
+      await expectDelivered(inboundEcho(1), { to: 'vm1', via: 'r1:lan', rule: 'icmpv6' });
+      expect(await failure(expectDelivered(udp(9), { from: 'vm1' }))).to.match(/timed out .* the allowed frame from vm1 at hv1:uplink/);
+    });
+
     it('passes for a frame the bridge drops, with its control crossing and its rule counter up', async () => {
       const proof = await expectDropped(udp(9), { from: 'vm1', notBeyond: 'hv1:uplink', control: udp(10) });
       expect(proof.windowMs).to.be.within(50, 1000);
+      expect(proof.offending).to.equal(1);
       const { stdout } = await run(['nft', 'list', 'table', 'bridge', 'v6podtest'], { ns: hv1() });
       expect(stdout).to.match(/counter packets [1-9]/);
     });
 
     it('fails for a frame nothing drops, saying where it was seen', async () => {
-      let error = '';
-      await expectDropped(udp(11), { from: 'vm1', notBeyond: 'hv1:uplink', control: udp(10) }).catch((e: Error) => (error = e.message));
-      expect(error).to.match(/was NOT dropped: seen on hv1:uplink/);
+      expect(await failure(expectDropped(udp(11), { from: 'vm1', notBeyond: 'hv1:uplink', control: udp(10) }))).to.match(/was NOT dropped: seen on hv1:uplink/);
     });
 
     it('fails on the positive control when the path is dead, never passing as a drop', async () => {
-      let error = '';
-      await expectDropped(udp(9), { from: 'vm1', notBeyond: 'hv2:uplink', control: udp(10) }).catch((e: Error) => (error = e.message));
-      expect(error).to.match(/positive control: a dead path cannot prove a drop/);
+      expect(await failure(expectDropped(udp(9), { from: 'vm1', notBeyond: 'hv2:uplink', control: udp(10) }))).to.match(/positive control: a dead path cannot prove a drop/);
+    });
+
+    it('several frames in one window: all must enter, and the one that got through is named', async () => {
+      const both = udpDatagram({ mac: vm1().mac, dstMac: plan.routers[0]!.mac, src: vm1().slaac, dst: plan.core.address, dport: 9, payload: Buffer.from('second') });
+      const proof = await expectDropped([udp(9), both], { from: 'vm1', control: udp(10) });
+      expect(proof.offending).to.equal(2);
+      expect(await failure(expectDropped([udp(9), udp(12)], { from: 'vm1', control: udp(10) }))).to.match(/offending frame 2 of 2 from vm1 was NOT dropped: seen on hv1:uplink/);
+    });
+
+    it('incoming (to): injected via a router, entering the uplink and absent at the port', async () => {
+      const proof = await expectDropped(inbound(40000, 9), { to: 'vm1', via: 'r1:lan', control: inboundEcho(2) });
+      expect(proof.beyond).to.have.length(1);
+    });
+
+    it('a real tool run to completion in the instance: its frames, recognised by a pattern, are proved dropped', async () => {
+      const sender = ['bash', '-c', `echo tool > /dev/udp/${plan.core.address}/9`];
+      const proof = await expectDropped({ run: sender, sends: { ethSrc: vm1().mac, dport: 9 } }, { from: 'vm1', control: udp(10) });
+      expect(proof.offending).to.be.at.least(1);
+      const silent = ['true'];
+      expect(await failure(expectDropped({ run: silent, sends: { ethSrc: vm1().mac, dport: 9 } }, { from: 'vm1', control: udp(10) }))).to.match(/never entered hv1:vnet\d+: nothing to prove dropped/);
+    });
+
+    it('a serving tool provoked by the control: started when ready, its answers proved dropped', async () => {
+      // vm1's group lets UDP to 7777 in; a Python UDP echo server answers whoever asks, here from port 9.
+      const server = ['/usr/bin/python3', '-c', "import socket\ns=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\ns.bind(('::',7777))\nwhile True:\n d,a=s.recvfrom(2048)\n s.sendto(d,a)"];
+      const ask = inbound(9, 7777);
+      await withSecurityGroup('vm1', { rules: ['I:udp;7777;7777;::/0'] }, async () => {
+        // The control: vm1's own datagram, sent right after the question, crosses its uplink.
+        const own = udp(10);
+        const provoke = async () => {
+          await send('r1:lan', ask);
+          await send('vm1', own);
+        };
+        const proof = await expectDropped({ serve: server, answers: { ethSrc: vm1().mac, sport: 7777, dport: 9 } }, { from: 'vm1', control: { provoke, expect: own, at: 'hv1:uplink' } });
+        expect(proof.offending).to.be.at.least(1);
+        // Where the answers enter cannot also be where they must be absent.
+        expect(await failure(expectDropped({ serve: server, answers: { ethSrc: vm1().mac } }, { from: 'vm1', control: { provoke, expect: ask, at: portOf('vm1') } }))).to.match(/where the offending frames enter/);
+      });
+    });
+
+    it('startTool: a tool that exits before it is ready fails with what it said', async () => {
+      expect(await failure(startTool('vm1', ['sh', '-c', 'echo bad usage >&2; exit 3']))).to.match(/exited \(exit 3\) before it was ready: bad usage/);
     });
   });
 });
