@@ -34,7 +34,7 @@
 const HARNESS_LAYERS = [
   { layer: 'addr', may: [], name: 'layer-addr-imports-nothing' },
   { layer: 'os', may: [], name: 'layer-os-imports-nothing' },
-  { layer: 'packet', may: ['addr'], name: 'layer-packet-imports-only-addr' },
+  { layer: 'packet', may: ['addr', 'os'], name: 'layer-packet-imports-only-addr-os' },
   { layer: 'pod', may: ['addr', 'os'], name: 'layer-pod-imports-only-addr-os' },
   { layer: 'io', may: ['addr', 'os', 'packet'], name: 'layer-io-imports-only-addr-os-packet' },
   { layer: 'control', may: ['addr', 'os', 'packet', 'pod'], name: 'layer-control-imports-only-addr-os-packet-pod' },

@@ -11,7 +11,8 @@ import { isWellFormedDhcpv6, optionAt, optionsStart } from './dhcpv6-scan.ts';
 import { decodeFrame } from './frame.ts';
 import { readPcap } from './pcap.ts';
 import { dhcpv6MessageArb } from './testing/dhcpv6-arbitraries.ts';
-import { mutate, prng } from './testing/mutate.ts';
+import { mutate } from './testing/mutate.ts';
+import { prng } from '../os/prng.ts';
 import { sampleRelayForwardFrame } from './testing/samples.ts';
 
 const SEED = 0x5ca11;

@@ -14,7 +14,8 @@ import { sampleRelayForwardFrame } from './testing/samples.ts';
 const SEED = 0x5eed6;
 const RANDOM_BUFFERS = 20_000;
 const MUTANTS = 100_000;
-import { mutate, prng, randomFrame } from './testing/mutate.ts';
+import { mutate, randomFrame } from './testing/mutate.ts';
+import { prng } from '../os/prng.ts';
 
 const GOLDEN = fileURLToPath(new URL('../../fixtures/golden/link.pcap', import.meta.url));
 

@@ -15,7 +15,7 @@ import { instanceModel } from '../sg/model.ts';
 import { relayRoutes } from './dhcp.ts';
 import { Prefix } from '../addr/prefix.ts';
 import { waitUntil } from '../os/wait.ts';
-import { prng } from '../packet/testing/mutate.ts';
+import { prng } from '../os/prng.ts';
 
 export interface Shortfall {
   instance: string;

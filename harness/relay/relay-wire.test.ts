@@ -15,7 +15,8 @@ import { Counters } from './counters.ts';
 import { RelayAgent, type WirePorts } from './relay-agent.ts';
 import { delegatedPrefixes, interfaceIdOf, readClientMessage, relayChainLength, relayMessageOf, transactionIdOf } from './messages.ts';
 import { dhcpv6MessageArb } from '../packet/testing/dhcpv6-arbitraries.ts';
-import { mutate, prng } from '../packet/testing/mutate.ts';
+import { mutate } from '../packet/testing/mutate.ts';
+import { prng } from '../os/prng.ts';
 import { DeliveryFrames } from './lan-port.ts';
 import { canonicalIpv6, ipv6FromBytes } from '../addr/bytes.ts';
 

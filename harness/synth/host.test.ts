@@ -12,7 +12,8 @@ import type { NdOption } from '../packet/nd-options.ts';
 import { SyntheticHost, type DadMode } from './host.ts';
 import { FakeClock } from './testing/fake-clock.ts';
 import { FakeLink } from './testing/fake-link.ts';
-import { mutate, prng, randomFrame } from '../packet/testing/mutate.ts';
+import { mutate, randomFrame } from '../packet/testing/mutate.ts';
+import { prng } from '../os/prng.ts';
 import { multicastMac, solicitedNodeAddress } from '../addr/multicast.ts';
 import type { DhcpClient, DhcpClientOptions, DhcpSnapshot } from './dhcp-client.ts';
 

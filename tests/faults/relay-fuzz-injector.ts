@@ -19,7 +19,8 @@ import { decodeFrame } from '../../harness/packet/frame.ts';
 import { DHCPV6_SERVER_PORT } from '../../harness/packet/constants.ts';
 import { encodeDhcpv6, type Dhcpv6Message } from '../../harness/packet/dhcpv6.ts';
 import { macToBytes } from '../../harness/addr/bytes.ts';
-import { mutate, prng, randomFrame, type Rng } from '../../harness/packet/testing/mutate.ts';
+import { mutate, randomFrame } from '../../harness/packet/testing/mutate.ts';
+import { prng, type Rng } from '../../harness/os/prng.ts';
 
 export interface InjectorScript {
   side: 'lan' | 'server';

@@ -17,7 +17,7 @@ import { waitUntil } from '../../harness/os/wait.ts';
 
 export const CLI = fileURLToPath(new URL('../../bin/v6pod.js', import.meta.url));
 
-export { prng, type Rng } from '../../harness/packet/testing/mutate.ts';
+export { prng, type Rng } from '../../harness/os/prng.ts';
 
 export interface CliResult {
   status: number | null;

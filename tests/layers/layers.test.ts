@@ -78,8 +78,8 @@ describe('layer check (tools/layers.ts, .dependency-cruiser.cjs)', function () {
       'harness/packet/frame.ts': "import type { Plan } from '../pod/plan.ts';\nexport const size = (p: Plan): number => p.prefix;\n",
     });
     expect(check.ok).to.equal(false);
-    expect(check.violations).to.deep.include({ rule: 'layer-packet-imports-only-addr', from: 'harness/packet/frame.ts', to: 'harness/pod/plan.ts' });
-    expect(check.report).to.include('error layer-packet-imports-only-addr: harness/packet/frame.ts → harness/pod/plan.ts');
+    expect(check.violations).to.deep.include({ rule: 'layer-packet-imports-only-addr-os', from: 'harness/packet/frame.ts', to: 'harness/pod/plan.ts' });
+    expect(check.report).to.include('error layer-packet-imports-only-addr-os: harness/packet/frame.ts → harness/pod/plan.ts');
   });
 
   it('fails on a scenario reaching past the scenario API, and on the library importing cli/ or tests/', async () => {

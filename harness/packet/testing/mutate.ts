@@ -1,28 +1,8 @@
 /**
- * The mutation engine the fuzz test and the reliability bench share: a tiny seeded PRNG, and
- * mutants of real frames (bit flips, edge values, truncation, extension, splices, inserts and
+ * The mutation engine the fuzz test and the reliability bench share: mutants of real frames (bit flips, edge values, truncation, extension, splices, inserts and
  * deletes), with the IPv6/UDP lengths fixed up half the time so mutants reach the layers beneath.
  */
-/** mulberry32: a tiny seeded PRNG, far faster than fast-check's for millions of plain byte mutations. */
-export function prng(seed: number) {
-  let a = seed >>> 0;
-  const next = () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 2 ** 32;
-  };
-  const int = (n: number) => Math.floor(next() * n);
-  const between = (lo: number, hi: number) => lo + Math.floor(next() * (hi - lo + 1));
-  const bytes = (n: number) => {
-    const b = Buffer.allocUnsafe(n);
-    for (let i = 0; i < n; i++) b[i] = int(256);
-    return b;
-  };
-  return { next, int, between, bytes, pick: <T>(items: readonly T[]) => items[int(items.length)]! };
-}
-export type Rng = ReturnType<typeof prng>;
+import type { Rng } from '../../os/prng.ts';
 
 // Values at the edges of length and count fields, where off-by-one bugs live.
 const INTERESTING = [0x00, 0x01, 0x02, 0x03, 0x04, 0x06, 0x07, 0x08, 0x10, 0x1f, 0x20, 0x3f, 0x40, 0x7f, 0x80, 0xfe, 0xff];
