@@ -34,7 +34,10 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
     `<line x1="${M.left}" y1="${H - M.bottom}" x2="${W - M.right}" y2="${H - M.bottom}" stroke="black"/>`,
     `<line x1="${M.left}" y1="${M.top}" x2="${M.left}" y2="${H - M.bottom}" stroke="black"/>`,
     ...ticks(xMax).map((t) => `<text x="${px(t)}" y="${H - M.bottom + 16}" text-anchor="middle">${+t.toFixed(2)}</text>`),
-    ...ticks(yMax).map((t) => `<line x1="${M.left}" y1="${py(t)}" x2="${W - M.right}" y2="${py(t)}" stroke="#ddd"/><text x="${M.left - 6}" y="${py(t) + 4}" text-anchor="end">${+t.toFixed(2)}</text>`),
+    ...ticks(yMax).map(
+      (t) =>
+        `<line x1="${M.left}" y1="${py(t)}" x2="${W - M.right}" y2="${py(t)}" stroke="#ddd"/><text x="${M.left - 6}" y="${py(t) + 4}" text-anchor="end">${+t.toFixed(2)}</text>`,
+    ),
     `<text x="${(M.left + W - M.right) / 2}" y="${H - 12}" text-anchor="middle">${esc(xLabel)}</text>`,
     `<text transform="translate(16 ${(M.top + H - M.bottom) / 2}) rotate(-90)" text-anchor="middle">${esc(yLabel)}</text>`,
   ];
@@ -43,7 +46,9 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
     const pts = s.points.map(([x, y]) => `${px(x).toFixed(1)},${py(y).toFixed(1)}`);
     out.push(`<polyline fill="none" stroke="${colour}" stroke-width="2" points="${pts.join(' ')}"/>`);
     out.push(...s.points.map(([x, y]) => `<circle cx="${px(x).toFixed(1)}" cy="${py(y).toFixed(1)}" r="3" fill="${colour}"/>`));
-    out.push(`<line x1="${W - M.right + 12}" y1="${M.top + 10 + k * 20}" x2="${W - M.right + 32}" y2="${M.top + 10 + k * 20}" stroke="${colour}" stroke-width="2"/>`);
+    out.push(
+      `<line x1="${W - M.right + 12}" y1="${M.top + 10 + k * 20}" x2="${W - M.right + 32}" y2="${M.top + 10 + k * 20}" stroke="${colour}" stroke-width="2"/>`,
+    );
     out.push(`<text x="${W - M.right + 38}" y="${M.top + 14 + k * 20}">${esc(s.label)}</text>`);
   });
   out.push('</svg>');

@@ -56,13 +56,21 @@ function exhaustInChildren(): { ms: number; peakRssMB: number; count: number } {
 async function storeRate(store: ReservationStore, pool: string, batch: number, writes: number): Promise<number> {
   const rates: number[] = [];
   for (let run = 0; run < RUNS; run++) {
-    const alloc = Allocator.fromReserved(pool, 60, (await store.list()).flatMap((r) => r.prefixes), { quarantineMs: 0 });
+    const alloc = Allocator.fromReserved(
+      pool,
+      60,
+      (await store.list()).flatMap((r) => r.prefixes),
+      { quarantineMs: 0 },
+    );
     let serial = 0;
     const start = performance.now();
     for (let w = 0; w < writes; w++) {
       const reservations = Array.from({ length: batch }, () => {
         const n = serial++;
-        return { mac: `02:be:${run.toString(16).padStart(2, '0')}:00:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`, prefixes: alloc.allocate().map(String) };
+        return {
+          mac: `02:be:${run.toString(16).padStart(2, '0')}:00:${(n >> 8).toString(16).padStart(2, '0')}:${(n & 0xff).toString(16).padStart(2, '0')}`,
+          prefixes: alloc.allocate().map(String),
+        };
       });
       await store.put(reservations);
     }

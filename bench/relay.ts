@@ -137,7 +137,10 @@ async function bestRate(
     progress(`${label}: offered ${rate}/s, completed ${round(done)}/s`);
     if (done > best && done > 0) {
       const exchanges = done * PERIOD_S;
-      cpu = { ...Object.fromEntries(measured.map(([name, pid]) => [name, round((cpuUs(pid) - before[name]!) / exchanges)])), perfdhcp: round(clientCpuUs / exchanges) };
+      cpu = {
+        ...Object.fromEntries(measured.map(([name, pid]) => [name, round((cpuUs(pid) - before[name]!) / exchanges)])),
+        perfdhcp: round(clientCpuUs / exchanges),
+      };
     }
     best = Math.max(best, done);
   }
@@ -148,7 +151,11 @@ async function routeInstallRate(ns: string, stateFile: string): Promise<{ instal
   const batch = new IpBatch(ns);
   const table = new RouteTable(batch, { dev: 'eth0', protocol: 201, stateFile }, new Counters());
   const pool = Prefix.parse('2001:db8:200::/40');
-  const routes = Array.from({ length: ROUTES }, (_, i) => ({ prefix: `${pool.address(BigInt(i) << 68n)}/60`, via: 'fe80::1', expiresAt: Date.now() + 3_600_000 }));
+  const routes = Array.from({ length: ROUTES }, (_, i) => ({
+    prefix: `${pool.address(BigInt(i) << 68n)}/60`,
+    via: 'fe80::1',
+    expiresAt: Date.now() + 3_600_000,
+  }));
   // As the relay does: many Replies in one turn of the event loop share one batch write.
   let t = performance.now();
   await Promise.all(Array.from({ length: ROUTES / 1000 }, (_, k) => table.install(routes.slice(k * 1000, (k + 1) * 1000))));
@@ -177,14 +184,26 @@ try {
   // Direct: Kea answers perfdhcp's Relay-Forwards (link-address = r1's LAN address) back through r1.
   await run(['ip', '-n', plan.kea.ns, '-6', 'route', 'add', l2, 'via', r1.serviceAddress, 'dev', BRIDGES.service]);
   const kea = readState(runName)!.daemons.find((d) => d.name === 'kea-dhcp6')!.pid;
-  const direct = await bestRate('direct (perfdhcp -A1)', plan, [4000, 8000, 12000, 16000, 20000], (rate) => perfdhcp(r1.ns, ['-A1', '-l', r1.lanAddress, '-r', String(rate), plan.kea.address]), () => ({ kea }));
+  const direct = await bestRate(
+    'direct (perfdhcp -A1)',
+    plan,
+    [4000, 8000, 12000, 16000, 20000],
+    (rate) => perfdhcp(r1.ns, ['-A1', '-l', r1.lanAddress, '-r', String(rate), plan.kea.address]),
+    () => ({ kea }),
+  );
   await run(['ip', '-n', plan.kea.ns, '-6', 'route', 'del', l2, 'via', r1.serviceAddress, 'dev', BRIDGES.service]);
 
   // Direct, plain clients: perfdhcp in a namespace whose eth0 is a veth straight into Kea's namespace.
   const directNs = namespaceName(runName, 'direct');
   await clientNamespace(directNs, plan.kea.ns, 'direct');
   const keaConfig = await serveDirectClients(plan, 'direct');
-  const directClients = await bestRate('direct (perfdhcp clients on a link to Kea)', plan, [4000, 8000, 12000, 16000, 20000], (rate) => perfdhcp(directNs, ['-l', 'eth0', '-r', String(rate)]), () => ({ kea }));
+  const directClients = await bestRate(
+    'direct (perfdhcp clients on a link to Kea)',
+    plan,
+    [4000, 8000, 12000, 16000, 20000],
+    (rate) => perfdhcp(directNs, ['-l', 'eth0', '-r', String(rate)]),
+    () => ({ kea }),
+  );
   const restored = await keaCommand(keaPaths(plan.run).socket, 'config-set', keaConfig, 30_000);
   if (restored.result !== 0) throw new Error(`Kea refused its own config back: ${restored.text ?? ''}`);
   await run(['ip', 'netns', 'del', directNs]);
@@ -195,9 +214,18 @@ try {
 
   await wipeLeases(plan);
   const relay = (await startRelay(plan, r1)).pid;
-  const relayed = await bestRate('relayed (perfdhcp through the relay)', plan, [2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000], (rate) => perfdhcp(clientNs, ['-l', 'eth0', '-r', String(rate)]), () => ({ kea, relay, 'relay-ip-batch': childOf(relay) }));
+  const relayed = await bestRate(
+    'relayed (perfdhcp through the relay)',
+    plan,
+    [2000, 3000, 4000, 5000, 6000, 8000, 10000, 12000],
+    (rate) => perfdhcp(clientNs, ['-l', 'eth0', '-r', String(rate)]),
+    () => ({ kea, relay, 'relay-ip-batch': childOf(relay) }),
+  );
   await wipeLeases(plan);
-  const { stdout } = await run([process.execPath, '--import', TSX, LOAD_CLIENT, JSON.stringify({ iface: 'eth0', clients: 100_000, window: 128, durationMs: PERIOD_S * 1000, tag: 1 })], { ns: clientNs, timeoutMs: 60_000 });
+  const { stdout } = await run(
+    [process.execPath, '--import', TSX, LOAD_CLIENT, JSON.stringify({ iface: 'eth0', clients: 100_000, window: 128, durationMs: PERIOD_S * 1000, tag: 1 })],
+    { ns: clientNs, timeoutMs: 60_000 },
+  );
   const synthetic = JSON.parse(stdout.trim().split('\n').at(-1)!) as LoadResult;
   progress(`relayed (synthetic clients, one MAC each): ${round(synthetic.exchangesPerSecond)}/s`);
   const counters = (await relayCommand(relayPaths(runName, r1.name).socket, 'counters')).arguments;
@@ -222,7 +250,8 @@ try {
     route_removals_per_s: round(routes.remove),
     ratio_notes: {
       ratio_relayed_direct: "the issue's ratio: Kea's rate with perfdhcp -A1 playing the relay from r1 (no client-side multicast, no relay)",
-      ratio_relayed_direct_clients: 'against perfdhcp as plain clients on a link straight into Kea: the same client-side work, so what is left is the relay and the pod L2',
+      ratio_relayed_direct_clients:
+        'against perfdhcp as plain clients on a link straight into Kea: the same client-side work, so what is left is the relay and the pod L2',
     },
     runs: { direct: direct.runs, direct_clients: directClients.runs, relayed: relayed.runs },
     cpu_us_per_exchange: { direct: direct.cpu, direct_clients: directClients.cpu, relayed: relayed.cpu },

@@ -43,7 +43,20 @@ const RELAY_FUZZ = Number(process.env.V6POD_BENCH_RELAY_FUZZ ?? 1_000_000);
 const PG_POD = fileURLToPath(new URL('../fixtures/pods/postgresql.yaml', import.meta.url));
 const GOLDEN = fileURLToPath(new URL('../fixtures/golden/link.pcap', import.meta.url));
 
-const figures = { trials: 0, faultsInjected: 0, objectsLeaked: 0, prefixesDoubleDelegated: 0, packetsFuzzed: 0, decoded: 0, rejected: 0, crashes: 0, relay_packets_fuzzed: 0, relay_crashes: 0, leaks: [] as string[], problems: [] as string[] };
+const figures = {
+  trials: 0,
+  faultsInjected: 0,
+  objectsLeaked: 0,
+  prefixesDoubleDelegated: 0,
+  packetsFuzzed: 0,
+  decoded: 0,
+  rejected: 0,
+  crashes: 0,
+  relay_packets_fuzzed: 0,
+  relay_crashes: 0,
+  leaks: [] as string[],
+  problems: [] as string[],
+};
 
 const name = `rb${(process.pid % 0xffff).toString(16)}`;
 const podFile = smallPodFile(name, 2);
@@ -111,7 +124,12 @@ for (const t of killSchedule(SEED, verbs)) {
     await up(pod, runName, { podFile, owner: process.pid });
     const after = await acquireAll();
     if (after.length) figures.problems.push(`after Kea's restart by up(), no prefixes for ${after.join(', ')}`);
-    const leases = ((await keaCommand(socket, 'lease6-get-all', undefined, 10_000)).arguments?.leases ?? []) as Array<{ type: string; 'ip-address': string; 'prefix-len': number; 'hw-address'?: string }>;
+    const leases = ((await keaCommand(socket, 'lease6-get-all', undefined, 10_000)).arguments?.leases ?? []) as Array<{
+      type: string;
+      'ip-address': string;
+      'prefix-len': number;
+      'hw-address'?: string;
+    }>;
     const byPrefix = new Map<string, Set<string>>();
     for (const l of leases.filter((x) => x.type === 'IA_PD')) {
       const p = `${l['ip-address']}/${l['prefix-len']}`;
@@ -136,7 +154,9 @@ for (const t of killSchedule(SEED, verbs)) {
       figures.trials++;
       if (o.faulted) figures.faultsInjected++;
       figures.problems.push(...o.problems.map((p) => `pg trial ${t.name}: ${p}`));
-      progress(`pg trial ${t.name}: cluster down at ${t.at === 'delay' ? `${t.delayMs} ms` : t.at} (${t.mode}), deploy exit ${o.deploy.status}${o.again ? `, again exit ${o.again.status}` : ''}`);
+      progress(
+        `pg trial ${t.name}: cluster down at ${t.at === 'delay' ? `${t.delayMs} ms` : t.at} (${t.mode}), deploy exit ${o.deploy.status}${o.again ? `, again exit ${o.again.status}` : ''}`,
+      );
     }
   } catch (err) {
     figures.problems.push(`PostgreSQL restarts: ${(err as Error).message}`);

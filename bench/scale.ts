@@ -21,11 +21,21 @@ import { uniqueRunName } from '../harness/pod/names.ts';
 import { readState } from '../netns/run-state.ts';
 import { observeAll, usable } from '../netns/observe.ts';
 import type { Plan } from '../harness/pod/plan.ts';
-import { delegationShortfalls, describeShortfalls, reservationsByMac, routeShortfalls, securityGroupShortfalls, untilNoShortfall } from '../harness/probe/fleet.ts';
+import {
+  delegationShortfalls,
+  describeShortfalls,
+  reservationsByMac,
+  routeShortfalls,
+  securityGroupShortfalls,
+  untilNoShortfall,
+} from '../harness/probe/fleet.ts';
 import { emit, median, progress } from './_stats.ts';
 import { lineChart } from './_plot.ts';
 
-const SIZES = process.argv.slice(3).map(Number).filter((n) => n > 0);
+const SIZES = process.argv
+  .slice(3)
+  .map(Number)
+  .filter((n) => n > 0);
 const NS = SIZES.length ? SIZES : [100, 250, 500, 1000];
 const RUNS = Number(process.env.V6POD_BENCH_RUNS ?? 3);
 const HYPERVISORS = 4;
@@ -99,7 +109,14 @@ async function once(n: number, pod: Pod): Promise<Sample> {
     const daemons = readState(runName)!.daemons;
     const ours = daemons.filter((d) => d.name === 'dhcp6-relay' || d.name === 'synth-host').map((d) => d.pid);
     const kea = daemons.find((d) => d.name === 'kea-dhcp6')!.pid;
-    return { ready, sgApply: sgEnd - sgStart, delegated, verified, v6podMb: peakMb(process.pid) + ours.reduce((sum, pid) => sum + peakMb(pid), 0), keaMb: peakMb(kea) };
+    return {
+      ready,
+      sgApply: sgEnd - sgStart,
+      delegated,
+      verified,
+      v6podMb: peakMb(process.pid) + ours.reduce((sum, pid) => sum + peakMb(pid), 0),
+      keaMb: peakMb(kea),
+    };
   } finally {
     await teardownRun(runName);
   }
@@ -124,10 +141,20 @@ for (const n of NS) {
   for (let r = 1; r <= RUNS; r++) {
     samples.push(await once(n, pod));
     const s = samples.at(-1)!;
-    progress(`N=${n} run ${r}/${RUNS}: ready ${s.ready.toFixed(2)} s, SG ${s.sgApply.toFixed(2)} s, delegated+routed ${s.delegated.toFixed(2)} s, verified ${s.verified.toFixed(2)} s, v6pod ${s.v6podMb.toFixed(0)} MiB, Kea ${s.keaMb.toFixed(0)} MiB`);
+    progress(
+      `N=${n} run ${r}/${RUNS}: ready ${s.ready.toFixed(2)} s, SG ${s.sgApply.toFixed(2)} s, delegated+routed ${s.delegated.toFixed(2)} s, verified ${s.verified.toFixed(2)} s, v6pod ${s.v6podMb.toFixed(0)} MiB, Kea ${s.keaMb.toFixed(0)} MiB`,
+    );
   }
   const m = (k: keyof Sample) => +median(samples.map((s) => s[k])).toFixed(3);
-  rows.push({ n, ready_s: m('ready'), delegated_s: m('delegated'), sg_apply_s: m('sgApply'), verified_s: m('verified'), peak_rss_mb: Math.round(m('v6podMb')), kea_rss_mb: Math.round(m('keaMb')) });
+  rows.push({
+    n,
+    ready_s: m('ready'),
+    delegated_s: m('delegated'),
+    sg_apply_s: m('sgApply'),
+    verified_s: m('verified'),
+    peak_rss_mb: Math.round(m('v6podMb')),
+    kea_rss_mb: Math.round(m('keaMb')),
+  });
 }
 
 const base = rows[0]!;

@@ -30,7 +30,17 @@ function others(l2: string, pool: string): SgInstance[] {
   const p = Prefix.parse(pool);
   return Array.from({ length: OTHERS }, (_, i) => {
     const mac = generateMac(`bench-sg/${i}`);
-    return { name: `b${i}`, hypervisor: 'hv1', vif: `vnet${100 + i}`, mac, slaac: slaacAddress(l2, mac), linkLocal: linkLocalAddress(mac), prefixes: [p.carve(60, 1000 + i).toString()], group: 'default', rules: [parseRule('I:tcp;22;22;::/0')] };
+    return {
+      name: `b${i}`,
+      hypervisor: 'hv1',
+      vif: `vnet${100 + i}`,
+      mac,
+      slaac: slaacAddress(l2, mac),
+      linkLocal: linkLocalAddress(mac),
+      prefixes: [p.carve(60, 1000 + i).toString()],
+      group: 'default',
+      rules: [parseRule('I:tcp;22;22;::/0')],
+    };
   });
 }
 

@@ -10,7 +10,6 @@ import { teardownRun } from '../netns/teardown.ts';
 import { uniqueRunName } from '../harness/pod/names.ts';
 import { emit, median, progress } from './_stats.ts';
 
-
 function fiftyInstancePod(): Pod {
   const hv = (h: number) => `  - name: hv${h}\n    instances:\n${Array.from({ length: 25 }, (_, i) => `      - name: h${h}vm${i}`).join('\n')}`;
   return parsePodFile(`name: fifty\npod:\n  l2Prefix: 2001:db8:100::/64\n  pdPool: 2001:db8:200::/40\nhypervisors:\n${hv(1)}\n${hv(2)}\n`, 'fifty.yaml');

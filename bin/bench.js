@@ -6,7 +6,9 @@ import { fileURLToPath } from 'node:url';
 
 const name = process.argv[2];
 const dir = fileURLToPath(new URL('../bench/', import.meta.url));
-const available = readdirSync(dir).filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.startsWith('_')).map((f) => f.slice(0, -3));
+const available = readdirSync(dir)
+  .filter((f) => f.endsWith('.ts') && !f.endsWith('.test.ts') && !f.startsWith('_'))
+  .map((f) => f.slice(0, -3));
 if (!name || !existsSync(`${dir}${name}.ts`)) {
   console.error(`bench: unknown benchmark '${name ?? ''}' (available: ${available.join(', ')})`);
   process.exit(2);

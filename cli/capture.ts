@@ -59,7 +59,8 @@ export function registerCapture(program: Command): void {
         child.stdout!.on('data', (chunk: Buffer) => {
           try {
             const records = stream.push(chunk);
-            if (stream.linkType !== undefined && stream.linkType !== LINKTYPE_ETHERNET) throw new UsageError(`${iface}: link type ${stream.linkType} is not Ethernet (1)`);
+            if (stream.linkType !== undefined && stream.linkType !== LINKTYPE_ETHERNET)
+              throw new UsageError(`${iface}: link type ${stream.linkType} is not Ethernet (1)`);
             for (const rec of records) process.stdout.write(`${recordLine(rec, ++frames, opts.json === true).line}\n`);
           } catch (err) {
             failure = err as Error;

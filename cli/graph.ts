@@ -57,7 +57,6 @@ export function registerGraph(program: Command): void {
         } catch (err) {
           throw new UsageError(`${opts.output}: cannot write: ${ioReason(err)}`);
         }
-      }
-      else process.stdout.write(text);
+      } else process.stdout.write(text);
     });
 }

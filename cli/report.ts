@@ -13,7 +13,9 @@ function readResult(dir: string): RunResult {
     if (r.tool !== 'v6pod' || r.schema !== 1 || !Array.isArray(r.scenarios)) throw new Error('not a v6pod result (schema 1)');
     return r;
   } catch (err) {
-    throw new UsageError(`${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file (is it a v6pod test artifacts directory?)' : (err as Error).message}`);
+    throw new UsageError(
+      `${path}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file (is it a v6pod test artifacts directory?)' : (err as Error).message}`,
+    );
   }
 }
 
@@ -32,7 +34,9 @@ export function registerReport(program: Command): void {
       const out = resolve(opts.out);
       makeDir(out, `--out ${opts.out}`);
       const paths = writeReports(out, merged);
-      process.stdout.write(`merged ${dirs.length} results: ${merged.totals.passed} passed, ${merged.totals.failed} failed, ${merged.totals.skipped} skipped\nreport ${paths.html}\njunit  ${paths.junit}\n`);
+      process.stdout.write(
+        `merged ${dirs.length} results: ${merged.totals.passed} passed, ${merged.totals.failed} failed, ${merged.totals.skipped} skipped\nreport ${paths.html}\njunit  ${paths.junit}\n`,
+      );
       if (merged.totals.failed > 0) process.exitCode = 1;
     });
 }

@@ -18,7 +18,12 @@ export function table(header: string[], rows: string[][]): string[] {
 function interfaces(n: NodeStatus): string {
   return n.interfaces
     .filter((i) => i.name !== 'lo' || i.addresses.some((a) => a.scope === 'global'))
-    .map((i) => [`${i.name}${i.master ? `@${i.master}` : ''}:${i.state}`, ...i.addresses.map((a) => `${a.address}/${a.prefixLength}${a.tentative ? ' (tentative)' : ''}`)].join(' '))
+    .map((i) =>
+      [
+        `${i.name}${i.master ? `@${i.master}` : ''}:${i.state}`,
+        ...i.addresses.map((a) => `${a.address}/${a.prefixLength}${a.tentative ? ' (tentative)' : ''}`),
+      ].join(' '),
+    )
     .join('; ');
 }
 
@@ -27,7 +32,9 @@ function routes(n: NodeStatus): string[] {
   return n.routes
     .filter((r) => r.protocol !== 'kernel')
     .map((r) => {
-      const via = r.nexthops.length ? r.nexthops.map((h) => `via ${h.gateway ?? '-'} dev ${h.device ?? '-'}`).join(', ') : `via ${r.gateway ?? '-'} dev ${r.device ?? '-'}`;
+      const via = r.nexthops.length
+        ? r.nexthops.map((h) => `via ${h.gateway ?? '-'} dev ${h.device ?? '-'}`).join(', ')
+        : `via ${r.gateway ?? '-'} dev ${r.device ?? '-'}`;
       return `${n.name}: ${r.destination} ${via}${r.protocol ? ` proto ${r.protocol}` : ''}`;
     });
 }
@@ -84,7 +91,10 @@ export function registerStatus(program: Command): void {
 
 /** One line of a relay's counters: what it received, sent and dropped, and its routes. */
 function relayCounters(c: CounterSnapshot): string {
-  const list = (t: Record<string, number>) => Object.entries(t).map(([k, n]) => `${k} ${n}`).join(', ') || 'none';
+  const list = (t: Record<string, number>) =>
+    Object.entries(t)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(', ') || 'none';
   const r = c.routes;
   return `received ${list(c.received)}; sent ${list(c.sent)}; dropped ${list(c.dropped)}; routes ${r.current} (installed ${r.installed}, removed ${r.removed}, expired ${r.expired}${r.repaired ? `, repaired from Kea's leases ${r.repaired}` : ''}${r.refused ? `, refused outside the delegation pool ${r.refused}` : ''})`;
 }

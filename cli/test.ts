@@ -25,7 +25,11 @@ export function registerTest(program: Command): void {
     .description('bring up a pod, run the conformance scenarios, write the report, tear the pod down')
     .option('--pod <file>', 'pod file', DEFAULT_POD_FILE)
     .option('--grep <pattern>', 'only scenarios whose "ID title" matches')
-    .option('--profile <name>', 'quick (skips slow scenarios), full, or scale (every instance of the pod verified, a drop-matrix sample; for pods like fixtures/pods/scale-1000.yaml)', 'full')
+    .option(
+      '--profile <name>',
+      'quick (skips slow scenarios), full, or scale (every instance of the pod verified, a drop-matrix sample; for pods like fixtures/pods/scale-1000.yaml)',
+      'full',
+    )
     .option('--shard <i/n>', 'run the I-th of N deterministic slices of the catalogue')
     .option('--keep', 'leave the pod up afterwards (v6pod down RUN removes it)')
     .option('--keep-artifacts', 'keep the captures of passing scenarios too')
@@ -42,9 +46,13 @@ export function registerTest(program: Command): void {
       const { result, artifacts } = await conformanceRun(pod, { ...opts, podFile: opts.pod, profile }, progressPrinter());
       const paths = writeReports(artifacts, result);
       const f = result.figures;
-      process.stdout.write(`\nv6pod test: run ${result.run}: ${f.wallSeconds} s wall (up ${f.upSeconds} s, scenarios ${f.scenariosSeconds} s, down ${f.downSeconds} s)${opts.keep ? `; pod kept: v6pod down ${result.run}` : ''}\n`);
+      process.stdout.write(
+        `\nv6pod test: run ${result.run}: ${f.wallSeconds} s wall (up ${f.upSeconds} s, scenarios ${f.scenariosSeconds} s, down ${f.downSeconds} s)${opts.keep ? `; pod kept: v6pod down ${result.run}` : ''}\n`,
+      );
       process.stdout.write(`report ${paths.html}\njunit  ${paths.junit}\n`);
-      process.stdout.write(`${result.totals.passed} passed, ${result.totals.failed} failed${result.totals.skipped ? `, ${result.totals.skipped} skipped` : ''}\n`);
+      process.stdout.write(
+        `${result.totals.passed} passed, ${result.totals.failed} failed${result.totals.skipped ? `, ${result.totals.skipped} skipped` : ''}\n`,
+      );
       if (result.totals.failed > 0 || result.totals.passed === 0) process.exitCode = 1;
     });
 }

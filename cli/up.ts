@@ -48,6 +48,8 @@ export function registerUp(program: Command): void {
       const started = Date.now();
       const { plan, reused } = await up(pod, runName, { podFile: resolve(file), owner: null, progress: progressPrinter() });
       const secs = ((Date.now() - started) / 1000).toFixed(2);
-      process.stdout.write(`${reused ? 'already up' : 'up'}: run ${runName}, ${plan.nodes.length} nodes, ${plan.instances.length} instances ready in ${secs} s\n`);
+      process.stdout.write(
+        `${reused ? 'already up' : 'up'}: run ${runName}, ${plan.nodes.length} nodes, ${plan.instances.length} instances ready in ${secs} s\n`,
+      );
     });
 }

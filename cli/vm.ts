@@ -27,8 +27,17 @@ export function registerVm(program: Command): void {
     .action(async (name: string, o: { run?: string; hv?: string; mac?: string; prefixes?: number; sg?: string; kind: string }) => {
       assertNetAdmin('v6pod vm deploy');
       const kind = o.kind as InstanceKind;
-      const { instance, prefixes } = await deployInstance(resolveRun(o.run), { name, hypervisor: o.hv, mac: o.mac, prefixes: o.prefixes, securityGroup: o.sg, kind });
-      process.stdout.write(`deployed ${instance.kind} instance ${name} on ${instance.hypervisor}:${instance.port}: MAC ${instance.mac}, SLAAC ${instance.slaac}, prefixes ${prefixes.join(', ') || 'none'}\n`);
+      const { instance, prefixes } = await deployInstance(resolveRun(o.run), {
+        name,
+        hypervisor: o.hv,
+        mac: o.mac,
+        prefixes: o.prefixes,
+        securityGroup: o.sg,
+        kind,
+      });
+      process.stdout.write(
+        `deployed ${instance.kind} instance ${name} on ${instance.hypervisor}:${instance.port}: MAC ${instance.mac}, SLAAC ${instance.slaac}, prefixes ${prefixes.join(', ') || 'none'}\n`,
+      );
     });
   vm.command('destroy')
     .description('remove the instance and its port, delete its leases and reservation, release its prefixes')
@@ -58,7 +67,9 @@ export function registerVm(program: Command): void {
         `  security group ${r.securityGroup}`,
         `  prefixes       ${r.prefixes.join(', ') || '-'}`,
         `  leases         ${r.leases.map((l) => `${l.prefix} (DUID ${l.duid}, valid ${l.validLifetime} s)`).join(', ') || '-'}`,
-        ...Object.entries(r.routes).map(([router, rs]) => `  routes on ${router.padEnd(5)} ${rs.map((x) => `${x.prefix} via ${x.via ?? '?'} dev ${x.dev ?? '?'}`).join(', ') || '-'}`),
+        ...Object.entries(r.routes).map(
+          ([router, rs]) => `  routes on ${router.padEnd(5)} ${rs.map((x) => `${x.prefix} via ${x.via ?? '?'} dev ${x.dev ?? '?'}`).join(', ') || '-'}`,
+        ),
       ];
       process.stdout.write(`${lines.join('\n')}\n`);
     });

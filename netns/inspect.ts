@@ -183,7 +183,14 @@ function interfaceStatus(l: IpLink): InterfaceStatus {
     master: l.master ?? null,
     addresses: (l.addr_info ?? [])
       .filter((a) => a.family === 'inet6')
-      .map((a) => ({ address: a.local, prefixLength: a.prefixlen, scope: a.scope, tentative: a.tentative === true, optimistic: a.optimistic === true, dadFailed: a.dadfailed === true })),
+      .map((a) => ({
+        address: a.local,
+        prefixLength: a.prefixlen,
+        scope: a.scope,
+        tentative: a.tentative === true,
+        optimistic: a.optimistic === true,
+        dadFailed: a.dadfailed === true,
+      })),
   };
 }
 
@@ -213,7 +220,11 @@ function expectedDaemons(plan: Plan): Array<{ name: string; node: string; ns: st
       { name: 'radvd', node: r.name, ns: r.ns },
       { name: 'dhcp6-relay', node: r.name, ns: r.ns },
     ]),
-    ...[...new Set(plan.instances.filter((i) => i.kind === 'synthetic').map((i) => i.hypervisor))].map((hv) => ({ name: 'synth-host', node: hv, ns: plan.nodes.find((n) => n.name === hv)!.ns })),
+    ...[...new Set(plan.instances.filter((i) => i.kind === 'synthetic').map((i) => i.hypervisor))].map((hv) => ({
+      name: 'synth-host',
+      node: hv,
+      ns: plan.nodes.find((n) => n.name === hv)!.ns,
+    })),
   ];
 }
 
@@ -221,7 +232,10 @@ export async function inspectRun(runName: string): Promise<RunStatus> {
   const { state, plan } = planOfRun(runName);
   const problems: string[] = [];
   if (state.phase !== 'ready') problems.push(`run is in phase '${state.phase}', not ready`);
-  for (const [name, what] of Object.entries(state.pending)) problems.push(`instance ${name}: ${what === 'deploying' ? 'a deploy' : 'a destroy'} was interrupted (run 'v6pod vm ${what === 'deploying' ? 'deploy' : 'destroy'} ${name}' again)`);
+  for (const [name, what] of Object.entries(state.pending))
+    problems.push(
+      `instance ${name}: ${what === 'deploying' ? 'a deploy' : 'a destroy'} was interrupted (run 'v6pod vm ${what === 'deploying' ? 'deploy' : 'destroy'} ${name}' again)`,
+    );
 
   const present = new Set(v6podNamespaces().get(runName) ?? []);
   const socket = keaPaths(runName).socket;
@@ -272,7 +286,14 @@ export async function inspectRun(runName: string): Promise<RunStatus> {
   });
 
   if (keaAnswer !== null) problems.push(`Kea's control socket ${socket} does not answer: ${keaAnswer}`);
-  const kea: KeaStatus = { node: plan.pod.kea.name, namespace: plan.kea.ns, address: plan.kea.address, socket, answering: keaAnswer === null, error: keaAnswer };
+  const kea: KeaStatus = {
+    node: plan.pod.kea.name,
+    namespace: plan.kea.ns,
+    address: plan.kea.address,
+    socket,
+    answering: keaAnswer === null,
+    error: keaAnswer,
+  };
 
   const relays: RelayStatus[] = await Promise.all(
     plan.routers.map(async (r) => {

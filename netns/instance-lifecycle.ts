@@ -62,11 +62,19 @@ export function findInstance(pod: Pod, name: string): { hv: string; inst: Instan
 /** The checks a deploy must pass before anything is touched; one clear line each. */
 function validateDeploy(state: RunState, spec: DeploySpec): { hv: string; inst: Instance } {
   const pod = state.pod;
-  if (!/^[a-z0-9][a-z0-9-]*$/.test(spec.name) || spec.name.length > NAME_MAX) throw new UsageError(`instance name '${spec.name}' must be 1-${NAME_MAX} characters of a-z, 0-9 and '-'`);
-  const nodes = [pod.core.name, pod.kea.name, pod.tor.name, ...pod.routers.map((r) => r.name), ...pod.hypervisors.flatMap((h) => [h.name, ...h.instances.map((i) => i.name)])];
+  if (!/^[a-z0-9][a-z0-9-]*$/.test(spec.name) || spec.name.length > NAME_MAX)
+    throw new UsageError(`instance name '${spec.name}' must be 1-${NAME_MAX} characters of a-z, 0-9 and '-'`);
+  const nodes = [
+    pod.core.name,
+    pod.kea.name,
+    pod.tor.name,
+    ...pod.routers.map((r) => r.name),
+    ...pod.hypervisors.flatMap((h) => [h.name, ...h.instances.map((i) => i.name)]),
+  ];
   if (nodes.includes(spec.name)) throw new UsageError(`name '${spec.name}' is taken in run ${state.run}`);
   const hv = spec.hypervisor ?? [...pod.hypervisors].sort((a, b) => a.instances.length - b.instances.length)[0]!.name;
-  if (!pod.hypervisors.some((h) => h.name === hv)) throw new UsageError(`unknown hypervisor '${hv}' (hypervisors: ${pod.hypervisors.map((h) => h.name).join(', ')})`);
+  if (!pod.hypervisors.some((h) => h.name === hv))
+    throw new UsageError(`unknown hypervisor '${hv}' (hypervisors: ${pod.hypervisors.map((h) => h.name).join(', ')})`);
   let mac: string;
   try {
     mac = spec.mac ? assertUnicastMac(spec.mac) : generateMac(`${pod.name}/${spec.name}`);
@@ -78,7 +86,8 @@ function validateDeploy(state: RunState, spec: DeploySpec): { hv: string; inst: 
   const prefixes = spec.prefixes ?? pod.pod.prefixesPerInstance;
   if (!Number.isInteger(prefixes) || prefixes < 0) throw new UsageError(`--prefixes ${prefixes} must be a whole number ≥ 0`);
   const securityGroup = spec.securityGroup ?? 'default';
-  if (!pod.securityGroups[securityGroup]) throw new UsageError(`unknown security group '${securityGroup}' (groups: ${Object.keys(pod.securityGroups).join(', ')})`);
+  if (!pod.securityGroups[securityGroup])
+    throw new UsageError(`unknown security group '${securityGroup}' (groups: ${Object.keys(pod.securityGroups).join(', ')})`);
   const kind = spec.kind ?? 'namespace';
   if (kind !== 'namespace' && kind !== 'synthetic') throw new UsageError(`--kind '${String(kind)}' must be namespace or synthetic`);
   return { hv, inst: { name: spec.name, mac, prefixes, securityGroup, kind, dhcp: kind === 'synthetic' } };
@@ -119,7 +128,8 @@ async function createSyntheticPort(plan: Plan, inst: InstancePlan, state: RunSta
     // A resumed deploy may find the port there already: remove it and add it anew.
     await synthCommand(synthPaths(plan.run, inst.hypervisor).socket, 'remove', { name: inst.name });
     const answer = await synthCommand(synthPaths(plan.run, inst.hypervisor).socket, 'add', { instance: synthInstance(inst) });
-    if (answer.result !== 0) throw new DaemonError(`the synthetic host on ${inst.hypervisor} did not add ${inst.name}: ${answer.text ?? `result ${answer.result}`}`);
+    if (answer.result !== 0)
+      throw new DaemonError(`the synthetic host on ${inst.hypervisor} did not add ${inst.name}: ${answer.text ?? `result ${answer.result}`}`);
   } else {
     const record = await startSynthHost(plan, inst.hypervisor, [synthInstance(inst)]);
     const now = readState(plan.run)!;
@@ -171,7 +181,9 @@ export async function deployInstance(runName: string, spec: DeploySpec): Promise
         // The store may hold a reservation no one can release now: the instance stays recorded as a
         // pending deploy, so the store and the run's instances still agree, and a re-run finishes it.
         const why = undone.message === (err as Error).message ? 'either' : `(${undone.message})`;
-        throw new DaemonError(`${(err as Error).message}; the deploy of ${inst.name} could not be undone ${why}: 'v6pod vm deploy ${inst.name}' finishes it, 'v6pod vm destroy ${inst.name}' removes it`);
+        throw new DaemonError(
+          `${(err as Error).message}; the deploy of ${inst.name} could not be undone ${why}: 'v6pod vm deploy ${inst.name}' finishes it, 'v6pod vm destroy ${inst.name}' removes it`,
+        );
       }
       forgetInState(runName, instance);
       throw err;
@@ -218,8 +230,12 @@ async function forget(runName: string, plan: Plan, instance: InstancePlan, state
   // Its leases are gone, so no Release will ever pass a relay: every relay drops its routes now.
   const relays = plan.routers.filter((r) => state.daemons.some((d) => d.name === 'dhcp6-relay' && d.node === r.name));
   for (const r of relays) {
-    const answer = await relayCommand(relayPaths(runName, r.name).socket, 'drop-routes', { mac: instance.mac }).catch((err: Error) => ({ result: 1, text: err.message }));
-    if (answer.result !== 0) throw new DaemonError(`the relay on ${r.name} did not drop ${instance.name}'s routes: ${answer.text ?? `result ${answer.result}`}`);
+    const answer = await relayCommand(relayPaths(runName, r.name).socket, 'drop-routes', { mac: instance.mac }).catch((err: Error) => ({
+      result: 1,
+      text: err.message,
+    }));
+    if (answer.result !== 0)
+      throw new DaemonError(`the relay on ${r.name} did not drop ${instance.name}'s routes: ${answer.text ?? `result ${answer.result}`}`);
   }
   forgetInState(runName, instance);
   return prefixes;

@@ -55,7 +55,9 @@ export async function instanceReport(runName: string, name: string): Promise<Ins
     .map((l) => ({ prefix: `${l['ip-address']}/${l['prefix-len']}`, duid: l.duid, validLifetime: l['valid-lft'], state: l.state }));
   const routes: InstanceReport['routes'] = {};
   for (const r of plan.routers) {
-    const held = await Promise.all(prefixes.map((p) => ipJson<Array<{ dst: string; gateway?: string; dev?: string }>>(r.ns, ['-6', 'route', 'show', 'exact', p])));
+    const held = await Promise.all(
+      prefixes.map((p) => ipJson<Array<{ dst: string; gateway?: string; dev?: string }>>(r.ns, ['-6', 'route', 'show', 'exact', p])),
+    );
     routes[r.name] = held.flat().map((x) => ({ prefix: x.dst, via: x.gateway, dev: x.dev }));
   }
   return {

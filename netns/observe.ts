@@ -42,7 +42,10 @@ const MARK = '@@v6pod@@';
 export async function observeInstances(namespaces: readonly string[], iface = 'eth0'): Promise<Map<string, ObservedInstance>> {
   // `ip -j` ends some outputs with a newline and some without: each part gets a marker line of its own.
   const script = namespaces
-    .map((ns) => `echo '${MARK}${ns}'; echo '${MARK}addr'; ip -n '${ns}' -j -6 addr show dev ${iface}; echo; echo '${MARK}route'; ip -n '${ns}' -j -6 route show default; echo`)
+    .map(
+      (ns) =>
+        `echo '${MARK}${ns}'; echo '${MARK}addr'; ip -n '${ns}' -j -6 addr show dev ${iface}; echo; echo '${MARK}route'; ip -n '${ns}' -j -6 route show default; echo`,
+    )
     .join('\n');
   const { stdout } = await run(['sh', '-c', script], { allowFailure: true });
   const out = new Map<string, ObservedInstance>();
@@ -54,14 +57,16 @@ export async function observeInstances(namespaces: readonly string[], iface = 'e
     const links = safeJson<Array<{ addr_info?: IpAddrInfo[] }>>(addrJson);
     const routes = safeJson<IpRoute[]>(routeJson);
     out.set(ns, {
-      addresses: links.flatMap((l) => l.addr_info ?? []).map((a) => ({
-        address: a.local,
-        prefixLength: a.prefixlen,
-        scope: a.scope,
-        tentative: a.tentative === true,
-        optimistic: a.optimistic === true,
-        dadFailed: a.dadfailed === true,
-      })),
+      addresses: links
+        .flatMap((l) => l.addr_info ?? [])
+        .map((a) => ({
+          address: a.local,
+          prefixLength: a.prefixlen,
+          scope: a.scope,
+          tentative: a.tentative === true,
+          optimistic: a.optimistic === true,
+          dadFailed: a.dadfailed === true,
+        })),
       defaultRoutes: routes.flatMap((r) => (r.gateway ? [r.gateway] : (r.nexthops ?? []).flatMap((n) => (n.gateway ? [n.gateway] : [])))),
     });
   }

@@ -51,7 +51,11 @@ export function podHash(pod: Pod): string {
 }
 
 async function inNamespaces(scripts: Record<string, string>): Promise<void> {
-  await Promise.all(Object.entries(scripts).filter(([, s]) => s.trim()).map(([ns, script]) => run(['ip', 'netns', 'exec', ns, 'sh', '-es'], { input: script })));
+  await Promise.all(
+    Object.entries(scripts)
+      .filter(([, s]) => s.trim())
+      .map(([ns, script]) => run(['ip', 'netns', 'exec', ns, 'sh', '-es'], { input: script })),
+  );
 }
 
 async function startDaemons(plan: Plan, state: RunState): Promise<void> {
@@ -134,7 +138,9 @@ async function startSynthHosts(plan: Plan, state: RunState): Promise<void> {
   for (const i of plan.instances) if (i.kind === 'synthetic') byHv.set(i.hypervisor, [...(byHv.get(i.hypervisor) ?? []), i]);
   const missing = [...byHv].filter(([hv]) => !state.daemons.some((d) => d.name === 'synth-host' && d.node === hv && daemonAlive(d)));
   // Booting together, the instances spread their first Solicit over SOL_MAX_DELAY as RFC 8415 says they should.
-  const started = await Promise.all(missing.map(([hv, insts]) => startSynthHost(plan, hv, insts.map(synthInstance), { firstSolicitDelayMs: SOL_MAX_DELAY_MS })));
+  const started = await Promise.all(
+    missing.map(([hv, insts]) => startSynthHost(plan, hv, insts.map(synthInstance), { firstSolicitDelayMs: SOL_MAX_DELAY_MS })),
+  );
   state.daemons = [...state.daemons.filter((d) => !(d.name === 'synth-host' && missing.some(([hv]) => hv === d.node))), ...started];
   writeState(state);
 }
@@ -169,7 +175,12 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
       if (plan.pod.kea.backend === 'config') await new ConfigStore(plan).apply();
       if (opts.relays !== false) await startRelays(plan, existing);
       await startSynthHosts(plan, existing);
-      await waitInstancesReady(plan, existing, opts.readyTimeoutMs ?? 15_000, plan.instances.filter((i) => !unfinished.includes(i)));
+      await waitInstancesReady(
+        plan,
+        existing,
+        opts.readyTimeoutMs ?? 15_000,
+        plan.instances.filter((i) => !unfinished.includes(i)),
+      );
       return { plan, reused: true };
     }
     say(`run '${runName}' is incomplete (${existing.phase}): removing it and building anew`);
@@ -213,14 +224,28 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
     const timeoutMs = opts.readyTimeoutMs ?? 15_000 + 10 * plan.instances.filter((i) => i.kind === 'synthetic').length;
     const relaysUp = opts.relays === false ? Promise.resolve() : startRelays(plan, state);
     // Kernel instances come up (SLAAC needs only radvd) while the relays start (DHCPv6 needs them).
-    const kernelReady = inNamespaces(Object.fromEntries(Object.entries(plan.attach).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })]))).then(() =>
-      waitInstancesReady(plan, state, timeoutMs, plan.instances.filter((i) => i.kind === 'namespace')),
+    const kernelReady = inNamespaces(
+      Object.fromEntries(Object.entries(plan.attach).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })])),
+    ).then(() =>
+      waitInstancesReady(
+        plan,
+        state,
+        timeoutMs,
+        plan.instances.filter((i) => i.kind === 'namespace'),
+      ),
     );
     // Synthetic instances solicit prefixes as they boot: they boot once every relay listens, or only
     // the relays already up would see their exchange and hold their routes.
     const syntheticReady = relaysUp
       .then(() => startSynthHosts(plan, state))
-      .then(() => waitInstancesReady(plan, state, timeoutMs, plan.instances.filter((i) => i.kind === 'synthetic')));
+      .then(() =>
+        waitInstancesReady(
+          plan,
+          state,
+          timeoutMs,
+          plan.instances.filter((i) => i.kind === 'synthetic'),
+        ),
+      );
     // All settle before any error is thrown, so the rollback sees every daemon that was started.
     const settled = await Promise.allSettled([relaysUp, kernelReady, syntheticReady]);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;

@@ -29,7 +29,11 @@ export function v6podNamespaces(): Map<string, string[]> {
 
 async function pidsIn(ns: string): Promise<number[]> {
   const { stdout } = await run(['ip', 'netns', 'pids', ns], { allowFailure: true });
-  return stdout.split('\n').filter(Boolean).map(Number).filter((p) => p !== process.pid);
+  return stdout
+    .split('\n')
+    .filter(Boolean)
+    .map(Number)
+    .filter((p) => p !== process.pid);
 }
 
 /** True while `pid` runs inside namespace `ns` (same network-namespace inode): a recycled PID elsewhere is not. */

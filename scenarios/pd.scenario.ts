@@ -80,7 +80,10 @@ describe('PD: prefix delegation', () => {
 
       // Pass criteria: a Reply with one prefix per IA_PD, the two reserved, routed on both routers.
       expect(r.steps[0]!.answer, 'Reply').to.equal('reply');
-      expect(r.steps[0]!.iaPds.map((ia) => ia.prefixes.length), 'one prefix per IA_PD').to.deep.equal([1, 1]);
+      expect(
+        r.steps[0]!.iaPds.map((ia) => ia.prefixes.length),
+        'one prefix per IA_PD',
+      ).to.deep.equal([1, 1]);
       expect(delegatedPrefixes(r)).to.deep.equal([...reserved].sort());
       await waitRoutesOnAllRouters(reserved, vm3.plan.linkLocal);
 
@@ -196,7 +199,10 @@ describe('PD: prefix delegation', () => {
 
       // Pass criteria: granted as asked and routed; the routes outlive none of the lease — gone
       // within its lifetime plus the relays' 1 s expiry sweep.
-      expect(r.steps[0]!.iaPds.flatMap((ia) => ia.prefixes.map((p) => p.validLifetime)), 'granted valid lifetime').to.deep.equal([valid]);
+      expect(
+        r.steps[0]!.iaPds.flatMap((ia) => ia.prefixes.map((p) => p.validLifetime)),
+        'granted valid lifetime',
+      ).to.deep.equal([valid]);
       await waitRoutesOnAllRouters(reserved, vm4.plan.linkLocal);
       await waitNoRoutes(reserved, (valid + 2) * 1000);
     },
@@ -206,7 +212,8 @@ describe('PD: prefix delegation', () => {
     {
       id: 'PD-006',
       title: 'the core reaches an address inside the delegated prefix through the routers',
-      reference: 'seed: "The Layer 3 routers/gateways of the CloudStack POD get a /40 IPv6 subnet routed to them … we also want to route a subnet to the Instance"',
+      reference:
+        'seed: "The Layer 3 routers/gateways of the CloudStack POD get a /40 IPv6 subnet routed to them … we also want to route a subnet to the Instance"',
       proves: 'the delegated /60 is routed end to end: core → either router → the instance',
     },
     async () => {

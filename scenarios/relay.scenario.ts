@@ -25,7 +25,12 @@ describe('RELAY: the relay agent under hostile input', () => {
     async () => {
       // Set up: a Relay-Forward as r1 would send it for vm2, with vm2's MAC in option 37.
       const victim = instance('vm2');
-      const forged = relayForward({ linkAddress: router('r1').lanAddress, peerAddress: victim.linkLocal, remoteId: victim.mac, message: solicitAs(victim.mac) });
+      const forged = relayForward({
+        linkAddress: router('r1').lanAddress,
+        peerAddress: victim.linkLocal,
+        remoteId: victim.mac,
+        message: solicitAs(victim.mac),
+      });
 
       // Act: vm1 sends it past its group, then runs its own exchange.
       const { atKea, dropsCounted } = await relayWindow({ from: 'vm1', hostile: [encodeDhcpv6(forged)], reason: 'from-client:relay-forward' });

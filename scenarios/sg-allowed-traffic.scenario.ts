@@ -36,8 +36,12 @@ describe('SG: security groups — allowed traffic and user rules', () => {
         { type: 'echo-request', code: 0, identifier: 7, sequence: 1, data: Buffer.from(`${src}>${dst}`) },
         { type: 'echo-reply', code: 0, identifier: 7, sequence: 1, data: Buffer.from(`${src}>${dst}`) },
       ];
-      const out = messages(vm1.slaac, core().address).map((message) => icmpv6Packet({ mac: vm1.mac, dstMac: r1.mac, src: vm1.slaac, dst: core().address, message }));
-      const back = messages(core().address, vm1.slaac).map((message) => icmpv6Packet({ mac: r1.mac, dstMac: vm1.mac, src: core().address, dst: vm1.slaac, message }));
+      const out = messages(vm1.slaac, core().address).map((message) =>
+        icmpv6Packet({ mac: vm1.mac, dstMac: r1.mac, src: vm1.slaac, dst: core().address, message }),
+      );
+      const back = messages(core().address, vm1.slaac).map((message) =>
+        icmpv6Packet({ mac: r1.mac, dstMac: vm1.mac, src: core().address, dst: vm1.slaac, message }),
+      );
 
       // Act and pass criteria: vm1's six leave hv1's uplink; the core's six, put on r1's LAN, reach
       // vm1's port, every one accepted by the rule icmpv6.
@@ -64,7 +68,12 @@ describe('SG: security groups — allowed traffic and user rules', () => {
         // Act and pass criteria: the core's SYN to port 80 reaches vm2's port (rule ingress-rule-1)…
         await expectDelivered(syn(core().address, 80), { to: vm2, via: 'r1:lan', rule: 'ingress-rule-1' });
         // …and, with it as control, a SYN to port 81 and the outsider's SYN to port 80 do not (rule ingress-default).
-        await expectDropped([syn(core().address, 81), syn(OUTSIDER, 80)], { to: vm2, via: 'r1:lan', control: syn(core().address, 80), rule: 'ingress-default' });
+        await expectDropped([syn(core().address, 81), syn(OUTSIDER, 80)], {
+          to: vm2,
+          via: 'r1:lan',
+          control: syn(core().address, 80),
+          rule: 'ingress-default',
+        });
       });
     },
   );
@@ -81,7 +90,8 @@ describe('SG: security groups — allowed traffic and user rules', () => {
       // from port 5000 (a reply) and from port 5001 (unsolicited).
       const vm1 = instance('vm1');
       const r1 = router('r1');
-      const reply = (sport: number) => udpDatagram({ mac: r1.mac, dstMac: vm1.mac, src: core().address, dst: vm1.slaac, sport, dport: 40777, payload: Buffer.from('reply') });
+      const reply = (sport: number) =>
+        udpDatagram({ mac: r1.mac, dstMac: vm1.mac, src: core().address, dst: vm1.slaac, sport, dport: 40777, payload: Buffer.from('reply') });
       await expectDelivered(datagramToCore(vm1, { sport: 40777, dport: 5000 }), { from: vm1 });
 
       // Act and pass criteria: the reply reaches vm1's port (rule established); with it as control,
@@ -112,7 +122,10 @@ describe('SG: security groups — allowed traffic and user rules', () => {
       // Act and pass criteria: vm3's SYN to vm2's port 80 leaves hv2 routed through r1, and, sent
       // on the L2 straight to vm2's MAC, reaches vm2's port on hv1.
       await expectDelivered(tcpSyn({ mac: vm3.mac, dstMac: router('r1').mac, src: vm3.slaac, dst: vm2.slaac, dport: 80 }), { from: vm3 });
-      await expectDelivered(tcpSyn({ mac: vm3.mac, dstMac: vm2.mac, src: vm3.slaac, dst: vm2.slaac, dport: 80, sport: 40200 }), { from: vm3, beyond: portOf(vm2) });
+      await expectDelivered(tcpSyn({ mac: vm3.mac, dstMac: vm2.mac, src: vm3.slaac, dst: vm2.slaac, dport: 80, sport: 40200 }), {
+        from: vm3,
+        beyond: portOf(vm2),
+      });
     },
   );
 });

@@ -41,11 +41,23 @@ describe('SG: security groups — DHCPv6', () => {
       // Set up: an Advertise from vm1 (server port 547 → 546) to vm3's link-local and to its global address.
       const [vm1, vm3] = [instance('vm1'), instance('vm3')];
       const advertise = (src: string, dst: string) =>
-        dhcpv6Datagram({ mac: vm1.mac, dstMac: vm3.mac, src, dst, sport: DHCPV6_SERVER_PORT, dport: DHCPV6_CLIENT_PORT, message: serverMessage('advertise', { mac: vm1.mac }) });
+        dhcpv6Datagram({
+          mac: vm1.mac,
+          dstMac: vm3.mac,
+          src,
+          dst,
+          sport: DHCPV6_SERVER_PORT,
+          dport: DHCPV6_CLIENT_PORT,
+          message: serverMessage('advertise', { mac: vm1.mac }),
+        });
 
       // Act: vm1 sends its own Solicit to ff02::1:2, then both Advertises.
       // Pass criteria: the Solicit crosses hv1's uplink; no Advertise leaves vm1's port (rule dhcpv6-server).
-      await expectDropped([advertise(vm1.linkLocal, vm3.linkLocal), advertise(vm1.slaac, vm3.slaac)], { from: vm1, control: dhcpv6Datagram({ mac: vm1.mac }), rule: 'dhcpv6-server' });
+      await expectDropped([advertise(vm1.linkLocal, vm3.linkLocal), advertise(vm1.slaac, vm3.slaac)], {
+        from: vm1,
+        control: dhcpv6Datagram({ mac: vm1.mac }),
+        rule: 'dhcpv6-server',
+      });
     },
   );
 
@@ -65,21 +77,27 @@ describe('SG: security groups — DHCPv6', () => {
       const toKea = dhcpv6Datagram({ mac: vm1.mac, src: vm1.slaac, dst: kea().address, dstMac: r1.mac });
       const toRouter = dhcpv6Datagram({ mac: vm1.mac, dst: r1.linkLocal, dstMac: r1.mac });
       const claimingVm3 = relayForward({ linkAddress: r1.lanAddress, peerAddress: vm3.linkLocal, remoteId: vm3.mac, message: solicit({ mac: vm3.mac }) });
-      const forged = (sport: number, dst: string, dstMac?: string) => dhcpv6Datagram({ mac: vm1.mac, src: isMulticast(dst) ? vm1.linkLocal : vm1.slaac, dst, dstMac, sport, message: claimingVm3 });
+      const forged = (sport: number, dst: string, dstMac?: string) =>
+        dhcpv6Datagram({ mac: vm1.mac, src: isMulticast(dst) ? vm1.linkLocal : vm1.slaac, dst, dstMac, sport, message: claimingVm3 });
 
       // Act: vm1 sends its own Solicit, then each group of forged datagrams.
       // Pass criteria: its Solicit crosses hv1's uplink; the others never leave vm1's port, each
       // counted by its rule.
       await expectDropped([toKea, toRouter], { from: vm1, control: ownSolicit, rule: 'dhcpv6-not-multicast' });
       await expectDropped(forged(DHCPV6_CLIENT_PORT, ALL_DHCP_RELAY_AGENTS_AND_SERVERS), { from: vm1, control: ownSolicit, rule: 'dhcpv6-relay-message' });
-      await expectDropped([forged(DHCPV6_SERVER_PORT, ALL_DHCP_RELAY_AGENTS_AND_SERVERS), forged(DHCPV6_SERVER_PORT, kea().address, r1.mac)], { from: vm1, control: ownSolicit, rule: 'dhcpv6-server' });
+      await expectDropped([forged(DHCPV6_SERVER_PORT, ALL_DHCP_RELAY_AGENTS_AND_SERVERS), forged(DHCPV6_SERVER_PORT, kea().address, r1.mac)], {
+        from: vm1,
+        control: ownSolicit,
+        rule: 'dhcpv6-server',
+      });
     },
   );
 
   scenario(
     {
       id: 'SG-018',
-      title: 'real attacker: thc-ipv6 atk6-fake_dhcps6 in an instance answers a Solicit to a link-local and a global destination; both answers are stopped at the port',
+      title:
+        'real attacker: thc-ipv6 atk6-fake_dhcps6 in an instance answers a Solicit to a link-local and a global destination; both answers are stopped at the port',
       reference: 'RFC 8415 §7.2, §18.3 (only servers and relays answer clients); seed: "DHCPv6 server under control of CloudStack"; thc-ipv6 fake_dhcps6',
       proves:
         "a rogue DHCPv6 server in an instance cannot reach clients: Kea's own Advertise reaches the victim in the same window, the rogue's never leaves the attacker's port — even when the attacker's group lets Solicits in",
@@ -91,19 +109,30 @@ describe('SG: security groups — DHCPv6', () => {
       // given the ingress rule a tenant running a server would add, so the tool sees real Solicits.
       const [vm1, vm2] = [instance('vm1'), instance('vm2')];
       const rogueAnswerTo = (dst: string) => ({ ethSrc: vm1.mac, dst, dport: DHCPV6_CLIENT_PORT });
-      const relaysAnswerTo = (dst: string) => (f: SeenFrame) => routers().some((r) => matches(f, { ethSrc: r.mac, dst, sport: DHCPV6_SERVER_PORT, dport: DHCPV6_CLIENT_PORT }));
+      const relaysAnswerTo = (dst: string) => (f: SeenFrame) =>
+        routers().some((r) => matches(f, { ethSrc: r.mac, dst, sport: DHCPV6_SERVER_PORT, dport: DHCPV6_CLIENT_PORT }));
 
       await withSecurityGroup('vm1', { rules: ['I:udp;547;547;::/0'] }, async () => {
         // Act: vm2's own Solicit to ff02::1:2 reaches the relays and the attacker alike.
         // Pass criteria: the relays' Advertise (Kea's) reaches vm2's port; the rogue's never leaves vm1's port.
         await expectDropped(
           { serve: ROGUE_SERVER, answers: rogueAnswerTo(vm2.linkLocal) },
-          { from: vm1, control: { provoke: () => send(vm2, dhcpv6Datagram({ mac: vm2.mac })), expect: relaysAnswerTo(vm2.linkLocal), at: portOf(vm2) }, rule: 'dhcpv6-to-client' },
+          {
+            from: vm1,
+            control: { provoke: () => send(vm2, dhcpv6Datagram({ mac: vm2.mac })), expect: relaysAnswerTo(vm2.linkLocal), at: portOf(vm2) },
+            rule: 'dhcpv6-to-client',
+          },
         );
 
         // Act: a client outside the pod (the core's address) reaches the attacker by unicast through
         // r1; vm1 then sends an ordinary datagram to the core (the control).
-        const fromOutside = dhcpv6Datagram({ mac: router('r1').mac, dstMac: vm1.mac, src: core().address, dst: vm1.slaac, message: solicit({ mac: vm1.mac, transactionId: 0x5348 }) });
+        const fromOutside = dhcpv6Datagram({
+          mac: router('r1').mac,
+          dstMac: vm1.mac,
+          src: core().address,
+          dst: vm1.slaac,
+          message: solicit({ mac: vm1.mac, transactionId: 0x5348 }),
+        });
         const own = datagramToCore(vm1);
         // Pass criteria: vm1's datagram leaves hv1; the rogue's answer to the core never does.
         await expectDropped(

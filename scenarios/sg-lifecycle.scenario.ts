@@ -5,7 +5,17 @@
  * a source for nobody once the instance is gone.
  */
 import { expect } from 'chai';
-import { datagramToCore, destroyVm, expectDelivered, expectDropped, groupsAdmittingSource, hypervisors, instance, scenario, withVm } from '../harness/probe/api.ts';
+import {
+  datagramToCore,
+  destroyVm,
+  expectDelivered,
+  expectDropped,
+  groupsAdmittingSource,
+  hypervisors,
+  instance,
+  scenario,
+  withVm,
+} from '../harness/probe/api.ts';
 import { Prefix } from '../harness/addr/prefix.ts';
 
 describe('SG: security groups — instance lifecycle', () => {
@@ -13,7 +23,8 @@ describe('SG: security groups — instance lifecycle', () => {
     {
       id: 'SG-017',
       title: "a newly deployed instance's delegated prefix is a source at once; after `vm destroy` no group admits it and a frame from it is dropped",
-      reference: 'seed: "When an Instance is deployed we pick a new /60 … We also allow this /60 in the Security Group of the Instance"; "accepted as source after deploy and refused after destroy"',
+      reference:
+        'seed: "When an Instance is deployed we pick a new /60 … We also allow this /60 in the Security Group of the Instance"; "accepted as source after deploy and refused after destroy"',
       proves:
         'the group follows the real lifecycle (deployInstance/destroyInstance, not a re-rendered model): the reserved prefix is a valid source from the first frame, and once the instance is destroyed no port on any hypervisor may use it',
     },

@@ -51,7 +51,10 @@ describe('SG: security groups — Neighbor Discovery', () => {
 
       // Act: vm1 sends its own NA, then runs fake_advertise6.
       // Pass criteria: its own NA crosses; the tool's never leaves vm1's port (rule na-target).
-      await expectDropped({ run: fakeAdvertise, sends: naForVm3 }, { from: vm1, control: neighborAdvertisement({ mac: vm1.mac, target: vm1.slaac }), rule: 'na-target' });
+      await expectDropped(
+        { run: fakeAdvertise, sends: naForVm3 },
+        { from: vm1, control: neighborAdvertisement({ mac: vm1.mac, target: vm1.slaac }), rule: 'na-target' },
+      );
 
       // Set up: vm1's own DAD probe (from ::, for its own address) passes — the control of the DAD case.
       await expectDelivered(neighborSolicitation({ mac: vm1.mac, target: vm1.slaac, purpose: 'dad' }), { from: vm1 });
@@ -73,7 +76,8 @@ describe('SG: security groups — Neighbor Discovery', () => {
   scenario(
     {
       id: 'SG-019',
-      title: "real attacker: thc-ipv6 atk6-parasite6 answers every NS it sees; its NAs for an instance's and a router's address are stopped, the owners' own NAs pass",
+      title:
+        "real attacker: thc-ipv6 atk6-parasite6 answers every NS it sees; its NAs for an instance's and a router's address are stopped, the owners' own NAs pass",
       reference: 'RFC 4861 §7.2.4, §7.2.6; seed: "prevent source address spoofing"; thc-ipv6 parasite6',
       proves:
         "neighbor-cache poisoning from an instance fails: vm2 asks for vm3's address and for r1's link-local, the owners' NAs reach vm2 and the attacker's spoofed NAs (the victim's address as source, its own MAC as target link-layer address) never leave its port",
@@ -96,7 +100,11 @@ describe('SG: security groups — Neighbor Discovery', () => {
           { serve: ['atk6-parasite6', 'eth0'], answers: naFrom(vm1.mac) },
           {
             from: vm1,
-            control: { provoke: () => send(vm2, neighborSolicitation({ mac: vm2.mac, src: v.askFrom, target: v.target })), expect: naFrom(v.owner), at: portOf(vm2) },
+            control: {
+              provoke: () => send(vm2, neighborSolicitation({ mac: vm2.mac, src: v.askFrom, target: v.target })),
+              expect: naFrom(v.owner),
+              at: portOf(vm2),
+            },
             rule: 'source-spoof',
           },
         );

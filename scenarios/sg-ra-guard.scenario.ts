@@ -17,7 +17,8 @@ const ROGUE_PREFIX = '2001:db8:bad::/64';
 const PAD = { optionType: 1, data: Buffer.alloc(4) };
 
 /** An RA from the instance claiming to be a high-preference default router for ROGUE_PREFIX. */
-const rogueRa = (vm: InstancePlan, extensions?: ExtensionHeader[]) => routerAdvertisement({ mac: vm.mac, preference: 'high', prefixes: [ROGUE_PREFIX], extensions });
+const rogueRa = (vm: InstancePlan, extensions?: ExtensionHeader[]) =>
+  routerAdvertisement({ mac: vm.mac, preference: 'high', prefixes: [ROGUE_PREFIX], extensions });
 
 describe('SG: security groups — RA guard', () => {
   scenario(
@@ -51,7 +52,10 @@ describe('SG: security groups — RA guard', () => {
       // Destination Options fill the first fragment and the RA's ICMPv6 header starts the second.
       const vm1 = instance('vm1');
       const atomic = rogueRa(vm1, [{ type: 'fragment', offset: 0, more: false, identification: 0x5347 }]);
-      const hidden = fragments(rogueRa(vm1, [{ type: 'destination-options', options: [{ optionType: 1, data: Buffer.alloc(12) }] }]), { firstBytes: 16, identification: 0x53470002 });
+      const hidden = fragments(rogueRa(vm1, [{ type: 'destination-options', options: [{ optionType: 1, data: Buffer.alloc(12) }] }]), {
+        firstBytes: 16,
+        identification: 0x53470002,
+      });
 
       // Act: vm1 sends its RS, then the atomic fragment and both fragments of the hidden RA.
       // Pass criteria: the RS crosses; none of the three fragments leaves vm1's port (rule link-local-fragment).
@@ -62,7 +66,8 @@ describe('SG: security groups — RA guard', () => {
   scenario(
     {
       id: 'SG-007',
-      title: 'real attackers: thc-ipv6 atk6-fake_router26 (plain, -E H, -E D, -E 1) and ipv6toolkit ra6 (plain, Hop-by-Hop, Destination Options, fragmented) are stopped at the port',
+      title:
+        'real attackers: thc-ipv6 atk6-fake_router26 (plain, -E H, -E D, -E 1) and ipv6toolkit ra6 (plain, Hop-by-Hop, Destination Options, fragmented) are stopped at the port',
       reference: 'RFC 7113 §2-§3; thc-ipv6 fake_router26 -E; ipv6toolkit ra6(1)',
       proves: "the evasions real tools implement don't get an RA past the hypervisor",
     },

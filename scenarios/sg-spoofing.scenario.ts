@@ -42,7 +42,8 @@ describe('SG: security groups — spoofing', () => {
       id: 'SG-002',
       title: "a source address of another instance, of a foreign network, or inside another instance's delegated prefix is dropped",
       reference: 'seed: "Do source IP-address checking to prevent source address spoofing"',
-      proves: "the instance can send only from its own addresses: another instance's SLAAC address, a foreign global and an address in another's /60 are all refused",
+      proves:
+        "the instance can send only from its own addresses: another instance's SLAAC address, a foreign global and an address in another's /60 are all refused",
     },
     async () => {
       // Set up: three sources vm1 does not own.

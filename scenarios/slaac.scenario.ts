@@ -24,7 +24,10 @@ describe('SLAAC: addresses and default routes instances derive', () => {
       const seen = await kernelState();
       // Pass criteria: exactly one global address each, the computed one.
       for (const inst of instances()) {
-        const globals = seen.get(inst.name)!.addresses.filter((a) => a.scope === 'global').map((a) => `${a.address}/${a.prefixLength}`);
+        const globals = seen
+          .get(inst.name)!
+          .addresses.filter((a) => a.scope === 'global')
+          .map((a) => `${a.address}/${a.prefixLength}`);
         expect(globals, `${inst.name} (MAC ${inst.mac}) global addresses`).to.deep.equal([`${slaacAddress(podPrefix(), inst.mac)}/64`]);
       }
     },
@@ -42,7 +45,10 @@ describe('SLAAC: addresses and default routes instances derive', () => {
       const seen = await kernelState();
       // Pass criteria: exactly one link-local each, the EUI-64 of its MAC.
       for (const inst of instances()) {
-        const links = seen.get(inst.name)!.addresses.filter((a) => a.scope === 'link').map((a) => a.address);
+        const links = seen
+          .get(inst.name)!
+          .addresses.filter((a) => a.scope === 'link')
+          .map((a) => a.address);
         expect(links, `${inst.name} link-local addresses`).to.deep.equal([linkLocalAddress(inst.mac)]);
       }
     },

@@ -69,9 +69,7 @@ describe('addr: SLAAC and link-local (RFC 4862)', () => {
         const p = Prefix.of(hi << 64n, 64);
         const address = slaacAddress(p, mac);
         expect(p.containsAddress(address)).to.equal(true);
-        expect(Prefix.parse(`${address}/128`).network & ((1n << 64n) - 1n)).to.equal(
-          BigInt(`0x${interfaceIdFromMac(mac).toString('hex')}`),
-        );
+        expect(Prefix.parse(`${address}/128`).network & ((1n << 64n) - 1n)).to.equal(BigInt(`0x${interfaceIdFromMac(mac).toString('hex')}`));
       }),
     );
   });
@@ -93,9 +91,7 @@ describe('addr: prefixes', () => {
     expect(String(pool.carve(60, 0))).to.equal('2001:db8:200::/60');
     expect(String(pool.carve(60, 1))).to.equal('2001:db8:200:10::/60');
     expect(String(pool.carve(60, 1048575n))).to.equal('2001:db8:2ff:fff0::/60');
-    expect(() => pool.carve(60, 1048576)).to.throw(
-      '2001:db8:200::/40 holds 1048576 /60s (index 0..1048575); index 1048576 is out of range',
-    );
+    expect(() => pool.carve(60, 1048576)).to.throw('2001:db8:200::/40 holds 1048576 /60s (index 0..1048575); index 1048576 is out of range');
     expect(() => pool.carve(60, -1)).to.throw(/out of range/);
     expect(() => pool.carve(60, 1.5)).to.throw(/not an integer/);
     expect(() => pool.carve(32, 0)).to.throw('cannot carve a /32 out of 2001:db8:200::/40: the length must be in 40..128');

@@ -8,11 +8,16 @@ import ipaddr from 'ipaddr.js';
 import { hexColon, hexColonToBytes, ipv6FromBytes, ipv6ToBytes } from './bytes.ts';
 
 /** Bytes biased towards zero groups, so compression runs of every length and position come up. */
-const groupBytes = fc.array(fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff }), fc.constantFrom(1, 0xff, 0x100, 0xfe80, 0xffff)), { minLength: 8, maxLength: 8 }).map((groups) => {
-  const b = Buffer.alloc(16);
-  groups.forEach((g, i) => b.writeUInt16BE(g, 2 * i));
-  return b;
-});
+const groupBytes = fc
+  .array(fc.oneof(fc.constant(0), fc.constant(0), fc.integer({ min: 0, max: 0xffff }), fc.constantFrom(1, 0xff, 0x100, 0xfe80, 0xffff)), {
+    minLength: 8,
+    maxLength: 8,
+  })
+  .map((groups) => {
+    const b = Buffer.alloc(16);
+    groups.forEach((g, i) => b.writeUInt16BE(g, 2 * i));
+    return b;
+  });
 
 const reference = (b: Uint8Array) => (ipaddr.fromByteArray(Array.from(b)) as ipaddr.IPv6).toRFC5952String();
 
@@ -24,7 +29,8 @@ const textForms = groupBytes.chain((b) => {
     if (upper) parts = parts.map((p) => p.toUpperCase());
     // Compress groups [cut, cut+len) when they are all zero (any run, not only the canonical one).
     const end = Math.min(8, cut + len);
-    const text = len > 0 && cut < 8 && groups.slice(cut, end).every((g) => g === 0) ? `${parts.slice(0, cut).join(':')}::${parts.slice(end).join(':')}` : parts.join(':');
+    const text =
+      len > 0 && cut < 8 && groups.slice(cut, end).every((g) => g === 0) ? `${parts.slice(0, cut).join(':')}::${parts.slice(end).join(':')}` : parts.join(':');
     return { b, text };
   });
 });
@@ -76,7 +82,12 @@ describe('addr: IPv6 bytes ↔ text (against ipaddr.js)', () => {
     fc.assert(
       fc.property(textForms, edit, ({ text }, { at, op, c }) => {
         const i = at % (text.length + 1);
-        const edited = op === 'insert' ? text.slice(0, i) + c + text.slice(i) : op === 'delete' ? text.slice(0, i) + text.slice(i + 1) : text.slice(0, i) + c + text.slice(i + 1);
+        const edited =
+          op === 'insert'
+            ? text.slice(0, i) + c + text.slice(i)
+            : op === 'delete'
+              ? text.slice(0, i) + text.slice(i + 1)
+              : text.slice(0, i) + c + text.slice(i + 1);
         const valid = ipaddr.IPv6.isValid(edited) && !edited.includes('%');
         if (!valid) expect(() => ipv6ToBytes(edited)).to.throw(/not an IPv6 address/);
         else if (!edited.includes('.')) expect(ipv6ToBytes(edited)).to.deep.equal(Buffer.from(ipaddr.IPv6.parse(edited).toByteArray()));
@@ -86,7 +97,22 @@ describe('addr: IPv6 bytes ↔ text (against ipaddr.js)', () => {
   });
 
   it('refuses the near misses of the plain form', () => {
-    for (const bad of ['', ':', ':::', '1::2::3', '1:2:3:4:5:6:7', '1:2:3:4:5:6:7:8:9', '1:2:3:4:5:6:7:8::', ':1::', '1::2:', '00000::1', 'g::1', ' ::1', '::1 ', 'fe80::1%eth0']) {
+    for (const bad of [
+      '',
+      ':',
+      ':::',
+      '1::2::3',
+      '1:2:3:4:5:6:7',
+      '1:2:3:4:5:6:7:8:9',
+      '1:2:3:4:5:6:7:8::',
+      ':1::',
+      '1::2:',
+      '00000::1',
+      'g::1',
+      ' ::1',
+      '::1 ',
+      'fe80::1%eth0',
+    ]) {
       expect(() => ipv6ToBytes(bad), bad).to.throw(/not an IPv6 address/);
     }
     expect(ipv6ToBytes('1:2:3:4:5:6:7::').toString('hex')).to.equal('00010002000300040005000600070000');
@@ -110,7 +136,8 @@ describe('addr: colon-hex bytes ↔ text', () => {
     const alphabet = fc.constantFrom(...'0aF9g:-: '.split(''));
     fc.assert(
       fc.property(fc.string({ unit: alphabet, maxLength: 14 }), (text) => {
-        if (text === '' || /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2})*$/.test(text)) expect(hexColonToBytes(text)).to.deep.equal(Buffer.from(text.replaceAll(':', ''), 'hex'));
+        if (text === '' || /^[0-9a-fA-F]{2}(:[0-9a-fA-F]{2})*$/.test(text))
+          expect(hexColonToBytes(text)).to.deep.equal(Buffer.from(text.replaceAll(':', ''), 'hex'));
         else expect(() => hexColonToBytes(text)).to.throw(/not colon-separated hex bytes/);
       }),
       { numRuns: 5000 },

@@ -16,7 +16,8 @@ const HEX_BYTE = Array.from({ length: 256 }, (_, b) => b.toString(16).padStart(2
 
 /** Canonical RFC 5952 text of the 16 bytes at `offset`: lower-case, no leading zeros, the longest (leftmost on a tie) run of two or more zero groups as "::". */
 export function ipv6FromBytes(buf: Uint8Array, offset = 0): string {
-  if (!(offset >= 0 && buf.length - offset >= 16)) throw new RangeError(`an IPv6 address needs 16 bytes, ${Math.max(0, buf.length - offset)} at offset ${offset}`);
+  if (!(offset >= 0 && buf.length - offset >= 16))
+    throw new RangeError(`an IPv6 address needs 16 bytes, ${Math.max(0, buf.length - offset)} at offset ${offset}`);
   let bestStart = -1;
   let bestLength = 1; // a single zero group is never compressed (RFC 5952 §4.2.2)
   let runStart = -1;
@@ -101,7 +102,10 @@ export function ipv6ToBytes(text: string): Buffer {
   if (!ipaddr.IPv6.isValid(text) || text.includes('%')) throw new Error(`not an IPv6 address: '${text}'`);
   // ipaddr.js reads an IPv4-compatible "::1.2.3.4" as IPv4-mapped "::ffff:1.2.3.4": spell the
   // dotted quad as two hex groups first so every embedded-IPv4 form keeps its own bytes.
-  const hex = text.replace(/(\d+)\.(\d+)\.(\d+)\.(\d+)$/, (_m, a: string, b: string, c: string, d: string) => `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`);
+  const hex = text.replace(
+    /(\d+)\.(\d+)\.(\d+)\.(\d+)$/,
+    (_m, a: string, b: string, c: string, d: string) => `${((+a << 8) | +b).toString(16)}:${((+c << 8) | +d).toString(16)}`,
+  );
   return Buffer.from(ipaddr.IPv6.parse(hex).toByteArray());
 }
 

@@ -61,7 +61,10 @@ describe('control/allocator', () => {
     const a = Allocator.fromReserved('2001:db8::/56', 60, ['2001:db8:0:30::/60', '2001:db8::/60'], {
       quarantineMs: 1000,
       now: () => now,
-      quarantined: [{ prefix: '2001:db8:0:10::/60', until: 5500 }, { prefix: '2001:db8:0:50::/60', until: 5500 }],
+      quarantined: [
+        { prefix: '2001:db8:0:10::/60', until: 5500 },
+        { prefix: '2001:db8:0:50::/60', until: 5500 },
+      ],
     });
     expect(a.livePrefixes().map(String)).to.deep.equal(['2001:db8::/60', '2001:db8:0:30::/60']);
     expect(a.allocate(3).map(String)).to.deep.equal(['2001:db8:0:20::/60', '2001:db8:0:40::/60', '2001:db8:0:60::/60']);

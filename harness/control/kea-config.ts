@@ -73,4 +73,3 @@ export function keaConfig(plan: Plan, reservations: readonly KeaReservation[] = 
     },
   };
 }
-

@@ -32,10 +32,15 @@ export class PodControl {
       // crash between rename and reload (a reload resets Kea's allocator; `vm show` must not).
       store = new ConfigStore(plan);
     }
-    const allocator = Allocator.fromReserved(plan.pod.pod.pdPool, plan.pod.pod.delegatedLength, (await store.list()).flatMap((r) => r.prefixes), {
-      quarantineMs: KEA_VALID_LIFETIME_S * 1000,
-      quarantined: await store.quarantined(),
-    });
+    const allocator = Allocator.fromReserved(
+      plan.pod.pod.pdPool,
+      plan.pod.pod.delegatedLength,
+      (await store.list()).flatMap((r) => r.prefixes),
+      {
+        quarantineMs: KEA_VALID_LIFETIME_S * 1000,
+        quarantined: await store.quarantined(),
+      },
+    );
     return new PodControl(plan, store, allocator);
   }
 
@@ -51,7 +56,8 @@ export class PodControl {
     const existing = new Map((await this.store.list()).map((r) => [r.mac, r]));
     const fresh: Reservation[] = [];
     try {
-      for (const w of wanted) if (!existing.has(w.mac) && w.count > 0) fresh.push({ mac: w.mac, prefixes: this.allocator.allocate(w.count).map((p) => p.toString()) });
+      for (const w of wanted)
+        if (!existing.has(w.mac) && w.count > 0) fresh.push({ mac: w.mac, prefixes: this.allocator.allocate(w.count).map((p) => p.toString()) });
       if (fresh.length) await this.store.put(fresh);
     } catch (err) {
       for (const r of fresh) this.allocator.release(r.prefixes, 0);
@@ -72,7 +78,8 @@ export class PodControl {
     for (const p of r.prefixes) {
       const answer = await keaCommand(socket, 'lease6-del', { 'ip-address': p.split('/')[0], type: 'IA_PD' });
       // Empty: no such lease, nothing to delete.
-      if (answer.result !== CONTROL_RESULT.success && answer.result !== CONTROL_RESULT.empty) throw new Error(`Kea lease6-del ${p}: ${answer.text ?? `result ${answer.result}`}`);
+      if (answer.result !== CONTROL_RESULT.success && answer.result !== CONTROL_RESULT.empty)
+        throw new Error(`Kea lease6-del ${p}: ${answer.text ?? `result ${answer.result}`}`);
     }
     const until = quarantineMs === undefined ? this.allocator.quarantineEnd() : Date.now() + quarantineMs;
     await this.store.remove([mac], { until, now: Date.now() });

@@ -88,7 +88,12 @@ export function sortByMac(reservations: Reservation[]): Reservation[] {
  * The quarantine records after removing `removed`: theirs added (until `q.until`), ended ones
  * (until <= q.now) dropped, and none for a prefix that is reserved again.
  */
-export function nextQuarantine(current: readonly Quarantined[], removed: readonly Reservation[], q: QuarantineOptions | undefined, reserved: ReadonlySet<string>): Quarantined[] {
+export function nextQuarantine(
+  current: readonly Quarantined[],
+  removed: readonly Reservation[],
+  q: QuarantineOptions | undefined,
+  reserved: ReadonlySet<string>,
+): Quarantined[] {
   const byPrefix = new Map(current.map((e) => [e.prefix, e.until]));
   if (q) for (const p of removed.flatMap((r) => r.prefixes)) byPrefix.set(p, Math.max(byPrefix.get(p) ?? -Infinity, q.until));
   return [...byPrefix]

@@ -51,7 +51,8 @@ function protocolNumber(protocol: PacketSocketOptions['protocol']): number {
   const addon = frameIo();
   if (protocol === undefined || protocol === 'all') return addon.ETH_P_ALL;
   if (protocol === 'ipv6') return addon.ETH_P_IPV6;
-  if (!Number.isInteger(protocol) || protocol < 1 || protocol > 0xffff) throw new Error(`openPacketSocket: protocol must be 'all', 'ipv6' or an EtherType 1..65535 (got ${String(protocol)})`);
+  if (!Number.isInteger(protocol) || protocol < 1 || protocol > 0xffff)
+    throw new Error(`openPacketSocket: protocol must be 'all', 'ipv6' or an EtherType 1..65535 (got ${String(protocol)})`);
   return protocol;
 }
 
@@ -59,7 +60,8 @@ function fanoutArgs(fanout: PacketSocketOptions['fanout']): [group: number, mode
   if (!fanout) return [-1, 0];
   const addon = frameIo();
   const modes: Record<FanoutMode, number> = { hash: addon.FANOUT_HASH, lb: addon.FANOUT_LB, cpu: addon.FANOUT_CPU };
-  if (!Number.isInteger(fanout.group) || fanout.group < 0 || fanout.group > 0xffff) throw new Error(`openPacketSocket: fanout.group must be 0..65535 (got ${fanout.group})`);
+  if (!Number.isInteger(fanout.group) || fanout.group < 0 || fanout.group > 0xffff)
+    throw new Error(`openPacketSocket: fanout.group must be 0..65535 (got ${fanout.group})`);
   if (!(fanout.mode in modes)) throw new Error(`openPacketSocket: fanout.mode must be hash, lb or cpu (got ${String(fanout.mode)})`);
   return [fanout.group, modes[fanout.mode]];
 }
@@ -70,7 +72,8 @@ function filterArray(filter: PacketSocketOptions['filter']): Uint32Array | null 
   const out = new Uint32Array(filter.length * 4);
   filter.forEach((insn, i) => {
     const [code, jt, jf, k] = insn;
-    const ok = insn.length === 4 && [code, jt, jf, k].every((v) => Number.isInteger(v) && v >= 0) && code <= 0xffff && jt <= 0xff && jf <= 0xff && k <= 0xffffffff;
+    const ok =
+      insn.length === 4 && [code, jt, jf, k].every((v) => Number.isInteger(v) && v >= 0) && code <= 0xffff && jt <= 0xff && jf <= 0xff && k <= 0xffffffff;
     if (!ok) throw new Error(`openPacketSocket: filter[${i}] must be [code ≤ 0xffff, jt ≤ 255, jf ≤ 255, k ≤ 0xffffffff]`);
     out.set([code, jt, jf, k], i * 4);
   });
@@ -79,7 +82,10 @@ function filterArray(filter: PacketSocketOptions['filter']): Uint32Array | null 
 
 /** Parses `tcpdump -dd EXPR` output ("{ 0x28, 0, 0, 0x0000000c }," per line) into a filter. */
 export function parseTcpdumpDd(text: string): BpfInstruction[] {
-  const lines = text.split('\n').map((l) => l.trim()).filter(Boolean);
+  const lines = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter(Boolean);
   return lines.map((line, i) => {
     const m = /^\{\s*(0x[0-9a-f]+|\d+),\s*(\d+),\s*(\d+),\s*(0x[0-9a-f]+|\d+)\s*\},?$/i.exec(line);
     if (!m) throw new Error(`tcpdump -dd line ${i + 1}: expected '{ code, jt, jf, k },' (got '${line}')`);
@@ -91,8 +97,18 @@ export function parseTcpdumpDd(text: string): BpfInstruction[] {
 export function openPacketSocket(ifname: string, opts: PacketSocketOptions = {}): PacketSocket {
   checkInterfaceName(ifname, 'openPacketSocket: ifname');
   const receiveBuffer = opts.receiveBuffer ?? 0;
-  if (!Number.isInteger(receiveBuffer) || receiveBuffer < 0 || receiveBuffer > 0x7fffffff) throw new Error('openPacketSocket: receiveBuffer must be a byte count');
+  if (!Number.isInteger(receiveBuffer) || receiveBuffer < 0 || receiveBuffer > 0x7fffffff)
+    throw new Error('openPacketSocket: receiveBuffer must be a byte count');
   const [group, mode] = fanoutArgs(opts.fanout);
-  const native = frameIo().openPacketSocket(ifname, netnsPath(opts.netns), protocolNumber(opts.protocol), group, mode, opts.ignoreOutgoing ?? false, filterArray(opts.filter), receiveBuffer);
+  const native = frameIo().openPacketSocket(
+    ifname,
+    netnsPath(opts.netns),
+    protocolNumber(opts.protocol),
+    group,
+    mode,
+    opts.ignoreOutgoing ?? false,
+    filterArray(opts.filter),
+    receiveBuffer,
+  );
   return PacketSocket.fromNative(native);
 }

@@ -56,7 +56,9 @@ export class TapDevice extends FramePort {
     }
     const unicast = [...unique.keys()].filter((m) => !isMulticastMac(m));
     if (unicast.length > TAP_EXACT_FILTER_ENTRIES) {
-      throw new Error(`${field}: at most ${TAP_EXACT_FILTER_ENTRIES} unicast MACs (the tun filter matches only ${TAP_EXACT_FILTER_ENTRIES} exactly), got ${unicast.length}`);
+      throw new Error(
+        `${field}: at most ${TAP_EXACT_FILTER_ENTRIES} unicast MACs (the tun filter matches only ${TAP_EXACT_FILTER_ENTRIES} exactly), got ${unicast.length}`,
+      );
     }
     const ordered = [...unicast, ...[...unique.keys()].filter((m) => isMulticastMac(m))];
     const exact = (this.native as NativeTap).acceptOnly(Buffer.concat(ordered.map((m) => unique.get(m)!)));

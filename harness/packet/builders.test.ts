@@ -22,7 +22,15 @@ import {
 import { buildFrame, decodeFrame, type DecodedFrame, type Frame } from './frame.ts';
 import { verifyPseudoHeaderChecksum } from './checksum.ts';
 import { PROTO } from './ipv6.ts';
-import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS_MAC, ALL_MLDV2_ROUTERS_MAC, ALL_NODES_MAC, ALL_ROUTERS_MAC, DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT, ND_HOP_LIMIT } from './constants.ts';
+import {
+  ALL_DHCP_RELAY_AGENTS_AND_SERVERS_MAC,
+  ALL_MLDV2_ROUTERS_MAC,
+  ALL_NODES_MAC,
+  ALL_ROUTERS_MAC,
+  DHCPV6_CLIENT_PORT,
+  DHCPV6_SERVER_PORT,
+  ND_HOP_LIMIT,
+} from './constants.ts';
 import { findOption, findOptions, type ClientServerMessage, type RelayMessage } from './dhcpv6.ts';
 import { ipv6ToBytes } from '../addr/bytes.ts';
 
@@ -58,17 +66,42 @@ describe('frame builders (RFC defaults, overridable)', () => {
       const f = roundTrip(routerAdvertisement({ mac: MAC, prefixes: ['2001:db8:bad::/64'] }));
       expect(f.ethernet.dst).to.equal(ALL_NODES_MAC);
       expect(f.ipv6).to.include({ src: LINK_LOCAL, dst: 'ff02::1', hopLimit: 255 });
-      expect(f.icmpv6).to.include({ type: 'router-advertisement', routerLifetime: RA_DEFAULTS.routerLifetime, curHopLimit: 64, managed: false, other: false, preference: 'medium' });
+      expect(f.icmpv6).to.include({
+        type: 'router-advertisement',
+        routerLifetime: RA_DEFAULTS.routerLifetime,
+        curHopLimit: 64,
+        managed: false,
+        other: false,
+        preference: 'medium',
+      });
       const ra = f.icmpv6 as Extract<DecodedFrame['icmpv6'], { type: 'router-advertisement' }>;
       expect(ra.options).to.deep.equal([
         { type: 'source-link-layer-address', address: MAC },
-        { type: 'prefix-information', prefixLength: 64, onLink: true, autonomous: true, otherFlags: 0, validLifetime: 2_592_000, preferredLifetime: 604_800, prefix: '2001:db8:bad::' },
+        {
+          type: 'prefix-information',
+          prefixLength: 64,
+          onLink: true,
+          autonomous: true,
+          otherFlags: 0,
+          validLifetime: 2_592_000,
+          preferredLifetime: 604_800,
+          prefix: '2001:db8:bad::',
+        },
       ]);
     });
 
     it('Router Advertisement: overrides and extension headers are honoured', () => {
       const pad = { optionType: 1, data: Buffer.alloc(4) };
-      const f = roundTrip(routerAdvertisement({ mac: MAC, preference: 'high', routerLifetime: 0, managed: true, hopLimit: 64, extensions: [{ type: 'destination-options', options: [pad] }] }));
+      const f = roundTrip(
+        routerAdvertisement({
+          mac: MAC,
+          preference: 'high',
+          routerLifetime: 0,
+          managed: true,
+          hopLimit: 64,
+          extensions: [{ type: 'destination-options', options: [pad] }],
+        }),
+      );
       expect(f.ipv6!.hopLimit).to.equal(64);
       expect(f.extensions?.map((e) => e.type)).to.deep.equal(['destination-options']);
       expect(f.icmpv6).to.include({ preference: 'high', routerLifetime: 0, managed: true });
@@ -78,7 +111,12 @@ describe('frame builders (RFC defaults, overridable)', () => {
       const f = roundTrip(neighborSolicitation({ mac: MAC, src: GLOBAL, target: '2001:db8:100::12:3456' }));
       expect(f.ethernet.dst).to.equal('33:33:ff:12:34:56');
       expect(f.ipv6).to.include({ src: GLOBAL, dst: 'ff02::1:ff12:3456', hopLimit: 255 });
-      expect(f.icmpv6).to.deep.equal({ type: 'neighbor-solicitation', code: 0, target: '2001:db8:100::12:3456', options: [{ type: 'source-link-layer-address', address: MAC }] });
+      expect(f.icmpv6).to.deep.equal({
+        type: 'neighbor-solicitation',
+        code: 0,
+        target: '2001:db8:100::12:3456',
+        options: [{ type: 'source-link-layer-address', address: MAC }],
+      });
     });
 
     it('Neighbor Solicitation for DAD: from ::, no link-layer option (RFC 4862 §5.4.2)', () => {
@@ -98,20 +136,38 @@ describe('frame builders (RFC defaults, overridable)', () => {
     it('Neighbor Advertisement: unsolicited to all-nodes, S=0 O=1, its MAC as TLLA (RFC 4861 §7.2.6)', () => {
       const f = roundTrip(neighborAdvertisement({ mac: MAC, target: GLOBAL }));
       expect(f.ipv6).to.include({ src: LINK_LOCAL, dst: 'ff02::1', hopLimit: 255 });
-      expect(f.icmpv6).to.deep.equal({ type: 'neighbor-advertisement', code: 0, router: false, solicited: false, override: true, reserved: 0, target: GLOBAL, options: [{ type: 'target-link-layer-address', address: MAC }] });
+      expect(f.icmpv6).to.deep.equal({
+        type: 'neighbor-advertisement',
+        code: 0,
+        router: false,
+        solicited: false,
+        override: true,
+        reserved: 0,
+        target: GLOBAL,
+        options: [{ type: 'target-link-layer-address', address: MAC }],
+      });
     });
 
     it('Neighbor Advertisement: a forged one (another target, another TLLA, the router flag) is built from overrides', () => {
       const f = roundTrip(neighborAdvertisement({ mac: MAC, target: 'fe80::20c:dbff:fef9:cf00', router: true, tlla: PEER_MAC, src: GLOBAL }));
       expect(f.ipv6!.src).to.equal(GLOBAL);
-      expect(f.icmpv6).to.deep.include({ router: true, target: 'fe80::20c:dbff:fef9:cf00', options: [{ type: 'target-link-layer-address', address: PEER_MAC }] });
+      expect(f.icmpv6).to.deep.include({
+        router: true,
+        target: 'fe80::20c:dbff:fef9:cf00',
+        options: [{ type: 'target-link-layer-address', address: PEER_MAC }],
+      });
       expect(roundTrip(neighborAdvertisement({ mac: MAC, target: GLOBAL, tlla: null })).icmpv6).to.deep.include({ options: [] });
     });
 
     it('Redirect: from the link-local to the host, hop limit 255, with TLLA (RFC 4861 §4.5)', () => {
       const f = roundTrip(redirect({ mac: MAC, dst: 'fe80::1', dstMac: PEER_MAC, target: LINK_LOCAL, destination: PEER }));
       expect(f.ipv6).to.include({ src: LINK_LOCAL, dst: 'fe80::1', hopLimit: 255 });
-      expect(f.icmpv6).to.deep.include({ type: 'redirect', target: LINK_LOCAL, destination: PEER, options: [{ type: 'target-link-layer-address', address: MAC }] });
+      expect(f.icmpv6).to.deep.include({
+        type: 'redirect',
+        target: LINK_LOCAL,
+        destination: PEER,
+        options: [{ type: 'target-link-layer-address', address: MAC }],
+      });
     });
   });
 
@@ -122,7 +178,10 @@ describe('frame builders (RFC defaults, overridable)', () => {
     expect(f.extensions?.[0]?.type).to.equal('hop-by-hop');
     const hbh = f.extensions![0] as { options: Array<{ optionType: number; data: Buffer }> };
     expect(hbh.options.find((o) => o.optionType === 5)?.data.toString('hex')).to.equal('0000');
-    expect(f.icmpv6).to.deep.include({ type: 'mld2-report', records: [{ recordType: 4, auxData: Buffer.alloc(0), multicastAddress: 'ff02::1:ff00:8b', sources: [] }] });
+    expect(f.icmpv6).to.deep.include({
+      type: 'mld2-report',
+      records: [{ recordType: 4, auxData: Buffer.alloc(0), multicastAddress: 'ff02::1:ff00:8b', sources: [] }],
+    });
   });
 
   describe('ICMPv6, UDP and TCP between two addresses', () => {
@@ -135,7 +194,9 @@ describe('frame builders (RFC defaults, overridable)', () => {
 
     it('an ICMPv6 error carries the invoking packet', () => {
       const invoking = buildFrame(udpDatagram({ mac: MAC, dstMac: PEER_MAC, src: GLOBAL, dst: PEER })).subarray(14, 62);
-      const f = roundTrip(icmpv6Packet({ mac: PEER_MAC, dstMac: MAC, src: PEER, dst: GLOBAL, message: { type: 'packet-too-big', code: 0, mtu: 1280, invoking } }));
+      const f = roundTrip(
+        icmpv6Packet({ mac: PEER_MAC, dstMac: MAC, src: PEER, dst: GLOBAL, message: { type: 'packet-too-big', code: 0, mtu: 1280, invoking } }),
+      );
       expect(f.icmpv6).to.deep.equal({ type: 'packet-too-big', code: 0, mtu: 1280, invoking });
     });
 
@@ -176,7 +237,9 @@ describe('frame builders (RFC defaults, overridable)', () => {
     });
 
     it('to a unicast address: hop limit 64; a server message from port 547 is built by overriding', () => {
-      const f = roundTrip(dhcpv6Datagram({ mac: MAC, src: GLOBAL, dst: PEER, dstMac: PEER_MAC, sport: 547, dport: 546, message: serverMessage('advertise', { mac: MAC }) }));
+      const f = roundTrip(
+        dhcpv6Datagram({ mac: MAC, src: GLOBAL, dst: PEER, dstMac: PEER_MAC, sport: 547, dport: 546, message: serverMessage('advertise', { mac: MAC }) }),
+      );
       expect(f.ipv6!.hopLimit).to.equal(64);
       expect(f.udp).to.deep.equal({ srcPort: 547, dstPort: 546 });
       expect(findOption((f.dhcpv6 as ClientServerMessage).options, 'preference')?.value).to.equal(255);
@@ -191,7 +254,12 @@ describe('frame builders (RFC defaults, overridable)', () => {
     });
 
     it('a Relay-Forward with option 37 (RFC 8415 §9.1, RFC 4649 §3)', () => {
-      const f = roundTrip(dhcpv6Datagram({ mac: MAC, message: relayForward({ linkAddress: '2001:db8:100::1', peerAddress: LINK_LOCAL, remoteId: PEER_MAC, message: solicit({ mac: PEER_MAC }) }) }));
+      const f = roundTrip(
+        dhcpv6Datagram({
+          mac: MAC,
+          message: relayForward({ linkAddress: '2001:db8:100::1', peerAddress: LINK_LOCAL, remoteId: PEER_MAC, message: solicit({ mac: PEER_MAC }) }),
+        }),
+      );
       const r = f.dhcpv6 as RelayMessage;
       expect(r).to.include({ type: 'relay-forward', hopCount: 0, peerAddress: LINK_LOCAL });
       expect(findOption(r.options, 'remote-id')).to.deep.equal({ type: 'remote-id', enterpriseNumber: 4491, remoteId: PEER_MAC });
@@ -200,7 +268,11 @@ describe('frame builders (RFC defaults, overridable)', () => {
   });
 
   it('fragments: two fragments of one identification whose data is the original packet (RFC 8200 §4.5)', () => {
-    const whole = routerAdvertisement({ mac: MAC, prefixes: ['2001:db8:bad::/64'], extensions: [{ type: 'destination-options', options: [{ optionType: 1, data: Buffer.alloc(12) }] }] });
+    const whole = routerAdvertisement({
+      mac: MAC,
+      prefixes: ['2001:db8:bad::/64'],
+      extensions: [{ type: 'destination-options', options: [{ optionType: 1, data: Buffer.alloc(12) }] }],
+    });
     const [first, second] = fragments(whole, { firstBytes: 16, identification: 0x53470002 });
     const a = decodeFrame(first);
     const b = decodeFrame(second);

@@ -19,7 +19,15 @@ import type { NdOption } from './nd-options.ts';
 import type { ClientServerMessage, ClientServerMessageType, Dhcpv6Message, Dhcpv6Option } from './dhcpv6.ts';
 import { duidLl } from './dhcpv6-client-frame.ts';
 import { pseudoHeaderChecksum } from './checksum.ts';
-import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS, ALL_MLDV2_ROUTERS, ALL_NODES, ALL_ROUTERS, DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT, ND_HOP_LIMIT } from './constants.ts';
+import {
+  ALL_DHCP_RELAY_AGENTS_AND_SERVERS,
+  ALL_MLDV2_ROUTERS,
+  ALL_NODES,
+  ALL_ROUTERS,
+  DHCPV6_CLIENT_PORT,
+  DHCPV6_SERVER_PORT,
+  ND_HOP_LIMIT,
+} from './constants.ts';
 import { ipv6ToBytes } from '../addr/bytes.ts';
 import { isMulticast, multicastMac, solicitedNodeAddress } from '../addr/multicast.ts';
 import { linkLocalAddress } from '../addr/slaac.ts';
@@ -87,7 +95,11 @@ const tlla = (mac: string): NdOption => ({ type: 'target-link-layer-address', ad
  */
 export function routerSolicitation(o: Wire & { options?: NdOption[] }): Frame {
   const src = o.src ?? linkLocalAddress(o.mac);
-  return assemble({ ...o, src }, { dst: ALL_ROUTERS, hopLimit: ND_HOP_LIMIT }, { icmpv6: { type: 'router-solicitation', code: 0, options: o.options ?? (src === '::' ? [] : [slla(o.mac)]) } });
+  return assemble(
+    { ...o, src },
+    { dst: ALL_ROUTERS, hopLimit: ND_HOP_LIMIT },
+    { icmpv6: { type: 'router-solicitation', code: 0, options: o.options ?? (src === '::' ? [] : [slla(o.mac)]) } },
+  );
 }
 
 /**
@@ -98,25 +110,38 @@ export function routerSolicitation(o: Wire & { options?: NdOption[] }): Frame {
 export function routerAdvertisement(o: Wire & Partial<Omit<RouterAdvertisement, 'type' | 'options'>> & { prefixes?: string[]; options?: NdOption[] }): Frame {
   const pios = (o.prefixes ?? []).map((p): NdOption => {
     const [prefix, length] = p.split('/');
-    return { type: 'prefix-information', prefixLength: Number(length ?? 64), onLink: true, autonomous: true, otherFlags: 0, validLifetime: RA_DEFAULTS.validLifetime, preferredLifetime: RA_DEFAULTS.preferredLifetime, prefix: prefix! };
+    return {
+      type: 'prefix-information',
+      prefixLength: Number(length ?? 64),
+      onLink: true,
+      autonomous: true,
+      otherFlags: 0,
+      validLifetime: RA_DEFAULTS.validLifetime,
+      preferredLifetime: RA_DEFAULTS.preferredLifetime,
+      prefix: prefix!,
+    };
   });
-  return assemble(o, { dst: ALL_NODES, hopLimit: ND_HOP_LIMIT }, {
-    icmpv6: {
-      type: 'router-advertisement',
-      code: o.code ?? 0,
-      curHopLimit: o.curHopLimit ?? RA_DEFAULTS.curHopLimit,
-      managed: o.managed ?? false,
-      other: o.other ?? false,
-      homeAgent: o.homeAgent ?? false,
-      preference: o.preference ?? 'medium',
-      proxy: o.proxy ?? false,
-      reserved: o.reserved ?? 0,
-      routerLifetime: o.routerLifetime ?? RA_DEFAULTS.routerLifetime,
-      reachableTime: o.reachableTime ?? 0,
-      retransTimer: o.retransTimer ?? 0,
-      options: o.options ?? [slla(o.mac), ...pios],
+  return assemble(
+    o,
+    { dst: ALL_NODES, hopLimit: ND_HOP_LIMIT },
+    {
+      icmpv6: {
+        type: 'router-advertisement',
+        code: o.code ?? 0,
+        curHopLimit: o.curHopLimit ?? RA_DEFAULTS.curHopLimit,
+        managed: o.managed ?? false,
+        other: o.other ?? false,
+        homeAgent: o.homeAgent ?? false,
+        preference: o.preference ?? 'medium',
+        proxy: o.proxy ?? false,
+        reserved: o.reserved ?? 0,
+        routerLifetime: o.routerLifetime ?? RA_DEFAULTS.routerLifetime,
+        reachableTime: o.reachableTime ?? 0,
+        retransTimer: o.retransTimer ?? 0,
+        options: o.options ?? [slla(o.mac), ...pios],
+      },
     },
-  });
+  );
 }
 
 /**
@@ -130,7 +155,11 @@ export function neighborSolicitation(o: Wire & { target: string; purpose?: 'reso
   const group = solicitedNodeAddress(o.target);
   const src = o.src ?? (purpose === 'dad' ? '::' : linkLocalAddress(o.mac));
   const dst = o.dst ?? (purpose === 'unreachability' ? o.target : group);
-  return assemble({ ...o, src, dst }, { hopLimit: ND_HOP_LIMIT }, { icmpv6: { type: 'neighbor-solicitation', code: 0, target: o.target, options: o.options ?? (src === '::' ? [] : [slla(o.mac)]) } });
+  return assemble(
+    { ...o, src, dst },
+    { hopLimit: ND_HOP_LIMIT },
+    { icmpv6: { type: 'neighbor-solicitation', code: 0, target: o.target, options: o.options ?? (src === '::' ? [] : [slla(o.mac)]) } },
+  );
 }
 
 /**
@@ -138,11 +167,26 @@ export function neighborSolicitation(o: Wire & { target: string; purpose?: 'reso
  * all-nodes, S=0, O=1, hop limit 255, the sender's MAC as target link-layer address (`tlla: null`
  * leaves the option out). A solicited one answers the solicitor: `dst` its address, `solicited: true`.
  */
-export function neighborAdvertisement(o: Wire & { target: string; router?: boolean; solicited?: boolean; override?: boolean; tlla?: string | null; options?: NdOption[] }): Frame {
+export function neighborAdvertisement(
+  o: Wire & { target: string; router?: boolean; solicited?: boolean; override?: boolean; tlla?: string | null; options?: NdOption[] },
+): Frame {
   const options = o.options ?? (o.tlla === null ? [] : [tlla(o.tlla ?? o.mac)]);
-  return assemble(o, { dst: ALL_NODES, hopLimit: ND_HOP_LIMIT }, {
-    icmpv6: { type: 'neighbor-advertisement', code: 0, router: o.router ?? false, solicited: o.solicited ?? false, override: o.override ?? true, reserved: 0, target: o.target, options },
-  });
+  return assemble(
+    o,
+    { dst: ALL_NODES, hopLimit: ND_HOP_LIMIT },
+    {
+      icmpv6: {
+        type: 'neighbor-advertisement',
+        code: 0,
+        router: o.router ?? false,
+        solicited: o.solicited ?? false,
+        override: o.override ?? true,
+        reserved: 0,
+        target: o.target,
+        options,
+      },
+    },
+  );
 }
 
 /**
@@ -151,7 +195,11 @@ export function neighborAdvertisement(o: Wire & { target: string; router?: boole
  * with the sender's MAC as target link-layer address.
  */
 export function redirect(o: Wire & { dst: string; target: string; destination: string; tlla?: string; options?: NdOption[] }): Frame {
-  return assemble(o, { hopLimit: ND_HOP_LIMIT }, { icmpv6: { type: 'redirect', code: 0, target: o.target, destination: o.destination, options: o.options ?? [tlla(o.tlla ?? o.mac)] } });
+  return assemble(
+    o,
+    { hopLimit: ND_HOP_LIMIT },
+    { icmpv6: { type: 'redirect', code: 0, target: o.target, destination: o.destination, options: o.options ?? [tlla(o.tlla ?? o.mac)] } },
+  );
 }
 
 // ---- MLD (RFC 3810) ---------------------------------------------------------------------------
@@ -176,19 +224,29 @@ export function icmpv6Packet(o: Addressed & { message: Icmpv6Message }): Frame {
 
 /** Echo Request (RFC 4443 §4.1): identifier, sequence 1 and data as given (the data defaults to empty). */
 export function echoRequest(o: Addressed & { identifier?: number; sequence?: number; data?: Buffer }): Frame {
-  return icmpv6Packet({ ...o, message: { type: 'echo-request', code: 0, identifier: o.identifier ?? 0, sequence: o.sequence ?? 1, data: o.data ?? Buffer.alloc(0) } });
+  return icmpv6Packet({
+    ...o,
+    message: { type: 'echo-request', code: 0, identifier: o.identifier ?? 0, sequence: o.sequence ?? 1, data: o.data ?? Buffer.alloc(0) },
+  });
 }
 
 /** Echo Reply (RFC 4443 §4.2). */
 export function echoReply(o: Addressed & { identifier?: number; sequence?: number; data?: Buffer }): Frame {
-  return icmpv6Packet({ ...o, message: { type: 'echo-reply', code: 0, identifier: o.identifier ?? 0, sequence: o.sequence ?? 1, data: o.data ?? Buffer.alloc(0) } });
+  return icmpv6Packet({
+    ...o,
+    message: { type: 'echo-reply', code: 0, identifier: o.identifier ?? 0, sequence: o.sequence ?? 1, data: o.data ?? Buffer.alloc(0) },
+  });
 }
 
 // ---- UDP and TCP ------------------------------------------------------------------------------
 
 /** A UDP datagram (RFC 768), hop limit 64, from an ephemeral port to Discard unless told. */
 export function udpDatagram(o: Addressed & { sport?: number; dport?: number; payload?: Buffer }): Frame {
-  return assemble(o, { hopLimit: DEFAULT_HOP_LIMIT }, { udp: { srcPort: o.sport ?? EPHEMERAL_PORT, dstPort: o.dport ?? DISCARD_PORT }, payload: o.payload ?? Buffer.alloc(0) });
+  return assemble(
+    o,
+    { hopLimit: DEFAULT_HOP_LIMIT },
+    { udp: { srcPort: o.sport ?? EPHEMERAL_PORT, dstPort: o.dport ?? DISCARD_PORT }, payload: o.payload ?? Buffer.alloc(0) },
+  );
 }
 
 /**
@@ -221,14 +279,21 @@ export function dhcpv6Datagram(o: Wire & { sport?: number; dport?: number; messa
   const dst = o.dst ?? ALL_DHCP_RELAY_AGENTS_AND_SERVERS;
   const linkScoped = isMulticast(dst) && (ipv6ToBytes(dst)[1]! & 0x0f) === 2;
   const body: Upper = o.payload ? { payload: o.payload } : { dhcpv6: o.message ?? solicit({ mac: o.mac }) };
-  return assemble({ ...o, dst }, { hopLimit: linkScoped ? 1 : DEFAULT_HOP_LIMIT }, { udp: { srcPort: o.sport ?? DHCPV6_CLIENT_PORT, dstPort: o.dport ?? DHCPV6_SERVER_PORT }, ...body });
+  return assemble(
+    { ...o, dst },
+    { hopLimit: linkScoped ? 1 : DEFAULT_HOP_LIMIT },
+    { udp: { srcPort: o.sport ?? DHCPV6_CLIENT_PORT, dstPort: o.dport ?? DHCPV6_SERVER_PORT }, ...body },
+  );
 }
 
 /**
  * A client's message (RFC 8415 §16, §18.2): Client Identifier (DUID-LL of `duid`, default the
  * client's MAC), Elapsed Time 0, one IA_PD per IAID in `iaPds` (default one, IAID 1) and any `options`.
  */
-export function clientMessage(type: ClientServerMessageType, o: { mac: string; duid?: string; transactionId?: number; iaPds?: number[]; options?: Dhcpv6Option[] }): ClientServerMessage {
+export function clientMessage(
+  type: ClientServerMessageType,
+  o: { mac: string; duid?: string; transactionId?: number; iaPds?: number[]; options?: Dhcpv6Option[] },
+): ClientServerMessage {
   return {
     type,
     transactionId: o.transactionId ?? 0x5347,
@@ -265,7 +330,10 @@ export function relayForward(o: { linkAddress: string; peerAddress: string; mess
     hopCount: o.hopCount ?? 0,
     linkAddress: o.linkAddress,
     peerAddress: o.peerAddress,
-    options: [...(o.remoteId ? [{ type: 'remote-id' as const, enterpriseNumber: REMOTE_ID_ENTERPRISE, remoteId: o.remoteId }] : []), { type: 'relay-message', message: o.message }],
+    options: [
+      ...(o.remoteId ? [{ type: 'remote-id' as const, enterpriseNumber: REMOTE_ID_ENTERPRISE, remoteId: o.remoteId }] : []),
+      { type: 'relay-message', message: o.message },
+    ],
   };
 }
 
@@ -282,7 +350,8 @@ export function fragments(frame: Frame, o: { firstBytes: number; identification:
   const eth = whole.subarray(0, 14);
   const header = whole.subarray(14, 14 + IPV6_HEADER_LENGTH);
   const rest = whole.subarray(14 + IPV6_HEADER_LENGTH);
-  if (rest.length <= o.firstBytes) throw new Error(`the packet has ${rest.length} bytes after its header: nothing is left for a second fragment after ${o.firstBytes}`);
+  if (rest.length <= o.firstBytes)
+    throw new Error(`the packet has ${rest.length} bytes after its header: nothing is left for a second fragment after ${o.firstBytes}`);
   const parts = [rest.subarray(0, o.firstBytes), rest.subarray(o.firstBytes)];
   const out = parts.map((part, i) => {
     const fh = Buffer.alloc(8);
@@ -296,4 +365,3 @@ export function fragments(frame: Frame, o: { firstBytes: number; identification:
   });
   return [out[0]!, out[1]!];
 }
-

@@ -95,6 +95,9 @@ export function recordLine(rec: PcapRecord, index: number, json: boolean): { lin
   } catch (err) {
     if (!(err instanceof DecodeError)) throw err;
     const error = { layer: err.layer, field: err.field, offset: err.offset, reason: err.reason };
-    return { line: json ? JSON.stringify({ frame: index, length: meta.length, error }) : `#${index} len=${meta.length} | error ${err.message}`, decoded: false };
+    return {
+      line: json ? JSON.stringify({ frame: index, length: meta.length, error }) : `#${index} len=${meta.length} | error ${err.message}`,
+      decoded: false,
+    };
   }
 }

@@ -245,8 +245,7 @@ const CODECS: { [K in KnownOptionType]: Codec<K> } = {
       const { address, preferredLifetime, validLifetime } = IAADDR.read(body, 0, at.base);
       return { type: 'iaaddr', address: ipv6FromBytes(address), preferredLifetime, validLifetime, options: nested(body, at, IAADDR.size) };
     },
-    encode: (o) =>
-      Buffer.concat([ipv6ToBytes(o.address), fields([o.preferredLifetime, 4], [o.validLifetime, 4]), encodeOptions(o.options)]),
+    encode: (o) => Buffer.concat([ipv6ToBytes(o.address), fields([o.preferredLifetime, 4], [o.validLifetime, 4]), encodeOptions(o.options)]),
   },
   oro: {
     decode: (body, at) => {
@@ -312,11 +311,7 @@ const CODECS: { [K in KnownOptionType]: Codec<K> } = {
       return { type: 'iaprefix', preferredLifetime, validLifetime, prefixLength, prefix: ipv6FromBytes(prefix), options };
     },
     encode: (o) =>
-      Buffer.concat([
-        fields([o.preferredLifetime, 4], [o.validLifetime, 4], [o.prefixLength, 1]),
-        ipv6ToBytes(o.prefix),
-        encodeOptions(o.options),
-      ]),
+      Buffer.concat([fields([o.preferredLifetime, 4], [o.validLifetime, 4], [o.prefixLength, 1]), ipv6ToBytes(o.prefix), encodeOptions(o.options)]),
   },
   'remote-id': {
     decode: (body, at) => ({ type: 'remote-id', ...REMOTE_ID.read(body, 0, at.base), remoteId: hexColon(body.subarray(REMOTE_ID.size)) }),
@@ -333,9 +328,7 @@ const CODECS: { [K in KnownOptionType]: Codec<K> } = {
   },
 };
 
-const NAME_BY_CODE = new Map<number, KnownOptionType>(
-  Object.entries(DHCPV6_OPTION_NUMBERS).map(([name, code]) => [code, name as KnownOptionType]),
-);
+const NAME_BY_CODE = new Map<number, KnownOptionType>(Object.entries(DHCPV6_OPTION_NUMBERS).map(([name, code]) => [code, name as KnownOptionType]));
 
 function codecFor<K extends KnownOptionType>(name: K): Codec<K> {
   return CODECS[name] as Codec<K>;

@@ -6,7 +6,16 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { fileURLToPath } from 'node:url';
-import { decodeDhcpv6, decodeOptions, encodeDhcpv6, findOption, isRelayMessage, DHCPV6_OPTION_NUMBERS, type Dhcpv6Message, type KnownOptionType } from './dhcpv6.ts';
+import {
+  decodeDhcpv6,
+  decodeOptions,
+  encodeDhcpv6,
+  findOption,
+  isRelayMessage,
+  DHCPV6_OPTION_NUMBERS,
+  type Dhcpv6Message,
+  type KnownOptionType,
+} from './dhcpv6.ts';
 import { isWellFormedDhcpv6, optionAt, optionsStart } from './dhcpv6-scan.ts';
 import { decodeFrame } from './frame.ts';
 import { readPcap } from './pcap.ts';
@@ -77,9 +86,14 @@ describe('in-place DHCPv6 reading (dhcpv6-scan.ts) agrees with the codec', () =>
           const body = rng.bytes(length);
           // DUID type and domain label values the rules branch on, half of the time.
           if (length >= 2 && trial % 2) body.writeUInt16BE(1 + rng.int(5), 0);
-          if (code === DHCPV6_OPTION_NUMBERS['domain-list'] && trial % 2) for (let i = 0; i < length; i++) body[i] = rng.pick([0, 1, 2, 3, 0x41, 0x2e, 0x7f, 63, 64]);
+          if (code === DHCPV6_OPTION_NUMBERS['domain-list'] && trial % 2)
+            for (let i = 0; i < length; i++) body[i] = rng.pick([0, 1, 2, 3, 0x41, 0x2e, 0x7f, 63, 64]);
           const inner = option(code, body);
-          for (const wrapped of [inner, option(25, Buffer.concat([Buffer.alloc(12), inner])), option(25, Buffer.concat([Buffer.alloc(12), option(26, Buffer.concat([Buffer.alloc(25), inner]))]))]) {
+          for (const wrapped of [
+            inner,
+            option(25, Buffer.concat([Buffer.alloc(12), inner])),
+            option(25, Buffer.concat([Buffer.alloc(12), option(26, Buffer.concat([Buffer.alloc(25), inner]))])),
+          ]) {
             counts[expectAgreement(Buffer.concat([Buffer.of(1, 0, 0, 1), wrapped]))]++;
           }
         }
@@ -109,10 +123,11 @@ describe('in-place DHCPv6 reading (dhcpv6-scan.ts) agrees with the codec', () =>
     expect(counts.rejected).to.be.greaterThan(300);
   });
 
-  it('nesting: relay messages nested to the codec\'s limit are well-formed, one level deeper is not', () => {
+  it("nesting: relay messages nested to the codec's limit are well-formed, one level deeper is not", () => {
     const nest = (levels: number): Dhcpv6Message => {
       let msg: Dhcpv6Message = { type: 'solicit', transactionId: 1, options: [] };
-      for (let i = 0; i < levels; i++) msg = { type: 'relay-forward', hopCount: i, linkAddress: '::', peerAddress: '::', options: [{ type: 'relay-message', message: msg }] };
+      for (let i = 0; i < levels; i++)
+        msg = { type: 'relay-forward', hopCount: i, linkAddress: '::', peerAddress: '::', options: [{ type: 'relay-message', message: msg }] };
       return msg;
     };
     let deepestDecoded = -1;

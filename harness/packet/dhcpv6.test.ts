@@ -131,9 +131,7 @@ describe('dhcpv6 codec', () => {
       expect(encodeOption({ type: 'status-code', code: DHCPV6_STATUS_CODES.NoPrefixAvail, message: 'né' }).toString('hex')).to.equal(
         '000d0005' + '0006' + '6ec3a9',
       );
-      expect(encodeOption({ type: 'domain-list', domains: ['example.com', ''] }).toString('hex')).to.equal(
-        '0018000e' + '076578616d706c6503636f6d00' + '00',
-      );
+      expect(encodeOption({ type: 'domain-list', domains: ['example.com', ''] }).toString('hex')).to.equal('0018000e' + '076578616d706c6503636f6d00' + '00');
     });
 
     it('encodes DUID-LLT, DUID-EN and DUID-UUID', () => {

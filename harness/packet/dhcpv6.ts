@@ -71,9 +71,7 @@ const RELAY = new Struct<{ msgType: number; hopCount: number; linkAddress: Buffe
   layout().uint8('msgType').uint8('hopCount').buffer('linkAddress', { length: 16 }).buffer('peerAddress', { length: 16 }),
 );
 
-const NAME_BY_NUMBER = new Map<number, Dhcpv6MessageName>(
-  Object.entries(DHCPV6_MESSAGE_NUMBERS).map(([name, n]) => [n, name as Dhcpv6MessageName]),
-);
+const NAME_BY_NUMBER = new Map<number, Dhcpv6MessageName>(Object.entries(DHCPV6_MESSAGE_NUMBERS).map(([name, n]) => [n, name as Dhcpv6MessageName]));
 
 export function isRelayMessage(msg: Dhcpv6Message): msg is RelayMessage {
   return msg.type === 'relay-forward' || msg.type === 'relay-reply';

@@ -34,12 +34,13 @@ describe('decodeFrame fuzzing', function () {
         decodeFrame(buf);
         counts.decoded++;
       } catch (err) {
-        const ok = err instanceof DecodeError && err.layer !== '' && err.field !== '' && Number.isInteger(err.offset) && err.offset >= 0 && err.offset <= buf.length;
+        const ok =
+          err instanceof DecodeError && err.layer !== '' && err.field !== '' && Number.isInteger(err.offset) && err.offset >= 0 && err.offset <= buf.length;
         if (ok) {
           counts.rejected++;
           rejectedBy.set(err.layer, (rejectedBy.get(err.layer) ?? 0) + 1);
-        }
-        else if (counts.failed++ < 5) failures.push(`${String(err)}${err instanceof DecodeError ? ` (offset ${err.offset}, length ${buf.length})` : ''}\n  input ${buf.toString('hex')}`);
+        } else if (counts.failed++ < 5)
+          failures.push(`${String(err)}${err instanceof DecodeError ? ` (offset ${err.offset}, length ${buf.length})` : ''}\n  input ${buf.toString('hex')}`);
       }
     };
 

@@ -20,11 +20,12 @@ goldenSuite('golden packets from real daemons (fixtures/golden/link.pcap)', () =
 describe('golden packets: expected decode', () => {
   it('decodes exactly as the committed expected decode', () => {
     const { records } = readPcap(PCAP);
-    const lines = records.map((r, i) => JSON.stringify(describeFrame(decodeFrame(r.data), { index: i + 1, timestampUs: r.timestampUs, length: r.data.length })));
+    const lines = records.map((r, i) =>
+      JSON.stringify(describeFrame(decodeFrame(r.data), { index: i + 1, timestampUs: r.timestampUs, length: r.data.length })),
+    );
     if (process.env.V6POD_UPDATE_GOLDEN === '1') writeFileSync(EXPECTED, `${lines.join('\n')}\n`);
     const expected = readFileSync(EXPECTED, 'utf8').trimEnd().split('\n');
     expect(lines.length).to.equal(expected.length);
     lines.forEach((line, i) => expect(JSON.parse(line), `frame ${i + 1}`).to.deep.equal(JSON.parse(expected[i]!)));
   });
 });
-

@@ -170,11 +170,7 @@ const RA = new Struct<{ curHopLimit: number; flags: number; routerLifetime: numb
   layout().uint8('curHopLimit').uint8('flags').uint16('routerLifetime').uint32('reachableTime').uint32('retransTimer'),
 );
 const NS = new Struct<{ target: Buffer }>(LAYER, 'neighbor-solicitation', layout().seek(4).buffer('target', { length: 16 }));
-const NA = new Struct<{ flags: number; target: Buffer }>(
-  LAYER,
-  'neighbor-advertisement',
-  layout().uint32('flags').buffer('target', { length: 16 }),
-);
+const NA = new Struct<{ flags: number; target: Buffer }>(LAYER, 'neighbor-advertisement', layout().uint32('flags').buffer('target', { length: 16 }));
 const REDIRECT = new Struct<{ target: Buffer; destination: Buffer }>(
   LAYER,
   'redirect',
@@ -307,14 +303,7 @@ function encodeBody(msg: Icmpv6Message): Buffer[] {
     case 'router-solicitation':
       return [u32(0), encodeNdOptions(msg.options)];
     case 'router-advertisement':
-      return [
-        u8(msg.curHopLimit),
-        u8(raFlags(msg)),
-        u16(msg.routerLifetime),
-        u32(msg.reachableTime),
-        u32(msg.retransTimer),
-        encodeNdOptions(msg.options),
-      ];
+      return [u8(msg.curHopLimit), u8(raFlags(msg)), u16(msg.routerLifetime), u32(msg.reachableTime), u32(msg.retransTimer), encodeNdOptions(msg.options)];
     case 'neighbor-solicitation':
       return [u32(0), ipv6ToBytes(msg.target), encodeNdOptions(msg.options)];
     case 'neighbor-advertisement': {
@@ -350,14 +339,7 @@ function raFlags(ra: RouterAdvertisement): number {
 
 function encodeMld2Record(r: MulticastAddressRecord): Buffer[] {
   if (r.auxData.length % 4 !== 0) throw new RangeError(`mld2 record auxData is ${r.auxData.length} bytes, not a multiple of 4`);
-  return [
-    u8(r.recordType),
-    u8(r.auxData.length / 4),
-    u16(r.sources.length),
-    ipv6ToBytes(r.multicastAddress),
-    ...r.sources.map(ipv6ToBytes),
-    r.auxData,
-  ];
+  return [u8(r.recordType), u8(r.auxData.length / 4), u16(r.sources.length), ipv6ToBytes(r.multicastAddress), ...r.sources.map(ipv6ToBytes), r.auxData];
 }
 
 // Range-checked big-endian integers (Buffer's writers throw RangeError when a value does not fit).

@@ -36,13 +36,7 @@ export const EXTENSION_NUMBERS: Record<ExtensionHeader['type'], number> = {
 const FIXED = new Struct<{ versionClassFlow: number; payloadLength: number; nextHeader: number; hopLimit: number; src: Buffer; dst: Buffer }>(
   'ipv6',
   'header',
-  layout()
-    .uint32('versionClassFlow')
-    .uint16('payloadLength')
-    .uint8('nextHeader')
-    .uint8('hopLimit')
-    .buffer('src', { length: 16 })
-    .buffer('dst', { length: 16 }),
+  layout().uint32('versionClassFlow').uint16('payloadLength').uint8('nextHeader').uint8('hopLimit').buffer('src', { length: 16 }).buffer('dst', { length: 16 }),
 );
 const EXT_PREFIX = new Struct<{ nextHeader: number; hdrExtLen: number }>('ipv6', 'extension', layout().uint8('nextHeader').uint8('hdrExtLen'));
 const FRAGMENT = new Struct<{ nextHeader: number; reserved: number; offsetFlags: number; identification: number }>(
@@ -141,14 +135,26 @@ export function decodeIpv6(buf: Buffer, base: number): DecodedIpv6 {
   if (version !== 6) throw new DecodeError('ipv6', 'version', base, `is ${version}, expected 6`);
   need(buf, IPV6_HEADER_LENGTH, f.payloadLength, 'ipv6', 'payload', base);
   const packet = buf.subarray(0, IPV6_HEADER_LENGTH + f.payloadLength);
-  const header: Ipv6Header = { trafficClass: (f.versionClassFlow >>> 20) & 0xff, flowLabel: f.versionClassFlow & 0xfffff, hopLimit: f.hopLimit, src: ipv6FromBytes(f.src), dst: ipv6FromBytes(f.dst) };
+  const header: Ipv6Header = {
+    trafficClass: (f.versionClassFlow >>> 20) & 0xff,
+    flowLabel: f.versionClassFlow & 0xfffff,
+    hopLimit: f.hopLimit,
+    src: ipv6FromBytes(f.src),
+    dst: ipv6FromBytes(f.dst),
+  };
   const extensions: ExtensionHeader[] = [];
   let next = f.nextHeader;
   let at = IPV6_HEADER_LENGTH;
   while (isExtension(next)) {
     if (next === PROTO.fragment) {
       const fr = FRAGMENT.read(packet, at, base);
-      extensions.push({ type: 'fragment', offset: fr.offsetFlags >>> 3, more: (fr.offsetFlags & 1) === 1, identification: fr.identification, ...(fr.reserved ? { reserved: fr.reserved } : {}) });
+      extensions.push({
+        type: 'fragment',
+        offset: fr.offsetFlags >>> 3,
+        more: (fr.offsetFlags & 1) === 1,
+        identification: fr.identification,
+        ...(fr.reserved ? { reserved: fr.reserved } : {}),
+      });
       next = fr.nextHeader;
       at += FRAGMENT.size;
       // A later fragment's data continues the first fragment's chain: nothing after its header is a header.

@@ -124,7 +124,7 @@ const A_FLAG = 0x40;
 /** Decodes the options from `offset` to the end of `buf`; `base` is the absolute offset of buf[0]. */
 export function decodeNdOptions(buf: Buffer, offset: number, base = 0): NdOption[] {
   const options: NdOption[] = [];
-  for (let at = offset; at < buf.length; ) {
+  for (let at = offset; at < buf.length;) {
     const { type, length } = HEADER.read(buf, at, base);
     if (length === 0) throw new DecodeError(LAYER, 'length', base + at + 1, 'zero length (RFC 4861 §4.6)');
     need(buf, at, length * UNIT, LAYER, optionName(type), base);

@@ -115,13 +115,22 @@ function expectIcmpv6(m: Icmpv6Message): Expectation {
 }
 
 function expectFrame(f: Frame): Expectation {
-  const e: Expectation = f.dhcpv6 ? { ...expectDhcpv6(f.dhcpv6), 'udp.checksum.status': ['1'] } : { ...expectIcmpv6(f.icmpv6!), 'icmpv6.checksum.status': ['1'] };
+  const e: Expectation = f.dhcpv6
+    ? { ...expectDhcpv6(f.dhcpv6), 'udp.checksum.status': ['1'] }
+    : { ...expectIcmpv6(f.icmpv6!), 'icmpv6.checksum.status': ['1'] };
   e['eth.src'] = [f.ethernet.src];
   e['vlan.id'] = f.ethernet.vlan ? [String(f.ethernet.vlan.id)] : [];
   return e;
 }
 
-const ADDRESS_FIELDS = new Set(['dhcpv6.linkaddr', 'dhcpv6.peeraddr', 'dhcpv6.iaprefix.pref_addr', 'icmpv6.nd.na.target_address', 'icmpv6.nd.ns.target_address', 'icmpv6.opt.prefix']);
+const ADDRESS_FIELDS = new Set([
+  'dhcpv6.linkaddr',
+  'dhcpv6.peeraddr',
+  'dhcpv6.iaprefix.pref_addr',
+  'icmpv6.nd.na.target_address',
+  'icmpv6.nd.ns.target_address',
+  'icmpv6.opt.prefix',
+]);
 
 /**
  * One text per value. tshark prints some addresses in mixed notation ("::1.2.3.4"), so addresses go
@@ -163,7 +172,8 @@ describe('packet codecs against tshark (independent decoder)', function () {
       for (const field of ALL_FIELDS) {
         const want = (expected[field] ?? []).map((v) => normalize(field, v));
         const got = records[i]![field]!.map((v) => normalize(field, v));
-        if (JSON.stringify(got) !== JSON.stringify(want)) mismatches.push(`${field}: tshark ${JSON.stringify(got)}, model ${JSON.stringify(want)} in ${describeFrame(i)}`);
+        if (JSON.stringify(got) !== JSON.stringify(want))
+          mismatches.push(`${field}: tshark ${JSON.stringify(got)}, model ${JSON.stringify(want)} in ${describeFrame(i)}`);
       }
     });
     expect(mismatches, mismatches.slice(0, 5).join('\n')).to.deep.equal([]);
@@ -172,7 +182,14 @@ describe('packet codecs against tshark (independent decoder)', function () {
   it('covers every DHCPv6 message type and the relay, IA_PD, remote-id, RA, NA and PIO fields', function () {
     const seen = (field: string) => new Set(records.flatMap((r) => r[field]!));
     expect([...seen('dhcpv6.msgtype')].map(Number)).to.include.members(Object.values(DHCPV6_MESSAGE_NUMBERS));
-    for (const field of ['dhcpv6.iaprefix.pref_len', 'dhcpv6.remoteid.enterprise', 'dhcpv6.hopcount', 'icmpv6.nd.ra.router_lifetime', 'icmpv6.nd.na.target_address', 'icmpv6.opt.prefix']) {
+    for (const field of [
+      'dhcpv6.iaprefix.pref_len',
+      'dhcpv6.remoteid.enterprise',
+      'dhcpv6.hopcount',
+      'icmpv6.nd.ra.router_lifetime',
+      'icmpv6.nd.na.target_address',
+      'icmpv6.opt.prefix',
+    ]) {
       expect(seen(field).size, field).to.be.greaterThan(10);
     }
   });
@@ -193,7 +210,12 @@ describe('packet codecs against tshark (independent decoder)', function () {
   it('negative control: a wrong checksum is Bad to tshark and invalid to decodeFrame', function () {
     const good = sampleRelayForwardFrame();
     const correct = buildFrame(good).readUInt16BE(14 + 40 + 6); // Ethernet, IPv6, then the UDP checksum field
-    const ping: Frame = { ...good, udp: undefined, dhcpv6: undefined, icmpv6: { type: 'echo-request', code: 0, identifier: 1, sequence: 1, data: Buffer.from('ping') } };
+    const ping: Frame = {
+      ...good,
+      udp: undefined,
+      dhcpv6: undefined,
+      icmpv6: { type: 'echo-request', code: 0, identifier: 1, sequence: 1, data: Buffer.from('ping') },
+    };
     const pingChecksum = buildFrame(ping).readUInt16BE(14 + 40 + 2);
     const corrupt = [buildFrame({ ...good, checksum: correct ^ 0x0101 }), buildFrame({ ...ping, checksum: pingChecksum ^ 0x0101 })];
     const pcap = join(dir, 'bad.pcap');

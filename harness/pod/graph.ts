@@ -57,7 +57,12 @@ export function podGraph(plan: Plan): PodGraph {
   return {
     pod: plan.pod.name,
     vertices: [...plan.nodes.map((n) => ({ name: n.name, role: n.role, details: details(n.name, n.role) })), ...synthetic.vertices],
-    edges: [...plan.links.map(({ a, b }) => (tier(a.node) <= tier(b.node) ? [a, b] : [b, a])).map(([a, b]) => ({ a: a!.node, aIf: a!.ifname, b: b!.node, bIf: b!.ifname })), ...synthetic.edges],
+    edges: [
+      ...plan.links
+        .map(({ a, b }) => (tier(a.node) <= tier(b.node) ? [a, b] : [b, a]))
+        .map(([a, b]) => ({ a: a!.node, aIf: a!.ifname, b: b!.node, bIf: b!.ifname })),
+      ...synthetic.edges,
+    ],
   };
 }
 

@@ -155,7 +155,9 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
     { name: pod.tor.name, role: 'tor', ns: ns(pod.tor.name) },
     ...pod.hypervisors.map((h) => ({ name: h.name, role: 'hypervisor' as const, ns: ns(h.name) })),
     // Synthetic instances have no namespace of their own: their TAPs live in the hypervisor's.
-    ...pod.hypervisors.flatMap((h) => h.instances.filter((i) => i.kind === 'namespace').map((i) => ({ name: i.name, role: 'instance' as const, ns: ns(i.name) }))),
+    ...pod.hypervisors.flatMap((h) =>
+      h.instances.filter((i) => i.kind === 'namespace').map((i) => ({ name: i.name, role: 'instance' as const, ns: ns(i.name) })),
+    ),
   ];
 
   const links: PlanLink[] = [];
@@ -217,7 +219,11 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
   const core = pod.core.name;
   setup[ns(core)] = {
     sysctls: ['net/ipv6/conf/all/forwarding=1'],
-    ip: ['link set lo up', `address add ${INFRA.coreAddress}/128 dev lo`, ...pod.routers.flatMap((r) => [`address add ${INFRA.transitCore}/64 dev ${r.name} nodad`, `link set ${r.name} up`])],
+    ip: [
+      'link set lo up',
+      `address add ${INFRA.coreAddress}/128 dev lo`,
+      ...pod.routers.flatMap((r) => [`address add ${INFRA.transitCore}/64 dev ${r.name} nodad`, `link set ${r.name} up`]),
+    ],
   };
   // Outside CloudStack: the core routes the PD pool (and the pod /64) to both routers, ECMP.
   const viaRouters = pod.routers.map((r) => `nexthop via ${INFRA.transitRouter} dev ${r.name}`).join(' ');
@@ -287,13 +293,20 @@ function vethLine(run: string, l: PlanLink): string {
  * The kernel objects of one instance, for deploying it into a running pod: the same pieces
  * buildPlan puts in its phases for every instance at `up`.
  */
-export function instanceSteps(plan: Plan, inst: InstancePlan): { root: string[]; hypervisor: { ns: string; script: NsScript }; setup: NsScript; attach: string[] } {
+export function instanceSteps(
+  plan: Plan,
+  inst: InstancePlan,
+): { root: string[]; hypervisor: { ns: string; script: NsScript }; setup: NsScript; attach: string[] } {
   const link = plan.links.find((l) => l.a.node === inst.name && l.a.ifname === 'eth0')!;
   return {
     root: [`netns add ${inst.ns}`, vethLine(plan.run, link)],
     hypervisor: {
       ns: namespaceName(plan.run, inst.hypervisor),
-      script: { sysctls: [v6(inst.port, 'disable_ipv6', 1)], offloadsOff: [inst.port], ip: [`link set ${inst.port} master ${BRIDGES.hypervisor}`, `link set ${inst.port} up`] },
+      script: {
+        sysctls: [v6(inst.port, 'disable_ipv6', 1)],
+        offloadsOff: [inst.port],
+        ip: [`link set ${inst.port} master ${BRIDGES.hypervisor}`, `link set ${inst.port} up`],
+      },
     },
     setup: plan.setup[inst.ns]!,
     attach: plan.attach[inst.ns]!,

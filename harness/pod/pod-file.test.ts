@@ -54,7 +54,13 @@ describe('pod file: fixtures/pods/default.yaml', () => {
 
   it('defaults a minimal file: two routers, core, kea, tor, canonical prefixes, the default group', () => {
     const pod = parsePodFile('name: mini\npod:\n  l2Prefix: 2001:DB8:0100:0::/64\n  pdPool: 2001:db8:0200::/40\nhypervisors:\n  - name: hv1\n', 'mini.yaml');
-    expect(pod.pod).to.deep.equal({ l2Prefix: '2001:db8:100::/64', pdPool: '2001:db8:200::/40', delegatedLength: 60, prefixesPerInstance: 1, dad: 'optimistic' });
+    expect(pod.pod).to.deep.equal({
+      l2Prefix: '2001:db8:100::/64',
+      pdPool: '2001:db8:200::/40',
+      delegatedLength: 60,
+      prefixesPerInstance: 1,
+      dad: 'optimistic',
+    });
     expect(pod.routers).to.deep.equal([
       { name: 'r1', mac: generateMac('mini/r1') },
       { name: 'r2', mac: generateMac('mini/r2') },
@@ -67,7 +73,10 @@ describe('pod file: fixtures/pods/default.yaml', () => {
 
 describe('pod file: synthetic instances and counted entries', () => {
   it('expands a count into named instances with counted-up MACs, synthetic with DHCP from boot', () => {
-    const pod = parsePodFile(`${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n      - name: s\n        kind: synthetic\n        mac: 02:00:00:00:00:fe\n        count: 3\n      - name: q\n        kind: synthetic\n        dhcp: false\n`, 'pod.yaml');
+    const pod = parsePodFile(
+      `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n      - name: s\n        kind: synthetic\n        mac: 02:00:00:00:00:fe\n        count: 3\n      - name: q\n        kind: synthetic\n        dhcp: false\n`,
+      'pod.yaml',
+    );
     expect(pod.hypervisors[0]!.instances).to.deep.equal([
       { name: 'vm1', mac: generateMac('bad/vm1'), prefixes: 1, securityGroup: 'default', kind: 'namespace', dhcp: false },
       { name: 's-1', mac: '02:00:00:00:00:fe', prefixes: 1, securityGroup: 'default', kind: 'synthetic', dhcp: true },
@@ -93,7 +102,10 @@ describe('pod file: every broken rule is one line, <file>:<line>: <path> <rule>'
     ['pool-overlaps-l2.yaml', ['5: pod.pdPool 2001:db8:100::/40 overlaps pod.l2Prefix 2001:db8:100::/64 (the pod /64 must not be in the delegation pool)']],
     ['delegated-length.yaml', ["5: pod.delegatedLength 40 must be longer than pod.pdPool's /40 and at most 64"]],
     ['pool-too-small.yaml', ['4: pod.pdPool 2001:db8:200::/62 holds 4 /64s; the 3 instances need 5']],
-    ['duplicate-names.yaml', ["11: hypervisors[1].instances[0].name 'vm1' is already the name of hypervisors[0].instances[0] (node names share one namespace)"]],
+    [
+      'duplicate-names.yaml',
+      ["11: hypervisors[1].instances[0].name 'vm1' is already the name of hypervisors[0].instances[0] (node names share one namespace)"],
+    ],
     ['duplicate-macs.yaml', ['12: hypervisors[0].instances[0].mac 00:0c:db:f9:cf:00 is already used by routers[0].mac']],
     ['multicast-mac.yaml', ['9: hypervisors[0].instances[0].mac 33:33:00:00:00:01 is a multicast MAC (I/G bit set); an interface needs a unicast MAC']],
     [
@@ -124,24 +136,54 @@ describe('pod file: every broken rule is one line, <file>:<line>: <path> <rule>'
 
   const snippets: [string, string, string[]][] = [
     ['an empty file', '', ['pod.yaml:1: (top level) must be a mapping']],
-    ['a bad pod name', HEAD.replace('name: bad', 'name: Pod_1') + 'hypervisors:\n  - name: hv1\n', ["pod.yaml:1: name 'Pod_1' must be lower-case letters, digits and '-' (not leading)"]],
+    [
+      'a bad pod name',
+      HEAD.replace('name: bad', 'name: Pod_1') + 'hypervisors:\n  - name: hv1\n',
+      ["pod.yaml:1: name 'Pod_1' must be lower-case letters, digits and '-' (not leading)"],
+    ],
     ['no hypervisors', `${HEAD}hypervisors: []\n`, ['pod.yaml:5: hypervisors must have at least 1 entry']],
     ['two documents', `${HEAD}---\nname: other\n`, ['pod.yaml:5: a pod file holds one YAML document']],
-    ['an unknown top-level key', `${HEAD}hypervisors:\n  - name: hv1\nswitch: tor\n`, ['pod.yaml:7: switch is not a known key (known: name, pod, routers, core, kea, tor, hypervisors, securityGroups)']],
-    ['an instance named like a service node', `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: kea\n`, ["pod.yaml:8: hypervisors[0].instances[0].name 'kea' is already the name of kea (node names share one namespace)"]],
+    [
+      'an unknown top-level key',
+      `${HEAD}hypervisors:\n  - name: hv1\nswitch: tor\n`,
+      ['pod.yaml:7: switch is not a known key (known: name, pod, routers, core, kea, tor, hypervisors, securityGroups)'],
+    ],
+    [
+      'an instance named like a service node',
+      `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: kea\n`,
+      ["pod.yaml:8: hypervisors[0].instances[0].name 'kea' is already the name of kea (node names share one namespace)"],
+    ],
     [
       'a declared MAC equal to a generated one',
       `${HEAD}routers:\n  - name: r1\n    mac: ${generateMac('bad/vm1')}\nhypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n`,
       [`pod.yaml:11: hypervisors[0].instances[0] generated MAC ${generateMac('bad/vm1')} is already used by routers[0].mac`],
     ],
-    ['a malformed MAC', `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n        mac: 06-7a-88-00-00-8b\n`, ["pod.yaml:9: hypervisors[0].instances[0].mac '06-7a-88-00-00-8b' must be a MAC like 06:7a:88:00:00:8b"]],
-    ['an unknown instance kind', `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n        kind: container\n`, ["pod.yaml:9: hypervisors[0].instances[0].kind 'container' must be one of namespace, synthetic"]],
-    ['dhcp on a namespace instance', `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n        dhcp: true\n`, ['pod.yaml:9: hypervisors[0].instances[0].dhcp applies to synthetic instances only (a namespace instance runs dhcp6c from the scenarios)']],
-    ['a count of 0', `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: s\n        count: 0\n`, ['pod.yaml:9: hypervisors[0].instances[0].count 0 must be at least 1']],
+    [
+      'a malformed MAC',
+      `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n        mac: 06-7a-88-00-00-8b\n`,
+      ["pod.yaml:9: hypervisors[0].instances[0].mac '06-7a-88-00-00-8b' must be a MAC like 06:7a:88:00:00:8b"],
+    ],
+    [
+      'an unknown instance kind',
+      `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n        kind: container\n`,
+      ["pod.yaml:9: hypervisors[0].instances[0].kind 'container' must be one of namespace, synthetic"],
+    ],
+    [
+      'dhcp on a namespace instance',
+      `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n        dhcp: true\n`,
+      ['pod.yaml:9: hypervisors[0].instances[0].dhcp applies to synthetic instances only (a namespace instance runs dhcp6c from the scenarios)'],
+    ],
+    [
+      'a count of 0',
+      `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: s\n        count: 0\n`,
+      ['pod.yaml:9: hypervisors[0].instances[0].count 0 must be at least 1'],
+    ],
     [
       'a counted name that collides',
       `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: s-2\n      - name: s\n        count: 3\n`,
-      ["pod.yaml:9: hypervisors[0].instances[1].name 's' (from count: s-2) is already the name of hypervisors[0].instances[0] (node names share one namespace)"],
+      [
+        "pod.yaml:9: hypervisors[0].instances[1].name 's' (from count: s-2) is already the name of hypervisors[0].instances[0] (node names share one namespace)",
+      ],
     ],
     [
       'counted MACs that run into a declared one',
@@ -151,7 +193,9 @@ describe('pod file: every broken rule is one line, <file>:<line>: <path> <rule>'
     [
       'a counted name too long for the kernel',
       `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: sixchr\n        count: 10\n`,
-      ["pod.yaml:8: hypervisors[0].instances[0].name 'sixchr-10' is 9 characters; at most 8 fit (kernel interface names hold 15: 4 run prefix + 8 name + 3 suffix)"],
+      [
+        "pod.yaml:8: hypervisors[0].instances[0].name 'sixchr-10' is 9 characters; at most 8 fit (kernel interface names hold 15: 4 run prefix + 8 name + 3 suffix)",
+      ],
     ],
     [
       'counted instances that need more prefixes than the pool holds',
@@ -187,7 +231,10 @@ describe('pod file: every broken rule is one line, <file>:<line>: <path> <rule>'
 
 describe('pod file: generated MACs', () => {
   it('property: every MAC in a loaded pod is unicast and unique', () => {
-    const names = fc.uniqueArray(fc.stringMatching(/^[a-z0-9-]{1,7}$/).map((s) => `i${s}`), { minLength: 1, maxLength: 40 });
+    const names = fc.uniqueArray(
+      fc.stringMatching(/^[a-z0-9-]{1,7}$/).map((s) => `i${s}`),
+      { minLength: 1, maxLength: 40 },
+    );
     fc.assert(
       fc.property(names, fc.integer({ min: 1, max: 4 }), (instances, hypervisors) => {
         const hvs = Array.from({ length: hypervisors }, (_, h) => {

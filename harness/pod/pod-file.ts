@@ -453,7 +453,10 @@ interface RawPod {
   core: NamedNode;
   kea: Kea;
   tor: NamedNode;
-  hypervisors: { name: string; instances: { name: string; mac?: string; prefixes?: number; securityGroup?: string; kind: InstanceKind; dhcp?: boolean; count?: number }[] }[];
+  hypervisors: {
+    name: string;
+    instances: { name: string; mac?: string; prefixes?: number; securityGroup?: string; kind: InstanceKind; dhcp?: boolean; count?: number }[];
+  }[];
   securityGroups: Record<string, SecurityGroup>;
 }
 

@@ -98,7 +98,10 @@ export class ProbeAgent {
     const readyMs = opts.readyTimeoutMs ?? 10_000;
     let timer: NodeJS.Timeout | undefined;
     const deadline = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new WaitTimeout(`timed out after ${(readyMs / 1000).toFixed(1)} s waiting for the probe agent in ${ns} to start${agent.stderrTail()}`)), readyMs);
+      timer = setTimeout(
+        () => reject(new WaitTimeout(`timed out after ${(readyMs / 1000).toFixed(1)} s waiting for the probe agent in ${ns} to start${agent.stderrTail()}`)),
+        readyMs,
+      );
     });
     try {
       await Promise.race([agent.ready, deadline]);
@@ -126,7 +129,14 @@ export class ProbeAgent {
   static async closeShared(): Promise<void> {
     const agents = [...ProbeAgent.shared.values()];
     ProbeAgent.shared.clear();
-    await Promise.all(agents.map((a) => a.then((agent) => agent.close(), () => undefined)));
+    await Promise.all(
+      agents.map((a) =>
+        a.then(
+          (agent) => agent.close(),
+          () => undefined,
+        ),
+      ),
+    );
   }
 
   /** Sends one command and resolves with its answer; `onAnswer` runs before any later line is read. */

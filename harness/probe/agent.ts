@@ -102,7 +102,11 @@ function checkOpenable(iface: string, filter: string): void {
   const compiled = spawnSync('tcpdump', ['-r', '-', '-d', '--', filter], { input: serializePcap([]), encoding: 'utf8', timeout: 5000 });
   if (compiled.error) throw new RequestError(`cannot check filter '${filter}' with tcpdump: ${compiled.error.message}`);
   if (compiled.status !== 0) {
-    const why = compiled.stderr.trim().split('\n').filter((l) => !l.startsWith('reading from')).join(' ');
+    const why = compiled.stderr
+      .trim()
+      .split('\n')
+      .filter((l) => !l.startsWith('reading from'))
+      .join(' ');
     throw new RequestError(`bad filter '${filter}': ${why.replace(/^tcpdump: /, '')}`);
   }
 }

@@ -43,11 +43,40 @@ export {
   type RelayRoute,
 } from './dhcp.ts';
 export { deployVm, destroyVm, withVm, vmExists, type DeployedVm, type VmSpec } from './pod-ops.ts';
-export { groupsAdmittingSource, hypervisors, securityGroupDriver, securityGroupOf, withSecurityGroup, type GroupChange, type SecurityGroup } from './security-groups.ts';
-export { expectDelivered, expectDropped, type DropOptions, type DropProof, type Guard, type Offending, type ProvokedControl, type ToolRun, type ToolServe } from './traffic-proof.ts';
+export {
+  groupsAdmittingSource,
+  hypervisors,
+  securityGroupDriver,
+  securityGroupOf,
+  withSecurityGroup,
+  type GroupChange,
+  type SecurityGroup,
+} from './security-groups.ts';
+export {
+  expectDelivered,
+  expectDropped,
+  type DropOptions,
+  type DropProof,
+  type Guard,
+  type Offending,
+  type ProvokedControl,
+  type ToolRun,
+  type ToolServe,
+} from './traffic-proof.ts';
 export { relayWindow, eachRouter, type RelayWindow } from './relay-proof.ts';
 export { watch, watching, evidence, type Traffic } from './watch.ts';
-export { delegatedIn, dhcpv6Of, icmpv6Of, matches, relayedOf, relayMessageOf, remoteIdOf, sameBytes, type FrameMatch, type FramePattern } from './frame-match.ts';
+export {
+  delegatedIn,
+  dhcpv6Of,
+  icmpv6Of,
+  matches,
+  relayedOf,
+  relayMessageOf,
+  remoteIdOf,
+  sameBytes,
+  type FrameMatch,
+  type FramePattern,
+} from './frame-match.ts';
 export { datagramToCore, echoToCore } from './pod-frames.ts';
 export {
   delegationShortfalls,

@@ -50,7 +50,11 @@ export interface DhcpClientResult {
 function outcomeOf(msg: ClientServerMessage): { iaPds: IaPdOutcome[]; status?: number } {
   const iaPds = findOptions(msg.options, 'ia-pd').map((ia) => {
     const status = findOption(ia.options, 'status-code')?.code;
-    return { iaid: ia.iaid, prefixes: findOptions(ia.options, 'iaprefix').map((p) => ({ prefix: `${p.prefix}/${p.prefixLength}`, validLifetime: p.validLifetime })), ...(status !== undefined ? { status } : {}) };
+    return {
+      iaid: ia.iaid,
+      prefixes: findOptions(ia.options, 'iaprefix').map((p) => ({ prefix: `${p.prefix}/${p.prefixLength}`, validLifetime: p.validLifetime })),
+      ...(status !== undefined ? { status } : {}),
+    };
   });
   const status = findOption(msg.options, 'status-code')?.code;
   return { iaPds, ...(status !== undefined ? { status } : {}) };
@@ -76,7 +80,9 @@ class Client {
   }
 
   private send(buf: Buffer): Promise<void> {
-    return new Promise((resolve, reject) => this.sock.send(buf, DHCPV6_SERVER_PORT, `${ALL_DHCP_RELAY_AGENTS_AND_SERVERS}%${this.script.iface}`, (e) => (e ? reject(e) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.sock.send(buf, DHCPV6_SERVER_PORT, `${ALL_DHCP_RELAY_AGENTS_AND_SERVERS}%${this.script.iface}`, (e) => (e ? reject(e) : resolve())),
+    );
   }
 
   /** Sends a message and waits for the first answer of `type` with its transaction id, or the deadline. */
@@ -102,18 +108,28 @@ class Client {
 
   async step(step: DhcpStep): Promise<StepOutcome> {
     const started = Date.now();
-    const done = (answer: ClientServerMessage | undefined): StepOutcome => ({ op: step.op, answer: answer?.type ?? null, ...(answer ? outcomeOf(answer) : { iaPds: [] }), ms: Date.now() - started });
+    const done = (answer: ClientServerMessage | undefined): StepOutcome => ({
+      op: step.op,
+      answer: answer?.type ?? null,
+      ...(answer ? outcomeOf(answer) : { iaPds: [] }),
+      ms: Date.now() - started,
+    });
     const elapsed: Dhcpv6Option = { type: 'elapsed-time', centiseconds: 0 };
     switch (step.op) {
       case 'acquire': {
         const hint = this.script.lifetimeHint;
-        const hintOptions: Dhcpv6Option[] = hint ? [{ type: 'iaprefix', preferredLifetime: hint.preferred, validLifetime: hint.valid, prefixLength: 0, prefix: '::', options: [] }] : [];
+        const hintOptions: Dhcpv6Option[] = hint
+          ? [{ type: 'iaprefix', preferredLifetime: hint.preferred, validLifetime: hint.valid, prefixLength: 0, prefix: '::', options: [] }]
+          : [];
         const iaPds: Dhcpv6Option[] = this.script.iaids.map((iaid) => ({ type: 'ia-pd', iaid, t1: 0, t2: 0, options: hintOptions }));
         const advertise = await this.exchange('solicit', [this.clientId, elapsed, ...iaPds], 'advertise');
         if (!advertise) return done(undefined);
         this.serverId = findOption(advertise.options, 'server-id');
         // The Request carries what was offered, keeping the hinted lifetimes.
-        const offered = findOptions(advertise.options, 'ia-pd').map((ia) => ({ ...ia, options: findOptions(ia.options, 'iaprefix').map((p) => (hint ? { ...p, preferredLifetime: hint.preferred, validLifetime: hint.valid } : p)) }));
+        const offered = findOptions(advertise.options, 'ia-pd').map((ia) => ({
+          ...ia,
+          options: findOptions(ia.options, 'iaprefix').map((p) => (hint ? { ...p, preferredLifetime: hint.preferred, validLifetime: hint.valid } : p)),
+        }));
         const reply = await this.exchange('request', [this.clientId, ...(this.serverId ? [this.serverId] : []), elapsed, ...offered], 'reply');
         if (reply) this.leased = findOptions(reply.options, 'ia-pd').filter((ia) => findOptions(ia.options, 'iaprefix').length > 0);
         return done(reply);

@@ -32,7 +32,14 @@ export interface ClientOptions {
 
 /** Runs the codec DHCPv6 client in the instance (default: one IA_PD, acquire). */
 export async function dhcpClient(inst: InstancePlan, opts: ClientOptions = {}): Promise<DhcpClientResult> {
-  const script = { iface: 'eth0', linkLocal: inst.linkLocal, duid: opts.duid ?? inst.mac, iaids: Array.from({ length: opts.iaPds ?? 1 }, (_, i) => i + 1), steps: opts.steps ?? [{ op: 'acquire' }], lifetimeHint: opts.lifetimeHint };
+  const script = {
+    iface: 'eth0',
+    linkLocal: inst.linkLocal,
+    duid: opts.duid ?? inst.mac,
+    iaids: Array.from({ length: opts.iaPds ?? 1 }, (_, i) => i + 1),
+    steps: opts.steps ?? [{ op: 'acquire' }],
+    lifetimeHint: opts.lifetimeHint,
+  };
   const { stdout } = await run([process.execPath, '--import', TSX, CLIENT, JSON.stringify(script)], { ns: inst.ns, timeoutMs: 30_000 });
   return JSON.parse(stdout) as DhcpClientResult;
 }
@@ -56,7 +63,15 @@ export interface RelayRoute {
 
 /** The delegated-prefix routes a router holds (the relay's, on its LAN). */
 export async function relayRoutes(router: RouterPlan): Promise<RelayRoute[]> {
-  const rows = await ipJson<Array<{ dst: string; gateway?: string; expires?: number }>>(router.ns, ['-6', 'route', 'show', 'proto', RELAY_ROUTE_PROTO, 'dev', 'lan']);
+  const rows = await ipJson<Array<{ dst: string; gateway?: string; expires?: number }>>(router.ns, [
+    '-6',
+    'route',
+    'show',
+    'proto',
+    RELAY_ROUTE_PROTO,
+    'dev',
+    'lan',
+  ]);
   return rows.map((r) => ({ prefix: r.dst, via: r.gateway, expires: r.expires }));
 }
 
@@ -78,7 +93,9 @@ export async function expectRoute(r: RouterPlan, prefix: string, opts: { via: st
 
 /** Routes any router holds via `via` (a client's link-local). */
 export async function routesVia(via: string): Promise<Array<RelayRoute & { router: string }>> {
-  const all = await Promise.all(currentPod().routers.map(async (r) => (await relayRoutes(r)).filter((x) => x.via === via).map((x) => ({ ...x, router: r.name }))));
+  const all = await Promise.all(
+    currentPod().routers.map(async (r) => (await relayRoutes(r)).filter((x) => x.via === via).map((x) => ({ ...x, router: r.name }))),
+  );
   return all.flat();
 }
 
@@ -116,12 +133,19 @@ export async function relayCounters(router: RouterPlan): Promise<CounterSnapshot
 export function startDhcp6c(ns: string, dir: string): { pid: number; stop(): Promise<void> } {
   mkdirSync(`${dir}/dhcpv6`, { recursive: true });
   // The seed's dhcp6c.conf, as CloudStack documents it for instances.
-  writeFileSync(`${dir}/dhcp6c.conf`, 'interface eth0 {\n  send ia-pd 1;\n  send ia-na 0;\n  request domain-name-servers;\n  request domain-name;\n};\nid-assoc pd 1 { };\nid-assoc na 0 { };\n');
+  writeFileSync(
+    `${dir}/dhcp6c.conf`,
+    'interface eth0 {\n  send ia-pd 1;\n  send ia-na 0;\n  request domain-name-servers;\n  request domain-name;\n};\nid-assoc pd 1 { };\nid-assoc na 0 { };\n',
+  );
   // dhcp6c keeps its DUID under /var/lib/dhcpv6: a bind mount inside ip netns exec's private mount namespace.
-  const child = spawn('ip', ['netns', 'exec', ns, 'sh', '-c', `mount --bind '${dir}/dhcpv6' /var/lib/dhcpv6 && exec dhcp6c -f -c '${dir}/dhcp6c.conf' -p '${dir}/dhcp6c.pid' eth0`], {
-    detached: true,
-    stdio: 'ignore',
-  });
+  const child = spawn(
+    'ip',
+    ['netns', 'exec', ns, 'sh', '-c', `mount --bind '${dir}/dhcpv6' /var/lib/dhcpv6 && exec dhcp6c -f -c '${dir}/dhcp6c.conf' -p '${dir}/dhcp6c.pid' eth0`],
+    {
+      detached: true,
+      stdio: 'ignore',
+    },
+  );
   child.unref();
   const pid = child.pid!;
   // Ours while it runs with this actor's config file (a recycled PID is never signalled).

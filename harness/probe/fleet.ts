@@ -56,7 +56,9 @@ export async function routeShortfalls(plan: Plan, instances: readonly InstancePl
   });
   return instances.flatMap((i) => {
     const lacks = byRouter.flatMap(({ router, vias }) =>
-      (reserved.get(i.mac) ?? []).filter((p) => !same(vias.get(p) ?? [], [i.linkLocal])).map((p) => `${router} routes ${p} via ${JSON.stringify(vias.get(p) ?? [])}, not [${i.linkLocal}]`),
+      (reserved.get(i.mac) ?? [])
+        .filter((p) => !same(vias.get(p) ?? [], [i.linkLocal]))
+        .map((p) => `${router} routes ${p} via ${JSON.stringify(vias.get(p) ?? [])}, not [${i.linkLocal}]`),
     );
     return lacks.length ? [{ instance: i.name, lacks: lacks.join('; ') }] : [];
   });
@@ -96,9 +98,13 @@ export async function securityGroupShortfalls(plan: Plan, instances: readonly In
     hypervisors.map(async (hv) => {
       const ns = namespaceName(plan.run, hv);
       const [maps, sets] = await Promise.all(
-        ['maps', 'sets'].map(async (what) => (JSON.parse((await run(['nft', '-j', 'list', what, 'bridge'], { ns, timeoutMs: 30_000 })).stdout) as { nftables: NftObject[] }).nftables),
+        ['maps', 'sets'].map(
+          async (what) =>
+            (JSON.parse((await run(['nft', '-j', 'list', what, 'bridge'], { ns, timeoutMs: 30_000 })).stdout) as { nftables: NftObject[] }).nftables,
+        ),
       );
-      const jumps = (name: string) => new Map((maps!.find((o) => o.map?.table === TABLE && o.map.name === name)?.map?.elem ?? []).map(([port, v]) => [port, v.jump?.target]));
+      const jumps = (name: string) =>
+        new Map((maps!.find((o) => o.map?.table === TABLE && o.map.name === name)?.map?.elem ?? []).map(([port, v]) => [port, v.jump?.target]));
       const sources = new Map(sets!.flatMap((o) => (o.set?.table === TABLE ? [[o.set.name, setPrefixes(o.set.elem ?? [])] as const] : [])));
       return [hv, { from: jumps('from-port'), to: jumps('to-port'), sources }] as const;
     }),
@@ -111,7 +117,9 @@ export async function securityGroupShortfalls(plan: Plan, instances: readonly In
     const lacks = [
       ...(hv.from.get(i.port) === c.out ? [] : [`${i.port} dispatches out to ${hv.from.get(i.port) ?? 'nothing'}, not ${c.out}`]),
       ...(hv.to.get(i.port) === c.in ? [] : [`${i.port} dispatches in to ${hv.to.get(i.port) ?? 'nothing'}, not ${c.in}`]),
-      ...(same(hv.sources.get(c.src) ?? [], want) ? [] : [`${c.src} holds ${JSON.stringify(sorted(hv.sources.get(c.src) ?? []))}, not ${JSON.stringify(sorted(want))}`]),
+      ...(same(hv.sources.get(c.src) ?? [], want)
+        ? []
+        : [`${c.src} holds ${JSON.stringify(sorted(hv.sources.get(c.src) ?? []))}, not ${JSON.stringify(sorted(want))}`]),
     ];
     return lacks.length ? [{ instance: i.name, lacks: lacks.join('; ') }] : [];
   });

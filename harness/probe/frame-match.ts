@@ -8,7 +8,16 @@
 import type { CapturedFrame, SeenFrame } from './agent-client.ts';
 import { decodeEthernetHeader, ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
 import { decodeIpv6, PROTO } from '../packet/ipv6.ts';
-import { findOption, findOptions, innermostMessage, isRelayMessage, type ClientServerMessage, type ClientServerMessageType, type RelayMessage, type RelayMessageType } from '../packet/dhcpv6.ts';
+import {
+  findOption,
+  findOptions,
+  innermostMessage,
+  isRelayMessage,
+  type ClientServerMessage,
+  type ClientServerMessageType,
+  type RelayMessage,
+  type RelayMessageType,
+} from '../packet/dhcpv6.ts';
 import type { DecodedFrame } from '../packet/frame.ts';
 import type { Icmpv6Message, Icmpv6TypeName } from '../packet/icmpv6.ts';
 

@@ -33,8 +33,12 @@ export async function sendFrom(inst: InstancePlan, frames: ReadonlyArray<Frame |
     for (const f of frames) await agent.inject('eth0', wire(f));
     return;
   }
-  const answer = await synthCommand(synthPaths(currentPod().run, inst.hypervisor).socket, 'send', { name: inst.name, frames: frames.map((f) => wire(f).toString('hex')) });
-  if (answer.result !== 0) throw new Error(`the synthetic host on ${inst.hypervisor} did not send ${inst.name}'s frames: ${answer.text ?? `result ${answer.result}`}`);
+  const answer = await synthCommand(synthPaths(currentPod().run, inst.hypervisor).socket, 'send', {
+    name: inst.name,
+    frames: frames.map((f) => wire(f).toString('hex')),
+  });
+  if (answer.result !== 0)
+    throw new Error(`the synthetic host on ${inst.hypervisor} did not send ${inst.name}'s frames: ${answer.text ?? `result ${answer.result}`}`);
 }
 
 /**

@@ -15,7 +15,12 @@ export function instances(): InstancePlan[] {
 export function instance(name: string | InstancePlan): InstancePlan {
   if (typeof name !== 'string') return name;
   const found = currentPod().instances.find((i) => i.name === name);
-  if (!found) throw new Error(`no instance '${name}' in the pod (instances: ${currentPod().instances.map((i) => i.name).join(', ')})`);
+  if (!found)
+    throw new Error(
+      `no instance '${name}' in the pod (instances: ${currentPod()
+        .instances.map((i) => i.name)
+        .join(', ')})`,
+    );
   return found;
 }
 
@@ -25,7 +30,12 @@ export function routers(): RouterPlan[] {
 
 export function router(name: string): RouterPlan {
   const r = currentPod().routers.find((x) => x.name === name);
-  if (!r) throw new Error(`no router '${name}' (routers: ${currentPod().routers.map((x) => x.name).join(', ')})`);
+  if (!r)
+    throw new Error(
+      `no router '${name}' (routers: ${currentPod()
+        .routers.map((x) => x.name)
+        .join(', ')})`,
+    );
   return r;
 }
 

@@ -36,7 +36,11 @@ export async function relayWindow(o: { from: string; hostile: Buffer[]; reason: 
     await send(uplinkOf(vm), ...o.hostile.map((payload) => dhcpv6Datagram({ mac: vm.mac, src: vm.linkLocal, payload })));
     await dhcpClient(vm, { steps: [{ op: 'acquire' }, { op: 'release' }] });
     const relayedSolicit = (f: CapturedFrame) => relayedOf(f, 'solicit') !== undefined && remoteIdOf(f) === vm.mac;
-    return kea.waitFor((fs) => (fs.filter(relayedSolicit).length >= all.length ? fs : undefined), 3000, `${vm.name}'s legitimate Solicit relayed by every router (positive control)`);
+    return kea.waitFor(
+      (fs) => (fs.filter(relayedSolicit).length >= all.length ? fs : undefined),
+      3000,
+      `${vm.name}'s legitimate Solicit relayed by every router (positive control)`,
+    );
   });
   const after = await dropped();
   return { atKea, dropsCounted: after.map((n, i) => n - before[i]!) };

@@ -54,7 +54,11 @@ export async function withSecurityGroup<T>(name: string, change: GroupChange, fn
   const { driver } = await runGroups();
   const original = await securityGroupOf(name);
   const ref = hypervisorRef(currentPod(), original.hypervisor);
-  await driver.update(ref, { ...original, ...(change.prefixes ? { prefixes: change.prefixes } : {}), ...(change.rules ? { rules: change.rules.map(parseRule) } : {}) });
+  await driver.update(ref, {
+    ...original,
+    ...(change.prefixes ? { prefixes: change.prefixes } : {}),
+    ...(change.rules ? { rules: change.rules.map(parseRule) } : {}),
+  });
   try {
     return await fn();
   } finally {

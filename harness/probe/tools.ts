@@ -121,7 +121,10 @@ export async function startTool(node: string | InstancePlan, argv: string[], o: 
         if (exited) throw new Error(`${argv.join(' ')} exited (${exited}) before it was ready${last() ? `: ${last()}` : ''}`);
         return child.pid !== undefined && waitsForInput(child.pid);
       },
-      { timeoutMs: o.readyTimeoutMs ?? 5000, what: () => `${argv.join(' ')} to wait for input (a capture or UDP socket open, asleep)${last() ? `; it said: ${last()}` : ''}` },
+      {
+        timeoutMs: o.readyTimeoutMs ?? 5000,
+        what: () => `${argv.join(' ')} to wait for input (a capture or UDP socket open, asleep)${last() ? `; it said: ${last()}` : ''}`,
+      },
     );
   } catch (err) {
     await tool.stop();

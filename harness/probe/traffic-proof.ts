@@ -132,7 +132,9 @@ async function counting<T>(p: Path, rule: string | undefined, packets: number | 
   if (before !== undefined) {
     const after = (await ruleCount(p.inst, rule, p.direction))!;
     const want = typeof packets === 'number' ? packets : packets(result);
-    expect(after - before, `packets counted by rule '${rule}' (${p.direction === 'out' ? 'from' : 'to'} ${nameOf(p)}) on ${p.inst.hypervisor}`).to.be.at.least(want);
+    expect(after - before, `packets counted by rule '${rule}' (${p.direction === 'out' ? 'from' : 'to'} ${nameOf(p)}) on ${p.inst.hypervisor}`).to.be.at.least(
+      want,
+    );
   }
   return result;
 }
@@ -149,7 +151,10 @@ function asMatch(m: FrameMatch | Frame | Buffer): FrameMatch {
  * uplink, or — incoming (`to`), injected `via` a router's port — at the instance's port (or at
  * `beyond`, when given); with `rule`, the reference driver's accepting rule counted every one.
  */
-export async function expectDelivered(frames: Frame | Buffer | ReadonlyArray<Frame | Buffer>, o: Guard & { beyond?: Port }): Promise<{ latencyMs: number; capture: string }> {
+export async function expectDelivered(
+  frames: Frame | Buffer | ReadonlyArray<Frame | Buffer>,
+  o: Guard & { beyond?: Port },
+): Promise<{ latencyMs: number; capture: string }> {
   const p = pathOf(o);
   const at = o.beyond ?? p.beyond;
   const all = (Array.isArray(frames) ? (frames as ReadonlyArray<Frame | Buffer>) : [frames as Frame | Buffer]).map(wire);
@@ -159,10 +164,14 @@ export async function expectDelivered(frames: Frame | Buffer | ReadonlyArray<Fra
       const sentAt = Date.now();
       await send(p.sender, ...all);
       const what = all.length > 1 ? `the ${all.length} allowed frames` : 'the allowed frame';
-      const seen = await capture.waitForAny((fs) => {
-        const found = all.map((w) => fs.find(sameBytes(w)));
-        return found.every(Boolean) ? found : undefined;
-      }, CONTROL_MS, `${what} ${p.direction === 'out' ? 'from' : 'to'} ${nameOf(p)} at ${at}`);
+      const seen = await capture.waitForAny(
+        (fs) => {
+          const found = all.map((w) => fs.find(sameBytes(w)));
+          return found.every(Boolean) ? found : undefined;
+        },
+        CONTROL_MS,
+        `${what} ${p.direction === 'out' ? 'from' : 'to'} ${nameOf(p)} at ${at}`,
+      );
       return { latencyMs: Math.max(...seen.map((f) => f!.timestampUs / 1000)) - sentAt, capture: capture.file };
     } finally {
       await capture.stop();
@@ -184,85 +193,102 @@ export async function expectDropped(offending: Offending, o: DropOptions): Promi
   const frames = run || serve ? [] : (Array.isArray(offending) ? (offending as ReadonlyArray<Frame | Buffer>) : [offending as Frame | Buffer]).map(wire);
   const tool = run?.run ?? serve?.serve;
   if (tool && p.direction !== 'out') throw new Error('a real tool attacks from the instance it runs in: use from');
-  if (spots.includes(p.entering)) throw new Error(`${p.entering} is where the offending frames enter: it cannot also be where they must be absent (or where the control is awaited)`);
+  if (spots.includes(p.entering))
+    throw new Error(`${p.entering} is where the offending frames enter: it cannot also be where they must be absent (or where the control is awaited)`);
   const toolText = tool?.join(' ').replace(/\s+/g, ' ');
   const isOffending: FrameMatch = run?.sends ?? serve?.answers ?? ((f: SeenFrame) => frames.some((w) => f.data.equals(w)));
   const what = tool ? `${tool[0]}'s frames` : frames.length > 1 ? 'the offending frames' : 'the offending frame';
   const label = tool ? tool[0]!.replace(/[^a-z0-9]+/gi, '-') : nameOf(p);
 
   // Every frame the harness sent is counted; a tool's frames are the tool's business: one at least.
-  return counting(p, o.rule, (proof: DropProof) => (tool ? 1 : proof.offending), async () => {
-    const entering = await startCapture(p.entering, `${label}-entering`);
-    const beyond = await Promise.all(spots.map((s) => startCapture(s, `${label}-beyond`)));
-    let serving: RunningTool | undefined;
-    let toolSaid = '';
-    let windowMs: number;
-    let latencyMs: number;
-    let stoppedAt: number;
-    let controlSentAt: number;
-    try {
-      if (serve) serving = await startTool(p.inst, serve.serve);
-
-      // Positive control: the path is alive, and its latency sets the window.
-      const sentAt = (controlSentAt = Date.now());
-      let control: FrameMatch;
-      if (provoked) {
-        await provoked.provoke();
-        control = asMatch(provoked.expect);
-      } else {
-        const bytes = wire(o.control as Frame | Buffer);
-        await send(p.sender, bytes);
-        control = sameBytes(bytes);
-      }
-      const controlAt = provoked?.at ?? spots[0]!;
-      const seen = await beyond[spots.indexOf(controlAt)]!.waitForAny(
-        (fs) => fs.find((f) => matches(f, control)),
-        provoked ? PROVOKED_CONTROL_MS : CONTROL_MS,
-        `the ${provoked ? 'legitimate answer' : `control frame ${p.direction === 'out' ? 'from' : 'to'} ${nameOf(p)}`} at ${controlAt} (positive control: a dead path cannot prove a drop)`,
-      );
-      latencyMs = Math.max(1, seen.timestampUs / 1000 - sentAt);
-      windowMs = Math.min(WINDOW_MAX_MS, Math.max(WINDOW_MIN_MS, 4 * latencyMs));
-
-      // The offending frames, seen entering.
-      if (run) {
-        const r = await inNode(p.inst, run.run, { allowFailure: true, timeoutMs: 10_000 });
-        toolSaid = `exit ${r.exitCode}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-1)[0]}` : ''}`;
-      } else if (!serve) await send(p.sender, ...frames);
-      const enteredAll = (fs: SeenFrame[]) => (frames.length ? frames.every((w) => fs.some((f) => f.data.equals(w))) : fs.some((f) => matches(f, isOffending)));
+  return counting(
+    p,
+    o.rule,
+    (proof: DropProof) => (tool ? 1 : proof.offending),
+    async () => {
+      const entering = await startCapture(p.entering, `${label}-entering`);
+      const beyond = await Promise.all(spots.map((s) => startCapture(s, `${label}-beyond`)));
+      let serving: RunningTool | undefined;
+      let toolSaid = '';
+      let windowMs: number;
+      let latencyMs: number;
+      let stoppedAt: number;
+      let controlSentAt: number;
       try {
-        await entering.waitForAny((fs) => enteredAll(fs), serve ? TOOL_ANSWER_MS : ENTERING_MS, `${what} entering ${p.entering}`);
-      } catch (err) {
-        if (!(err instanceof WaitTimeout)) throw err;
-        if (serving) toolSaid = serving.output() || 'nothing';
-        expect.fail(`${toolText ?? what} never entered ${p.entering}: nothing to prove dropped (capture ${entering.file}${toolSaid ? `; tool: ${toolSaid}` : ''})`);
+        if (serve) serving = await startTool(p.inst, serve.serve);
+
+        // Positive control: the path is alive, and its latency sets the window.
+        const sentAt = (controlSentAt = Date.now());
+        let control: FrameMatch;
+        if (provoked) {
+          await provoked.provoke();
+          control = asMatch(provoked.expect);
+        } else {
+          const bytes = wire(o.control as Frame | Buffer);
+          await send(p.sender, bytes);
+          control = sameBytes(bytes);
+        }
+        const controlAt = provoked?.at ?? spots[0]!;
+        const seen = await beyond[spots.indexOf(controlAt)]!.waitForAny(
+          (fs) => fs.find((f) => matches(f, control)),
+          provoked ? PROVOKED_CONTROL_MS : CONTROL_MS,
+          `the ${provoked ? 'legitimate answer' : `control frame ${p.direction === 'out' ? 'from' : 'to'} ${nameOf(p)}`} at ${controlAt} (positive control: a dead path cannot prove a drop)`,
+        );
+        latencyMs = Math.max(1, seen.timestampUs / 1000 - sentAt);
+        windowMs = Math.min(WINDOW_MAX_MS, Math.max(WINDOW_MIN_MS, 4 * latencyMs));
+
+        // The offending frames, seen entering.
+        if (run) {
+          const r = await inNode(p.inst, run.run, { allowFailure: true, timeoutMs: 10_000 });
+          toolSaid = `exit ${r.exitCode}${r.stderr.trim() ? `: ${r.stderr.trim().split('\n').slice(-1)[0]}` : ''}`;
+        } else if (!serve) await send(p.sender, ...frames);
+        const enteredAll = (fs: SeenFrame[]) =>
+          frames.length ? frames.every((w) => fs.some((f) => f.data.equals(w))) : fs.some((f) => matches(f, isOffending));
+        try {
+          await entering.waitForAny((fs) => enteredAll(fs), serve ? TOOL_ANSWER_MS : ENTERING_MS, `${what} entering ${p.entering}`);
+        } catch (err) {
+          if (!(err instanceof WaitTimeout)) throw err;
+          if (serving) toolSaid = serving.output() || 'nothing';
+          expect.fail(
+            `${toolText ?? what} never entered ${p.entering}: nothing to prove dropped (capture ${entering.file}${toolSaid ? `; tool: ${toolSaid}` : ''})`,
+          );
+        }
+        // A serving tool has answered: stop it, so no answer comes after the window is counted.
+        await serving?.stop();
+
+        // Absent beyond for the window after the last one entered.
+        const lastEnteredMs = () =>
+          Math.max(
+            ...entering
+              .everyFrame()
+              .filter((f) => matches(f, isOffending))
+              .map((f) => f.timestampUs / 1000),
+          );
+        while (Date.now() - lastEnteredMs() < windowMs) await watchFor(Math.ceil(lastEnteredMs() + windowMs - Date.now()));
+        stoppedAt = Date.now();
+      } finally {
+        await serving?.stop();
+        await Promise.all([entering.stop(), ...beyond.map((c) => c.stop())]);
       }
-      // A serving tool has answered: stop it, so no answer comes after the window is counted.
-      await serving?.stop();
 
-      // Absent beyond for the window after the last one entered.
-      const lastEnteredMs = () => Math.max(...entering.everyFrame().filter((f) => matches(f, isOffending)).map((f) => f.timestampUs / 1000));
-      while (Date.now() - lastEnteredMs() < windowMs) await watchFor(Math.ceil(lastEnteredMs() + windowMs - Date.now()));
-      stoppedAt = Date.now();
-    } finally {
-      await serving?.stop();
-      await Promise.all([entering.stop(), ...beyond.map((c) => c.stop())]);
-    }
-
-    const sent = entering.everyFrame().filter((f) => matches(f, isOffending));
-    spots.forEach((spot, i) => {
-      const leaked = beyond[i]!.everyFrame().filter((f) => matches(f, isOffending));
-      if (!leaked.length) return;
-      const fromTo = `${p.direction === 'out' ? 'from' : 'to'} ${nameOf(p)}`;
-      const numbers = frames.flatMap((w, k) => (leaked.some((f) => f.data.equals(w)) ? [k + 1] : []));
-      const which = tool
-        ? `${toolText}: ${leaked.length} of its ${sent.length} frames were`
-        : frames.length > 1
-          ? `offending frame${numbers.length > 1 ? 's' : ''} ${numbers.join(', ')} of ${frames.length} ${fromTo} ${numbers.length > 1 ? 'were' : 'was'}`
-          : `the frame ${fromTo} was`;
-      expect.fail(`${which} NOT dropped: seen on ${spot} ${(leaked[0]!.timestampUs / 1000 - controlSentAt).toFixed(1)} ms after the control was sent (captures ${entering.file}, ${beyond[i]!.file})`);
-    });
-    const lastMs = Math.max(...sent.map((f) => f.timestampUs / 1000));
-    expect(stoppedAt - lastMs, `ms watched after ${what} last entered ${p.entering} (window ${windowMs} ms)`).to.be.at.least(windowMs);
-    return { controlLatencyMs: latencyMs, windowMs, offending: sent.length, entering: entering.file, beyond: beyond.map((c) => c.file) };
-  });
+      const sent = entering.everyFrame().filter((f) => matches(f, isOffending));
+      spots.forEach((spot, i) => {
+        const leaked = beyond[i]!.everyFrame().filter((f) => matches(f, isOffending));
+        if (!leaked.length) return;
+        const fromTo = `${p.direction === 'out' ? 'from' : 'to'} ${nameOf(p)}`;
+        const numbers = frames.flatMap((w, k) => (leaked.some((f) => f.data.equals(w)) ? [k + 1] : []));
+        const which = tool
+          ? `${toolText}: ${leaked.length} of its ${sent.length} frames were`
+          : frames.length > 1
+            ? `offending frame${numbers.length > 1 ? 's' : ''} ${numbers.join(', ')} of ${frames.length} ${fromTo} ${numbers.length > 1 ? 'were' : 'was'}`
+            : `the frame ${fromTo} was`;
+        expect.fail(
+          `${which} NOT dropped: seen on ${spot} ${(leaked[0]!.timestampUs / 1000 - controlSentAt).toFixed(1)} ms after the control was sent (captures ${entering.file}, ${beyond[i]!.file})`,
+        );
+      });
+      const lastMs = Math.max(...sent.map((f) => f.timestampUs / 1000));
+      expect(stoppedAt - lastMs, `ms watched after ${what} last entered ${p.entering} (window ${windowMs} ms)`).to.be.at.least(windowMs);
+      return { controlLatencyMs: latencyMs, windowMs, offending: sent.length, entering: entering.file, beyond: beyond.map((c) => c.file) };
+    },
+  );
 }

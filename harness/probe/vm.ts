@@ -56,9 +56,17 @@ function answersTo(plan: InstancePlan, frames: CapturedFrame[]): SolicitedRa[] |
   const all = routers();
   const sent = frames.find((f) => icmpv6Of(f, 'router-solicitation') && f.frame.ethernet.src === plan.mac);
   if (!sent) return undefined;
-  const answers = all.map((r) => frames.find((f) => f.timestampUs >= sent.timestampUs && icmpv6Of(f, 'router-advertisement') && f.frame.ipv6?.src === r.linkLocal));
+  const answers = all.map((r) =>
+    frames.find((f) => f.timestampUs >= sent.timestampUs && icmpv6Of(f, 'router-advertisement') && f.frame.ipv6?.src === r.linkLocal),
+  );
   if (!answers.every(Boolean)) return undefined;
-  return answers.map((f, i) => ({ router: all[i]!, delayMs: (f!.timestampUs - sent.timestampUs) / 1000, ra: icmpv6Of(f, 'router-advertisement')!, hopLimit: f!.frame.ipv6!.hopLimit, frame: f! }));
+  return answers.map((f, i) => ({
+    router: all[i]!,
+    delayMs: (f!.timestampUs - sent.timestampUs) / 1000,
+    ra: icmpv6Of(f, 'router-advertisement')!,
+    hopLimit: f!.frame.ipv6!.hopLimit,
+    frame: f!,
+  }));
 }
 
 export function vm(name: string | InstancePlan): VmHandle {
@@ -66,7 +74,13 @@ export function vm(name: string | InstancePlan): VmHandle {
   const discover = <T>(act: () => Promise<T>, timeoutMs: number) =>
     watching(plan, 'icmpv6', async (capture) => {
       const acted = await act();
-      const ras = await capture.waitFor((fs) => answersTo(plan, fs), timeoutMs, `an RA from each router (${routers().map((r) => r.name).join(', ')}) answering ${plan.name}'s RS`);
+      const ras = await capture.waitFor(
+        (fs) => answersTo(plan, fs),
+        timeoutMs,
+        `an RA from each router (${routers()
+          .map((r) => r.name)
+          .join(', ')}) answering ${plan.name}'s RS`,
+      );
       return { acted, ras };
     });
   return {

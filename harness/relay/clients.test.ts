@@ -10,7 +10,12 @@ describe('client ledger (clients.ts)', () => {
     const capacity = 100;
     const ledger = new ClientLedger(capacity);
     const peer = (i: number) => `fe80::${i.toString(16)}`;
-    for (let i = 0; i < 1000; i++) ledger.record(peer(i), i, { type: 'solicit', mac: `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`, prefixes: [] });
+    for (let i = 0; i < 1000; i++)
+      ledger.record(peer(i), i, {
+        type: 'solicit',
+        mac: `02:00:00:00:${(i >> 8).toString(16).padStart(2, '0')}:${(i & 0xff).toString(16).padStart(2, '0')}`,
+        prefixes: [],
+      });
     for (let i = 900; i < 1000; i++) {
       expect(ledger.macOf(peer(i)), `client ${i}`).to.not.equal(undefined);
       expect(ledger.answered(peer(i), i)?.type).to.equal('solicit');

@@ -20,7 +20,8 @@ export async function handleCommand(request: ControlRequest, counters: Counters,
       return { result: 0, arguments: { routes: routes.list() } };
     case 'drop-routes': {
       const mac = request.arguments?.mac;
-      if (typeof mac !== 'string' || !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(mac)) return { result: CONTROL_RESULT.error, text: "drop-routes needs arguments.mac ('aa:bb:cc:dd:ee:ff')" };
+      if (typeof mac !== 'string' || !/^([0-9a-f]{2}:){5}[0-9a-f]{2}$/i.test(mac))
+        return { result: CONTROL_RESULT.error, text: "drop-routes needs arguments.mac ('aa:bb:cc:dd:ee:ff')" };
       const removed = await routes.removeByMac(mac);
       return { result: 0, text: `${removed.length} route(s) removed`, arguments: { removed } };
     }

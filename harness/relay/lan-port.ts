@@ -62,7 +62,10 @@ export class DeliveryFrames {
     frame.writeUInt16BE(8 + message.length, UDP + 4); // UDP length
     message.copy(frame, HEADERS);
     // The checksum field is zero (from the template) while the sum runs.
-    frame.writeUInt16BE(pseudoHeaderChecksum(frame.subarray(IPV6_SRC, IPV6_SRC + 16), frame.subarray(IPV6_DST, IPV6_DST + 16), PROTO.udp, frame.subarray(UDP)), UDP + 6);
+    frame.writeUInt16BE(
+      pseudoHeaderChecksum(frame.subarray(IPV6_SRC, IPV6_SRC + 16), frame.subarray(IPV6_DST, IPV6_DST + 16), PROTO.udp, frame.subarray(UDP)),
+      UDP + 6,
+    );
     return frame;
   }
 }
@@ -84,7 +87,12 @@ export class LanPort {
    */
   static async open(cfg: RelayConfig, onFrame: (frame: Buffer) => void, onError: (err: Error) => void): Promise<LanPort> {
     // IPv6 frames only (the kernel does not even show the socket the router's own sends), filtered in the kernel.
-    const packets = openPacketSocket(cfg.lanInterface, { protocol: 'ipv6', ignoreOutgoing: true, filter: clientMessageFilter(cfg.routerMac), receiveBuffer: RECEIVE_BUFFER_BYTES });
+    const packets = openPacketSocket(cfg.lanInterface, {
+      protocol: 'ipv6',
+      ignoreOutgoing: true,
+      filter: clientMessageFilter(cfg.routerMac),
+      receiveBuffer: RECEIVE_BUFFER_BYTES,
+    });
     const port = new LanPort(cfg, packets);
     try {
       for (const address of [`${cfg.linkLocal}%${cfg.lanInterface}`, cfg.linkAddress]) {

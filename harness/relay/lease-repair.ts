@@ -62,7 +62,8 @@ export class LeaseRepair {
     for (const [peer, w] of this.waiting) {
       if (now - w.since < REPAIR_GRACE_MS) continue;
       const mine = byMac.get(w.mac) ?? [];
-      for (const l of mine) routes.push({ prefix: `${l['ip-address']}/${l['prefix-len'] ?? 128}`, via: peer, mac: w.mac, expiresAt: (l.cltt + l['valid-lft']) * 1000 });
+      for (const l of mine)
+        routes.push({ prefix: `${l['ip-address']}/${l['prefix-len'] ?? 128}`, via: peer, mac: w.mac, expiresAt: (l.cltt + l['valid-lft']) * 1000 });
       if (mine.length || ++w.attempts >= ATTEMPTS) this.waiting.delete(peer);
       else w.since = now; // ask again after another grace period
     }

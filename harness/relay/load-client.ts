@@ -41,7 +41,11 @@ function run(script: LoadScript): Promise<LoadResult> {
   // Solicits are built before the clock starts: the driver shares the CPUs with the relay and Kea.
   const solicits = Array.from({ length: script.clients }, (_, i) => {
     const mac = macOf(i);
-    return frameFor(mac, { type: 'solicit', transactionId: i & 0xffffff, options: [clientId(mac), { type: 'elapsed-time', centiseconds: 0 }, { type: 'ia-pd', iaid: 1, t1: 0, t2: 0, options: [] }] });
+    return frameFor(mac, {
+      type: 'solicit',
+      transactionId: i & 0xffffff,
+      options: [clientId(mac), { type: 'elapsed-time', centiseconds: 0 }, { type: 'ia-pd', iaid: 1, t1: 0, t2: 0, options: [] }],
+    });
   });
   const pcap = new cap.Cap();
   const buffer = Buffer.alloc(65535);

@@ -33,13 +33,21 @@ const counters = new Counters();
 const batch = new IpBatch(undefined, ROUTE_COALESCE_MS);
 const routes = new RouteTable(batch, { dev: cfg.lanInterface, protocol: cfg.routeProtocol, stateFile: cfg.stateFile }, counters, log);
 
-log('reconciling routes with Kea\'s leases');
+log("reconciling routes with Kea's leases");
 const report = await reconcile(cfg, routes, log);
-log(`reconciled: ${report.leases} active PD lease(s), ${report.kept} route(s) kept, ${report.removed} stray removed${report.unknownVia.length ? `, no link-local known for ${report.unknownVia.join(' ')}` : ''}`);
+log(
+  `reconciled: ${report.leases} active PD lease(s), ${report.kept} route(s) kept, ${report.removed} stray removed${report.unknownVia.length ? `, no link-local known for ${report.unknownVia.join(' ')}` : ''}`,
+);
 
 // The ports open one after the other; a message arriving before the other side is open is not relayed.
 const open: { lan?: LanPort; server?: ServerPort } = {};
-const agent = new RelayAgent(cfg, counters, { forward: (s, wire) => open.server?.send(s, wire), deliver: (p, mac, wire) => open.lan?.deliver(p, mac, wire) }, routes, log);
+const agent = new RelayAgent(
+  cfg,
+  counters,
+  { forward: (s, wire) => open.server?.send(s, wire), deliver: (p, mac, wire) => open.lan?.deliver(p, mac, wire) },
+  routes,
+  log,
+);
 open.server = await ServerPort.open(cfg.serviceAddress, (payload, from) => agent.fromServer(payload, from));
 open.lan = await LanPort.open(
   cfg,

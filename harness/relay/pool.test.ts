@@ -22,15 +22,21 @@ describe('delegation pool check (pool.ts)', () => {
       const base = ipv6Bytes(reference);
       const answers = { inside: 0, outside: 0 };
       fc.assert(
-        fc.property(fc.uint8Array({ minLength: 16, maxLength: 16 }), fc.oneof(fc.integer({ min: 0, max: 130 }), fc.integer({ min: reference.length, max: 128 })), fc.oneof(fc.nat(16), fc.constant(16)), fc.boolean(), (random, length, keep, near) => {
-          // Near: the pool's own bytes for the first `keep` bytes, so inside and edge cases are frequent.
-          const bytes = Buffer.from(random);
-          if (near) base.copy(bytes, 0, 0, keep);
-          if (near && keep >= 8) bytes.fill(0, keep); // host bits often clear
-          const inside = byCodec(reference, `${ipv6FromBytes(bytes)}/${length}`);
-          expect(pool.contains(bytes, 0, length), `${ipv6FromBytes(bytes)}/${length} in ${text}`).to.equal(inside);
-          answers[inside ? 'inside' : 'outside']++;
-        }),
+        fc.property(
+          fc.uint8Array({ minLength: 16, maxLength: 16 }),
+          fc.oneof(fc.integer({ min: 0, max: 130 }), fc.integer({ min: reference.length, max: 128 })),
+          fc.oneof(fc.nat(16), fc.constant(16)),
+          fc.boolean(),
+          (random, length, keep, near) => {
+            // Near: the pool's own bytes for the first `keep` bytes, so inside and edge cases are frequent.
+            const bytes = Buffer.from(random);
+            if (near) base.copy(bytes, 0, 0, keep);
+            if (near && keep >= 8) bytes.fill(0, keep); // host bits often clear
+            const inside = byCodec(reference, `${ipv6FromBytes(bytes)}/${length}`);
+            expect(pool.contains(bytes, 0, length), `${ipv6FromBytes(bytes)}/${length} in ${text}`).to.equal(inside);
+            answers[inside ? 'inside' : 'outside']++;
+          },
+        ),
         { numRuns: 3000 },
       );
       // Both answers must be well represented, or the agreement says little.

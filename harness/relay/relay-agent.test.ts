@@ -28,14 +28,31 @@ function clientFrame(message: Dhcpv6Message, over: { src?: string; mac?: string;
 }
 
 const duid = { type: 'client-id' as const, duid: { type: 'll' as const, hardwareType: 1, linkLayerAddress: '02:de:ad:be:ef:01' } };
-const iaprefix = (prefix: string, valid: number, prefixLength = 60) => ({ type: 'iaprefix' as const, preferredLifetime: valid, validLifetime: valid, prefixLength, prefix, options: [] });
+const iaprefix = (prefix: string, valid: number, prefixLength = 60) => ({
+  type: 'iaprefix' as const,
+  preferredLifetime: valid,
+  validLifetime: valid,
+  prefixLength,
+  prefix,
+  options: [],
+});
 const msg = (type: ClientServerMessage['type'], transactionId: number, prefixes: ReturnType<typeof iaprefix>[] = []): ClientServerMessage => ({
   type,
   transactionId,
   options: [duid, { type: 'ia-pd', iaid: 1, t1: 0, t2: 0, options: prefixes }],
 });
 const relayReply = (inner: Dhcpv6Message, over: Partial<RelayMessage> = {}): Buffer =>
-  encodeDhcpv6({ type: 'relay-reply', hopCount: 0, linkAddress: CFG.linkAddress, peerAddress: CLIENT_LL, options: [{ type: 'interface-id', id: Buffer.from('lan') }, { type: 'relay-message', message: inner }], ...over });
+  encodeDhcpv6({
+    type: 'relay-reply',
+    hopCount: 0,
+    linkAddress: CFG.linkAddress,
+    peerAddress: CLIENT_LL,
+    options: [
+      { type: 'interface-id', id: Buffer.from('lan') },
+      { type: 'relay-message', message: inner },
+    ],
+    ...over,
+  });
 
 function harness() {
   const counters = new Counters();
@@ -73,7 +90,18 @@ describe('relay agent (RFC 8415 §19, RFC 4649)', () => {
   it('drops server-only and relay messages from the client side, and counts each', () => {
     const h = harness();
     for (const type of ['advertise', 'reply', 'reconfigure'] as const) h.agent.fromClient(clientFrame(msg(type, 1)));
-    h.agent.fromClient(clientFrame({ type: 'relay-forward', hopCount: 0, linkAddress: '::', peerAddress: CLIENT_LL, options: [{ type: 'remote-id', enterpriseNumber: 4491, remoteId: '02:00:00:00:00:66' }, { type: 'relay-message', message: msg('solicit', 2) }] }));
+    h.agent.fromClient(
+      clientFrame({
+        type: 'relay-forward',
+        hopCount: 0,
+        linkAddress: '::',
+        peerAddress: CLIENT_LL,
+        options: [
+          { type: 'remote-id', enterpriseNumber: 4491, remoteId: '02:00:00:00:00:66' },
+          { type: 'relay-message', message: msg('solicit', 2) },
+        ],
+      }),
+    );
     h.agent.fromClient(clientFrame({ type: 'relay-reply', hopCount: 0, linkAddress: '::', peerAddress: CLIENT_LL, options: [] }));
     h.agent.fromClient(clientFrame({ type: 'relay-forward', hopCount: 8, linkAddress: '::', peerAddress: CLIENT_LL, options: [] }));
     expect(h.toServer).to.deep.equal([]);
@@ -100,7 +128,7 @@ describe('relay agent (RFC 8415 §19, RFC 4649)', () => {
     expect(h.counters.snapshot().dropped).to.deep.equal({ malformed: 2, oversize: 1, 'source-not-link-local': 1, 'multicast-source-mac': 1, 'not-for-us': 1 });
   });
 
-  it('delivers a Relay-Reply\'s inner message to peer-address with the MAC learned from its frames, and routes the Reply\'s prefixes', () => {
+  it("delivers a Relay-Reply's inner message to peer-address with the MAC learned from its frames, and routes the Reply's prefixes", () => {
     const h = harness();
     h.agent.fromClient(clientFrame(msg('request', 9)));
     h.agent.fromServer(relayReply(msg('reply', 9, [iaprefix('2001:db8:200::', 4000)])), KEA);
@@ -125,7 +153,10 @@ describe('relay agent (RFC 8415 §19, RFC 4649)', () => {
     h.agent.fromServer(relayReply(msg('reply', 13, [iaprefix('::', 4000, 0), iaprefix('2001:db8:100::', 4000, 64), iaprefix('2001:db8:200:20::', 4000)])), KEA);
     h.agent.fromClient(clientFrame(msg('renew', 14)));
     h.agent.fromServer(relayReply(msg('reply', 14, [iaprefix('::', 0, 0)])), KEA);
-    expect(h.toClient.map(([, , m]) => m.type), 'both Replies delivered as the server sent them').to.deep.equal(['reply', 'reply']);
+    expect(
+      h.toClient.map(([, , m]) => m.type),
+      'both Replies delivered as the server sent them',
+    ).to.deep.equal(['reply', 'reply']);
     expect(h.installed.map((r) => r.prefix)).to.deep.equal(['2001:db8:200:20::/60']);
     expect(h.removed).to.deep.equal([]);
     expect(h.counters.snapshot().routes.refused).to.equal(3);
@@ -134,7 +165,15 @@ describe('relay agent (RFC 8415 §19, RFC 4649)', () => {
   it("routes a binding the server answered through the other router only, from the server's leases of the client's MAC", async () => {
     const h = harness();
     const t0 = Date.now();
-    const lease = (mac: string, prefix: string, len = 60) => ({ type: 'IA_PD', 'ip-address': prefix, 'prefix-len': len, 'hw-address': mac, cltt: Math.floor(t0 / 1000), 'valid-lft': 4000, state: 0 });
+    const lease = (mac: string, prefix: string, len = 60) => ({
+      type: 'IA_PD',
+      'ip-address': prefix,
+      'prefix-len': len,
+      'hw-address': mac,
+      cltt: Math.floor(t0 / 1000),
+      'valid-lft': 4000,
+      state: 0,
+    });
     const leases = [lease(CLIENT_MAC, '2001:db8:200:30::'), lease('02:00:00:00:00:99', '2001:db8:200:40::'), lease(CLIENT_MAC, '::', 0)];
     let asked = 0;
     const fetch = async () => (asked++, leases);
@@ -169,7 +208,16 @@ describe('relay agent (RFC 8415 §19, RFC 4649)', () => {
     const reply = msg('reply', 1, [iaprefix('2001:db8:200::', 4000)]);
     h.agent.fromServer(relayReply(reply), 'fd76:3670:ffff:547::666');
     h.agent.fromServer(relayReply(reply, { linkAddress: '2001:db8:100::2' }), KEA);
-    h.agent.fromServer(relayReply({ type: 'relay-reply', hopCount: 0, linkAddress: CFG.linkAddress, peerAddress: CLIENT_LL, options: [{ type: 'relay-message', message: reply }] }), KEA);
+    h.agent.fromServer(
+      relayReply({
+        type: 'relay-reply',
+        hopCount: 0,
+        linkAddress: CFG.linkAddress,
+        peerAddress: CLIENT_LL,
+        options: [{ type: 'relay-message', message: reply }],
+      }),
+      KEA,
+    );
     h.agent.fromServer(Buffer.from('0d00', 'hex'), KEA);
     h.agent.fromServer(encodeDhcpv6(reply), KEA);
     h.agent.fromServer(relayReply(msg('solicit', 2)), KEA);

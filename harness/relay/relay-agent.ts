@@ -11,7 +11,20 @@
 import { decodeDhcpv6, DHCPV6_MESSAGE_NUMBERS, DHCPV6_OPTION_NUMBERS, type ClientServerMessageType, type Dhcpv6Message } from '../packet/dhcpv6.ts';
 import { isWellFormedDhcpv6 } from '../packet/dhcpv6-scan.ts';
 import { hexColon, ipv6FromBytes, ipv6ToBytes, macToBytes } from '../addr/bytes.ts';
-import { delegatedPrefixes, HEADERS, interfaceIdOf, LINK_ADDRESS, messageName, PEER_ADDRESS, readClientMessage, RELAY_HEADER, relayChainLength, relayMessageOf, transactionIdOf, type DelegatedPrefix } from './messages.ts';
+import {
+  delegatedPrefixes,
+  HEADERS,
+  interfaceIdOf,
+  LINK_ADDRESS,
+  messageName,
+  PEER_ADDRESS,
+  readClientMessage,
+  RELAY_HEADER,
+  relayChainLength,
+  relayMessageOf,
+  transactionIdOf,
+  type DelegatedPrefix,
+} from './messages.ts';
 import type { RelayConfig } from './config.ts';
 import { DelegationPool } from './pool.ts';
 import { LeaseRepair } from './lease-repair.ts';
@@ -235,7 +248,12 @@ export class RelayAgent {
       const now = Date.now();
       for (const p of offered) {
         if (p.validLifetime === 0) remove.push(p.prefix);
-        else install.push(mac ? { prefix: p.prefix, via: peer, mac, expiresAt: expiresAtFor(p.validLifetime, now) } : { prefix: p.prefix, via: peer, expiresAt: expiresAtFor(p.validLifetime, now) });
+        else
+          install.push(
+            mac
+              ? { prefix: p.prefix, via: peer, mac, expiresAt: expiresAtFor(p.validLifetime, now) }
+              : { prefix: p.prefix, via: peer, expiresAt: expiresAtFor(p.validLifetime, now) },
+          );
       }
     }
     if (install.length) this.routes.install(install).catch(this.routeChangeFailed);
@@ -248,7 +266,6 @@ export class RelayAgent {
     this.counters.routes.refused += offered.length - kept.length;
     return kept;
   }
-
 
   /**
    * Routes for binding exchanges the server answered through the other router only: when one has
@@ -274,5 +291,4 @@ export class RelayAgent {
   }
 
   private readonly routeChangeFailed = (err: Error) => this.log(`route change failed: ${err.message}`);
-
 }

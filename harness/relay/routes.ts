@@ -84,10 +84,12 @@ export class RouteTable {
       fresh.push(this.routes.set(r.prefix, r).size > size);
     }
     this.changed();
-    const failed = new Set((await this.batch.submit(lines)).map((f) => {
-      this.log(`route install failed: ${f.line}: ${f.error}`);
-      return f.line;
-    }));
+    const failed = new Set(
+      (await this.batch.submit(lines)).map((f) => {
+        this.log(`route install failed: ${f.line}: ${f.error}`);
+        return f.line;
+      }),
+    );
     routes.forEach((r, i) => {
       if (failed.has(lines[i]!)) {
         this.counters.routes.failed++;

@@ -80,7 +80,10 @@ async function runScenarios(plan: Plan, artifacts: string, opts: ConformanceRunO
     const pcaps = readdirSync(artifacts).filter((f) => f.startsWith(`${meta.id}`) && f.endsWith('.pcap'));
     const result: ScenarioResult = { ...meta, area: areaOf(meta.id), verdict, durationMs: t.duration ?? 0, pcaps };
     if (err) {
-      result.failure = { message: err.message, ...(err.showDiff !== false && err.expected !== undefined ? { expected: JSON.stringify(err.expected), actual: JSON.stringify(err.actual) } : {}) };
+      result.failure = {
+        message: err.message,
+        ...(err.showDiff !== false && err.expected !== undefined ? { expected: JSON.stringify(err.expected), actual: JSON.stringify(err.actual) } : {}),
+      };
       result.ladders = Object.fromEntries(pcaps.map((p) => [p, packetLadder(join(artifacts, p), names)]));
     } else if (verdict === 'pass' && !opts.keepArtifacts) {
       // Evidence is kept for failures; passes keep theirs only with --keep-artifacts.
@@ -153,7 +156,12 @@ export async function conformanceRun(pod: Pod, opts: ConformanceRunOptions, say:
     podFile: resolve(opts.podFile),
     ...(opts.shard ? { shard: parseShard(opts.shard)! } : {}),
     startedAt: new Date(started).toISOString(),
-    figures: { wallSeconds: +((now - started) / 1000).toFixed(3), upSeconds: +upSeconds.toFixed(3), scenariosSeconds: +scenarios.seconds.toFixed(3), downSeconds: +((now - downStarted) / 1000).toFixed(3) },
+    figures: {
+      wallSeconds: +((now - started) / 1000).toFixed(3),
+      upSeconds: +upSeconds.toFixed(3),
+      scenariosSeconds: +scenarios.seconds.toFixed(3),
+      downSeconds: +((now - downStarted) / 1000).toFixed(3),
+    },
     totals: totalsOf(scenarios.results),
     scenarios: scenarios.results,
   };

@@ -19,9 +19,15 @@ function row(s: ScenarioResult): string {
 }
 
 function failure(s: ScenarioResult): string {
-  const parts = [`<h3 id="${esc(s.id)}">${esc(s.id)} ${esc(s.title)}</h3>`, `<p>Proves: ${esc(s.proves)}<br>Reference: ${esc(s.reference)}</p>`, `<pre>${esc(s.failure?.message ?? '')}</pre>`];
-  if (s.failure?.expected !== undefined) parts.push(`<p>Expected: <code>${esc(s.failure.expected)}</code><br>Seen: <code>${esc(s.failure.actual ?? '')}</code></p>`);
-  for (const [pcap, ladder] of Object.entries(s.ladders ?? {})) parts.push(`<p>Packet ladder from <code>${esc(pcap)}</code>:</p><pre>${esc(ladder.join('\n'))}</pre>`);
+  const parts = [
+    `<h3 id="${esc(s.id)}">${esc(s.id)} ${esc(s.title)}</h3>`,
+    `<p>Proves: ${esc(s.proves)}<br>Reference: ${esc(s.reference)}</p>`,
+    `<pre>${esc(s.failure?.message ?? '')}</pre>`,
+  ];
+  if (s.failure?.expected !== undefined)
+    parts.push(`<p>Expected: <code>${esc(s.failure.expected)}</code><br>Seen: <code>${esc(s.failure.actual ?? '')}</code></p>`);
+  for (const [pcap, ladder] of Object.entries(s.ladders ?? {}))
+    parts.push(`<p>Packet ladder from <code>${esc(pcap)}</code>:</p><pre>${esc(ladder.join('\n'))}</pre>`);
   return parts.join('\n');
 }
 
@@ -29,7 +35,11 @@ export function htmlReport(r: RunResult, topologySvg?: string): string {
   const ok = r.totals.failed === 0;
   const areas = [...new Set(r.scenarios.map((s) => s.area))];
   const tables = areas.map(
-    (a) => `<h2>${esc(a)}</h2><table><tr><th>ID</th><th>Scenario</th><th>Verdict</th><th>Reference</th><th>ms</th></tr>${r.scenarios.filter((s) => s.area === a).map(row).join('')}</table>`,
+    (a) =>
+      `<h2>${esc(a)}</h2><table><tr><th>ID</th><th>Scenario</th><th>Verdict</th><th>Reference</th><th>ms</th></tr>${r.scenarios
+        .filter((s) => s.area === a)
+        .map(row)
+        .join('')}</table>`,
   );
   const failures = r.scenarios.filter((s) => s.verdict === 'fail');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>v6pod ${esc(r.run)}: ${ok ? 'passed' : 'FAILED'}</title><style>${STYLE}</style></head><body>

@@ -10,7 +10,11 @@ export function writeJUnit(result: RunResult, path: string): void {
   for (const area of [...new Set(result.scenarios.map((s) => s.area))]) {
     const suite = builder.testSuite().name(`v6pod ${area}`);
     for (const s of result.scenarios.filter((x) => x.area === area)) {
-      const tc = suite.testCase().className(`v6pod.${area}`).name(`${s.id} ${s.title}`).time(s.durationMs / 1000);
+      const tc = suite
+        .testCase()
+        .className(`v6pod.${area}`)
+        .name(`${s.id} ${s.title}`)
+        .time(s.durationMs / 1000);
       if (s.verdict === 'fail') tc.failure(s.failure?.message ?? 'failed');
       if (s.verdict === 'skip') tc.skipped();
     }

@@ -14,7 +14,8 @@ export function markdownSummary(r: RunResult): string {
   const areas = [...new Set(r.scenarios.map((s) => s.area))];
   for (const area of areas) {
     lines.push('', `## ${area}`, '', '| ID | Scenario | Verdict | Reference | ms |', '|---|---|---|---|---:|');
-    for (const s of r.scenarios.filter((x) => x.area === area)) lines.push(`| ${s.id} | ${cell(s.title)} | ${MARK[s.verdict]} | ${cell(s.reference)} | ${s.durationMs} |`);
+    for (const s of r.scenarios.filter((x) => x.area === area))
+      lines.push(`| ${s.id} | ${cell(s.title)} | ${MARK[s.verdict]} | ${cell(s.reference)} | ${s.durationMs} |`);
   }
   const failures = r.scenarios.filter((s) => s.verdict === 'fail');
   if (failures.length) lines.push('', '## Failures');

@@ -26,7 +26,9 @@ function result(run: string, ids: string[], failing?: string): RunResult {
     verdict: id === failing ? ('fail' as const) : ('pass' as const),
     durationMs: 12,
     pcaps: id === failing ? ['x.pcap'] : [],
-    ...(id === failing ? { failure: { message: 'expected <a> to equal <b>', expected: '"b"', actual: '"a"' }, ladders: { 'x.pcap': packetLadder(GOLDEN, names, 5) } } : {}),
+    ...(id === failing
+      ? { failure: { message: 'expected <a> to equal <b>', expected: '"b"', actual: '"a"' }, ladders: { 'x.pcap': packetLadder(GOLDEN, names, 5) } }
+      : {}),
   }));
   return {
     tool: 'v6pod',
@@ -43,7 +45,10 @@ function result(run: string, ids: string[], failing?: string): RunResult {
 describe('reports', () => {
   it('draws a packet ladder from a capture, naming endpoints', () => {
     const ladder = packetLadder(GOLDEN, names, 30);
-    expect(ladder.some((l) => /client\s+→ dhcp-agents\s+DHCPv6 solicit/.test(l)), ladder.join('\n')).to.equal(true);
+    expect(
+      ladder.some((l) => /client\s+→ dhcp-agents\s+DHCPv6 solicit/.test(l)),
+      ladder.join('\n'),
+    ).to.equal(true);
     expect(ladder.some((l) => /server\s+→ client\s+DHCPv6 advertise/.test(l))).to.equal(true);
     expect(ladder.at(-1)).to.match(/more frames in/);
   });

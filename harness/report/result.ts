@@ -53,7 +53,12 @@ export function mergeResults(parts: readonly RunResult[]): RunResult {
     run: parts.map((p) => p.run).join('+'),
     podFile: parts[0]!.podFile,
     startedAt: parts.map((p) => p.startedAt).sort()[0]!,
-    figures: { wallSeconds: Math.max(...parts.map((p) => p.figures.wallSeconds)), upSeconds: sum('upSeconds'), scenariosSeconds: sum('scenariosSeconds'), downSeconds: sum('downSeconds') },
+    figures: {
+      wallSeconds: Math.max(...parts.map((p) => p.figures.wallSeconds)),
+      upSeconds: sum('upSeconds'),
+      scenariosSeconds: sum('scenariosSeconds'),
+      downSeconds: sum('downSeconds'),
+    },
     totals: totalsOf(scenarios),
     scenarios,
   };

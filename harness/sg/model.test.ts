@@ -6,7 +6,13 @@ import { formatRule, fromCloudStackRules, ipv6Cidrs, parseRule, toCloudStackRule
 describe('security-group rule model', () => {
   it('parses the pod file rules and CloudStack forms', () => {
     expect(parseRule('I:tcp;22;22;::/0')).to.deep.equal({ direction: 'ingress', protocol: 'tcp', start: 22, end: 22, cidrs: ['::/0'] });
-    expect(parseRule('E:icmp;128;-1;2001:db8::/32,10.0.0.0/8')).to.deep.equal({ direction: 'egress', protocol: 'icmp', start: 128, end: -1, cidrs: ['2001:db8::/32', '10.0.0.0/8'] });
+    expect(parseRule('E:icmp;128;-1;2001:db8::/32,10.0.0.0/8')).to.deep.equal({
+      direction: 'egress',
+      protocol: 'icmp',
+      start: 128,
+      end: -1,
+      cidrs: ['2001:db8::/32', '10.0.0.0/8'],
+    });
     expect(parseRule('I:all;0;0;fd00::/8').protocol).to.equal('all');
     expect(parseRule('I:47;0;0;fd00::/8').protocol).to.equal(47);
   });
@@ -14,8 +20,12 @@ describe('security-group rule model', () => {
   it('formats back to exactly the text it parsed (round trip, generated rules)', () => {
     const cidr = fc.constantFrom('::/0', '2001:db8::/32', 'fd76:3670:ffff::/48', '10.0.0.0/8', '2001:db8:100::1/128');
     const rule = fc.oneof(
-      fc.tuple(fc.constantFrom('I', 'E'), fc.constantFrom('tcp', 'udp'), fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 65535 })).map(([d, p, a, b]) => `${d}:${p};${Math.min(a, b)};${Math.max(a, b)}`),
-      fc.tuple(fc.constantFrom('I', 'E'), fc.constantFrom('icmp', 'icmpv6'), fc.integer({ min: 0, max: 255 }), fc.integer({ min: -1, max: 255 })).map(([d, p, t, c]) => `${d}:${p};${t};${c}`),
+      fc
+        .tuple(fc.constantFrom('I', 'E'), fc.constantFrom('tcp', 'udp'), fc.integer({ min: 0, max: 65535 }), fc.integer({ min: 0, max: 65535 }))
+        .map(([d, p, a, b]) => `${d}:${p};${Math.min(a, b)};${Math.max(a, b)}`),
+      fc
+        .tuple(fc.constantFrom('I', 'E'), fc.constantFrom('icmp', 'icmpv6'), fc.integer({ min: 0, max: 255 }), fc.integer({ min: -1, max: 255 }))
+        .map(([d, p, t, c]) => `${d}:${p};${t};${c}`),
       fc.tuple(fc.constantFrom('I', 'E'), fc.constantFrom('all', '47', '132')).map(([d, p]) => `${d}:${p};0;0`),
     );
     fc.assert(

@@ -173,7 +173,11 @@ export function ingressRules(inst: SgInstance): Array<[string, 'accept' | 'drop'
 }
 
 function chainLines(chain: string, rules: Array<[string, string, string]>): string[] {
-  return [`add chain bridge ${TABLE} ${chain}`, `flush chain bridge ${TABLE} ${chain}`, ...rules.map(([m, v, c]) => `add rule bridge ${TABLE} ${chain} ${m ? `${m} ` : ''}counter ${v} comment ${q(c)}`)];
+  return [
+    `add chain bridge ${TABLE} ${chain}`,
+    `flush chain bridge ${TABLE} ${chain}`,
+    ...rules.map(([m, v, c]) => `add rule bridge ${TABLE} ${chain} ${m ? `${m} ` : ''}counter ${v} comment ${q(c)}`),
+  ];
 }
 
 /** Sources the instance may use: its SLAAC address, its link-local and its delegated prefixes. */
@@ -189,7 +193,9 @@ export function sourceElements(inst: SgInstance): string[] {
 const SOURCE_SET_TYPE = '{ type ifname . ipv6_addr; flags interval; }';
 
 function sourceSetElements(inst: SgInstance): string {
-  return sourceElements(inst).map((e) => `${q(inst.vif)} . ${e}`).join(', ');
+  return sourceElements(inst)
+    .map((e) => `${q(inst.vif)} . ${e}`)
+    .join(', ');
 }
 
 /** One instance's objects, (re)created: its chains re-rendered, its set refilled, its ports mapped. */

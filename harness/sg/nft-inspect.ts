@@ -50,7 +50,9 @@ export async function sourceSetsAdmitting(ns: string, address: string): Promise<
   const r = await run(['nft', '-j', 'list', 'sets', 'bridge'], { ns, allowFailure: true });
   if (r.exitCode !== 0) return [];
   const a = big(ipaddr.IPv6.parse(address));
-  const sets = (JSON.parse(r.stdout) as { nftables: Array<{ set?: { name: string; table: string; elem?: NftJsonElem[] } }> }).nftables.flatMap((o) => (o.set?.table === TABLE && o.set.name.startsWith('src-') ? [o.set] : []));
+  const sets = (JSON.parse(r.stdout) as { nftables: Array<{ set?: { name: string; table: string; elem?: NftJsonElem[] } }> }).nftables.flatMap((o) =>
+    o.set?.table === TABLE && o.set.name.startsWith('src-') ? [o.set] : [],
+  );
   return sets
     .filter((s) =>
       (s.elem ?? []).some((e) => {

@@ -31,7 +31,14 @@ function fakePorts(failAttach = false) {
   return { links, attached, ports };
 }
 
-const vm = (n: number, extra: object = {}) => ({ name: `vm${n}`, mac: `02:00:00:00:00:${n.toString(16).padStart(2, '0')}`, port: `vnet${n}`, iaids: [1], dhcp: false, ...extra });
+const vm = (n: number, extra: object = {}) => ({
+  name: `vm${n}`,
+  mac: `02:00:00:00:00:${n.toString(16).padStart(2, '0')}`,
+  port: `vnet${n}`,
+  iaids: [1],
+  dhcp: false,
+  ...extra,
+});
 
 describe('synthetic host control commands', () => {
   it('adds a batch in one attach, reports state per instance and for one, removes with the TAP closed', async () => {
@@ -60,12 +67,18 @@ describe('synthetic host control commands', () => {
     await fleet.add([vm(3)]);
     links.get('vnet3')!.sent.splice(0);
     const forged = 'ffffffffffff' + '0200000000aa' + '86dd' + '00'.repeat(40);
-    expect(await handleSynthCommand({ command: 'send', arguments: { name: 'vm3', frames: [forged, forged] } }, fleet)).to.deep.equal({ result: 0, arguments: { written: 2 } });
+    expect(await handleSynthCommand({ command: 'send', arguments: { name: 'vm3', frames: [forged, forged] } }, fleet)).to.deep.equal({
+      result: 0,
+      arguments: { written: 2 },
+    });
     expect(links.get('vnet3')!.sent.map((b) => b.toString('hex'))).to.deep.equal([forged, forged]);
     expect((await handleSynthCommand({ command: 'send', arguments: { name: 'vm3', frames: ['abc'] } }, fleet)).result).to.equal(1);
     // A port with no room takes nothing: written counts only what it took.
     links.get('vnet3')!.send = () => false;
-    expect(await handleSynthCommand({ command: 'send', arguments: { name: 'vm3', frames: [forged] } }, fleet)).to.deep.equal({ result: 0, arguments: { written: 0 } });
+    expect(await handleSynthCommand({ command: 'send', arguments: { name: 'vm3', frames: [forged] } }, fleet)).to.deep.equal({
+      result: 0,
+      arguments: { written: 0 },
+    });
   });
 
   it('answers bad input in one line naming the field, unknown instances with 3, unknown commands with 2', async () => {
@@ -80,7 +93,10 @@ describe('synthetic host control commands', () => {
     const badIaid = await handleSynthCommand({ command: 'add', arguments: { instance: vm(2, { iaids: [1, 1] }) } }, fleet);
     expect(badIaid.text).to.equal('instance vm2.iaids: must not repeat an IAID');
     expect(links.has('vnet2')).to.equal(false); // nothing opened for rejected input
-    expect(await handleSynthCommand({ command: 'renew', arguments: { name: 'vm9' } }, fleet)).to.deep.equal({ result: 3, text: "no instance 'vm9' on this host" });
+    expect(await handleSynthCommand({ command: 'renew', arguments: { name: 'vm9' } }, fleet)).to.deep.equal({
+      result: 3,
+      text: "no instance 'vm9' on this host",
+    });
     expect((await handleSynthCommand({ command: 'release', arguments: {} }, fleet)).text).to.equal('release needs arguments.name (an instance name)');
     expect((await handleSynthCommand({ command: 'frobnicate' }, fleet)).result).to.equal(2);
   });
@@ -101,9 +117,17 @@ describe('synthetic host control commands', () => {
       ['dad', { ...good, dad: 'sometimes' }, "cfg: dad: must be 'optimistic' or 'full'"],
       ['bridge', { ...good, bridge: 'a b' }, 'cfg: bridge: must be an interface name'],
       ['instances', { ...good, instances: {} }, 'cfg: instances: must be a list'],
-      ['port', { ...good, instances: [vm(1, { port: 'vnet-with-a-long-name' })] }, 'cfg: instances[0] vm1.port: must be an interface name of 1-15 letters, digits, _ . -'],
+      [
+        'port',
+        { ...good, instances: [vm(1, { port: 'vnet-with-a-long-name' })] },
+        'cfg: instances[0] vm1.port: must be an interface name of 1-15 letters, digits, _ . -',
+      ],
       ['duid', { ...good, instances: [vm(1, { duid: 'xyz' })] }, 'cfg: instances[0] vm1.duid: must be hex of 3 to 130 bytes'],
-      ['duplicate mac', { ...good, instances: [vm(1), vm(2, { mac: vm(1).mac })] }, "cfg: instance vm2.mac: '02:00:00:00:00:01' is already used by another instance"],
+      [
+        'duplicate mac',
+        { ...good, instances: [vm(1), vm(2, { mac: vm(1).mac })] },
+        "cfg: instance vm2.mac: '02:00:00:00:00:01' is already used by another instance",
+      ],
       ['dhcp', { ...good, instances: [vm(1, { dhcp: 'yes' })] }, 'cfg: instances[0] vm1.dhcp: must be true or false'],
       ['firstSolicitDelayMs', { ...good, firstSolicitDelayMs: -1 }, 'cfg: firstSolicitDelayMs: must be an integer in 0..60000 (ms)'],
     ];

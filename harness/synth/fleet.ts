@@ -43,7 +43,11 @@ export class Fleet {
   /** Checks, opens, attaches and starts the instances; resolves once all their ports are attached. */
   async add(raw: readonly unknown[]): Promise<string[]> {
     const configs = raw.map((r, k) => parseSynthInstance(r, raw.length > 1 ? `instances[${k}]` : 'instance'));
-    assertDistinct(configs, [...this.served.values()].map((s) => s.config), 'instance');
+    assertDistinct(
+      configs,
+      [...this.served.values()].map((s) => s.config),
+      'instance',
+    );
     const links: FrameLink[] = [];
     try {
       for (const c of configs) links.push(this.opts.ports.open(c.port));

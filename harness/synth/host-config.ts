@@ -96,11 +96,13 @@ export function parseSynthHostConfig(text: string, source = 'synth host config')
     return fail(source, `not JSON (${(err as Error).message})`);
   }
   if (typeof raw !== 'object' || raw === null) fail(source, 'must be a JSON object');
-  for (const key of ['hypervisor', 'bridge', 'controlSocket'] as const) if (typeof raw[key] !== 'string' || raw[key] === '') fail(`${source}: ${key}`, 'must be a non-empty string');
+  for (const key of ['hypervisor', 'bridge', 'controlSocket'] as const)
+    if (typeof raw[key] !== 'string' || raw[key] === '') fail(`${source}: ${key}`, 'must be a non-empty string');
   if (!IFNAME.test(raw.bridge as string)) fail(`${source}: bridge`, 'must be an interface name');
   if (raw.dad !== 'optimistic' && raw.dad !== 'full') fail(`${source}: dad`, "must be 'optimistic' or 'full'");
   const delay = raw.firstSolicitDelayMs;
-  if (delay !== undefined && (!Number.isInteger(delay) || (delay as number) < 0 || (delay as number) > 60_000)) fail(`${source}: firstSolicitDelayMs`, 'must be an integer in 0..60000 (ms)');
+  if (delay !== undefined && (!Number.isInteger(delay) || (delay as number) < 0 || (delay as number) > 60_000))
+    fail(`${source}: firstSolicitDelayMs`, 'must be an integer in 0..60000 (ms)');
   if (!Array.isArray(raw.instances)) fail(`${source}: instances`, 'must be a list');
   const instances = (raw.instances as unknown[]).map((i, k) => parseSynthInstance(i, `${source}: instances[${k}]`));
   assertDistinct(instances, [], `${source}: instance`);

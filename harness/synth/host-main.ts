@@ -47,7 +47,8 @@ const fleet = new Fleet({
       taps.push(link.tap);
       return link;
     },
-    attach: (ports) => attachPorts(batch, config.bridge, ports) },
+    attach: (ports) => attachPorts(batch, config.bridge, ports),
+  },
 });
 
 const started = Date.now();
@@ -57,7 +58,8 @@ log(`${config.instances.length} instance(s) attached to ${config.bridge} on ${co
 const LOGGED = new Set(['add', 'remove', 'release', 'renew', 'start-dhcp']);
 const control = await serveControl(config.controlSocket, async (request) => {
   const answer = await handleSynthCommand(request, fleet);
-  if (LOGGED.has(String(request.command))) log(`${String(request.command)} ${JSON.stringify(request.arguments ?? {})}: ${answer.result === 0 ? 'ok' : `result ${answer.result}: ${answer.text}`}`);
+  if (LOGGED.has(String(request.command)))
+    log(`${String(request.command)} ${JSON.stringify(request.arguments ?? {})}: ${answer.result === 0 ? 'ok' : `result ${answer.result}: ${answer.text}`}`);
   return answer;
 }).catch((err: Error) => die(`cannot serve its control socket ${config.controlSocket}: ${err.message}`));
 log(`serving ${config.controlSocket}`);

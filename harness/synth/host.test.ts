@@ -32,7 +32,10 @@ function icmp(srcMac: string, dstMac: string, src: string, dst: string, icmpv6: 
   return buildFrame({ ethernet: { src: srcMac, dst: dstMac, etherType: ETHERTYPE_IPV6 }, ipv6: { trafficClass: 0, flowLabel: 0, hopLimit, src, dst }, icmpv6 });
 }
 
-function ra(router: { mac: string; ll: string }, opts: { lifetime?: number; valid?: number; preferred?: number; prefix?: string; prefixLength?: number } = {}): Buffer {
+function ra(
+  router: { mac: string; ll: string },
+  opts: { lifetime?: number; valid?: number; preferred?: number; prefix?: string; prefixLength?: number } = {},
+): Buffer {
   const options: NdOption[] = [
     { type: 'source-link-layer-address', address: router.mac },
     {
@@ -65,7 +68,12 @@ function ra(router: { mac: string; ll: string }, opts: { lifetime?: number; vali
 
 function ns(srcMac: string, src: string, target: string, sllao = src !== '::'): Buffer {
   const sn = solicitedNodeAddress(target);
-  return icmp(srcMac, multicastMac(sn), src, sn, { type: 'neighbor-solicitation', code: 0, target, options: sllao ? [{ type: 'source-link-layer-address', address: srcMac }] : [] });
+  return icmp(srcMac, multicastMac(sn), src, sn, {
+    type: 'neighbor-solicitation',
+    code: 0,
+    target,
+    options: sllao ? [{ type: 'source-link-layer-address', address: srcMac }] : [],
+  });
 }
 
 function na(srcMac: string, target: string): Buffer {
@@ -113,8 +121,19 @@ describe('synthetic host', () => {
       const [join, probe] = link.take();
       // RFC 4862 §5.4.2: the solicited-node group joined (MLDv2, Router Alert, from ::) before the probe.
       expect(join!.ipv6).to.include({ src: '::', dst: 'ff02::16', hopLimit: 1 });
-      expect(join!.extensions).to.deep.equal([{ type: 'hop-by-hop', options: [{ optionType: 5, data: Buffer.of(0, 0) }, { optionType: 1, data: Buffer.alloc(0) }] }]);
-      expect(join!.icmpv6).to.deep.include({ type: 'mld2-report', records: [{ recordType: 4, auxData: Buffer.alloc(0), multicastAddress: 'ff02::1:ff00:8b', sources: [] }] });
+      expect(join!.extensions).to.deep.equal([
+        {
+          type: 'hop-by-hop',
+          options: [
+            { optionType: 5, data: Buffer.of(0, 0) },
+            { optionType: 1, data: Buffer.alloc(0) },
+          ],
+        },
+      ]);
+      expect(join!.icmpv6).to.deep.include({
+        type: 'mld2-report',
+        records: [{ recordType: 4, auxData: Buffer.alloc(0), multicastAddress: 'ff02::1:ff00:8b', sources: [] }],
+      });
       expect(probe!.ethernet).to.include({ src: MAC, dst: '33:33:ff:00:00:8b' });
       expect(probe!.ipv6).to.include({ src: '::', dst: 'ff02::1:ff00:8b', hopLimit: 255 });
       expect(probe!.icmpv6).to.include({ type: 'neighbor-solicitation', target: LL });
@@ -173,7 +192,15 @@ describe('synthetic host', () => {
       const query = buildFrame({
         ethernet: { src: R1.mac, dst: '33:33:00:00:00:01', etherType: ETHERTYPE_IPV6 },
         ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 1, src: R1.ll, dst: 'ff02::1' },
-        extensions: [{ type: 'hop-by-hop', options: [{ optionType: 5, data: Buffer.of(0, 0) }, { optionType: 1, data: Buffer.alloc(0) }] }],
+        extensions: [
+          {
+            type: 'hop-by-hop',
+            options: [
+              { optionType: 5, data: Buffer.of(0, 0) },
+              { optionType: 1, data: Buffer.alloc(0) },
+            ],
+          },
+        ],
         icmpv6: { type: 'unknown', icmpType: 130, code: 0, body: Buffer.alloc(24) },
       });
       link.deliver(query);
@@ -183,7 +210,10 @@ describe('synthetic host', () => {
       const reports = link.take();
       expect(reports).to.have.length(1);
       expect(reports[0]!.ipv6!.src).to.equal(LL);
-      expect(reports[0]!.icmpv6).to.deep.include({ type: 'mld2-report', records: [{ recordType: 2, auxData: Buffer.alloc(0), multicastAddress: 'ff02::1:ff00:8b', sources: [] }] });
+      expect(reports[0]!.icmpv6).to.deep.include({
+        type: 'mld2-report',
+        records: [{ recordType: 2, auxData: Buffer.alloc(0), multicastAddress: 'ff02::1:ff00:8b', sources: [] }],
+      });
     });
 
     it('a tentative address is not answered for (RFC 4862 §5.4.3)', () => {
@@ -325,7 +355,7 @@ describe('synthetic host', () => {
       expect(host.snapshot().counters.nsAnswered).to.equal(0);
     });
 
-    it('drops frames to another host\'s groups before decoding', () => {
+    it("drops frames to another host's groups before decoding", () => {
       const { link, host } = configured();
       link.deliver(ns(R1.mac, R1.ll, '2001:db8:100::1'));
       const snap = host.snapshot();
@@ -449,7 +479,11 @@ describe('synthetic host', () => {
       clock.advance(1000);
       pd!.prefixes = [{ iaid: 1, prefix: '2001:db8:200::/60', preferredLifetime: 3000, validLifetime: 4000, obtainedAt: clock.now() }];
       pd!.emit('bound');
-      expect(host.snapshot().addresses.find((a) => a.origin === 'delegated')).to.include({ address: '2001:db8:200::1', state: 'preferred', validUntil: clock.now() + 4000 * 1000 });
+      expect(host.snapshot().addresses.find((a) => a.origin === 'delegated')).to.include({
+        address: '2001:db8:200::1',
+        state: 'preferred',
+        validUntil: clock.now() + 4000 * 1000,
+      });
       link.take();
       link.deliver(echo(R1.mac, CORE, '2001:db8:200::1'));
       expect(link.take()[0]!.icmpv6!.type).to.equal('echo-reply');
@@ -482,7 +516,15 @@ describe('synthetic host', () => {
       const link = new FilteringLink();
       const clock = new FakeClock();
       let pd: FakePd | undefined;
-      const host = new SyntheticHost(link, { name: 'vm1', mac: MAC, dad: 'full', clock, random: () => 0.5, dhcp: { enabled: true, iaids: [1] }, dhcpFactory: (o) => (pd = new FakePd(o)) });
+      const host = new SyntheticHost(link, {
+        name: 'vm1',
+        mac: MAC,
+        dad: 'full',
+        clock,
+        random: () => 0.5,
+        dhcp: { enabled: true, iaids: [1] },
+        dhcpFactory: (o) => (pd = new FakePd(o)),
+      });
       const base = [MAC, 'ff:ff:ff:ff:ff:ff', '33:33:00:00:00:01'];
       const eui64Group = '33:33:ff:00:00:8b'; // link-local and SLAAC (EUI-64) share it
       expect(link.filters, 'before start').to.deep.equal([base]);
@@ -501,7 +543,8 @@ describe('synthetic host', () => {
       expect(link.filters.at(-1), 'with 2001:db8:200::1 delegated').to.deep.equal([...base, '33:33:ff:00:00:01', eui64Group]);
       // The host's own check agrees with the filter: a frame to each listed MAC is for us, another group's is not.
       const before = host.snapshot().counters.notForUs;
-      for (const dst of link.filters.at(-1)!) link.deliver(icmp(R1.mac, dst, R1.ll, 'ff02::1', { type: 'echo-request', code: 0, identifier: 1, sequence: 1, data: Buffer.alloc(0) }));
+      for (const dst of link.filters.at(-1)!)
+        link.deliver(icmp(R1.mac, dst, R1.ll, 'ff02::1', { type: 'echo-request', code: 0, identifier: 1, sequence: 1, data: Buffer.alloc(0) }));
       link.deliver(ns(R1.mac, R1.ll, '2001:db8:100::aa:bbff:fecc:dd'));
       expect(host.snapshot().counters.notForUs - before).to.equal(1);
 

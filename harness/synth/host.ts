@@ -145,7 +145,11 @@ export class SyntheticHost {
     this.clock = opts.clock ?? systemClock;
     this.random = opts.random ?? Math.random;
     this.dhcpWanted = opts.dhcp?.enabled ?? false;
-    this.neighbors = new NeighborCache(this.clock, (target) => this.solicit(target), (frame) => this.transmit(frame));
+    this.neighbors = new NeighborCache(
+      this.clock,
+      (target) => this.solicit(target),
+      (frame) => this.transmit(frame),
+    );
     this.syncAccepted();
     link.onFrame((frame) => this.handleFrame(frame));
   }
@@ -154,7 +158,14 @@ export class SyntheticHost {
   start(): void {
     if (this.started) return;
     this.started = true;
-    const ll = this.addresses.add({ address: this.linkLocal, prefixLength: 64, origin: 'link-local', dad: 'tentative', preferredUntil: null, validUntil: null });
+    const ll = this.addresses.add({
+      address: this.linkLocal,
+      prefixLength: 64,
+      origin: 'link-local',
+      dad: 'tentative',
+      preferredUntil: null,
+      validUntil: null,
+    });
     // RFC 4862 §5.4.2: join the solicited-node group before probing (every EUI-64 address shares it).
     this.sendMldReport('::', CHANGE_TO_EXCLUDE_MODE);
     this.startDad(ll);
@@ -205,7 +216,13 @@ export class SyntheticHost {
       addresses: this.addresses
         .all()
         .filter((a) => a.origin !== 'link-local')
-        .map((a) => ({ address: a.address, prefixLength: a.prefixLength, origin: a.origin as 'slaac' | 'delegated', state: addressState(a, now), validUntil: a.validUntil })),
+        .map((a) => ({
+          address: a.address,
+          prefixLength: a.prefixLength,
+          origin: a.origin as 'slaac' | 'delegated',
+          state: addressState(a, now),
+          validUntil: a.validUntil,
+        })),
       defaultRouters: this.routers.list(now).map((r) => ({ ...r })),
       dhcp: this.dhcp?.snapshot() ?? null,
       counters: { ...this.counters, undeliverable: this.counters.undeliverable + this.neighbors.unresolved },
@@ -430,10 +447,13 @@ export class SyntheticHost {
     }
     if (!ll || ll.dad === 'duplicate' || this.mldPending) return;
     this.mldPending = true;
-    this.timer(() => {
-      this.mldPending = false;
-      this.sendMldReport(isUsable(ll) ? ll.address : '::', MODE_IS_EXCLUDE);
-    }, Math.floor(this.random() * MLD_QUERY_RESPONSE_MS));
+    this.timer(
+      () => {
+        this.mldPending = false;
+        this.sendMldReport(isUsable(ll) ? ll.address : '::', MODE_IS_EXCLUDE);
+      },
+      Math.floor(this.random() * MLD_QUERY_RESPONSE_MS),
+    );
   }
 
   private sendMldReport(src: string, recordType: number): void {

@@ -8,7 +8,16 @@ import fc from 'fast-check';
 import { buildFrame, decodeFrame } from '../packet/frame.ts';
 import { DHCPV6_CLIENT_PORT, DHCPV6_SERVER_PORT } from '../packet/constants.ts';
 import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
-import { DHCPV6_STATUS_CODES, encodeDuid, findOption, findOptions, type ClientServerMessage, type Dhcpv6Message, type Dhcpv6Option, type OptionOf } from '../packet/dhcpv6.ts';
+import {
+  DHCPV6_STATUS_CODES,
+  encodeDuid,
+  findOption,
+  findOptions,
+  type ClientServerMessage,
+  type Dhcpv6Message,
+  type Dhcpv6Option,
+  type OptionOf,
+} from '../packet/dhcpv6.ts';
 import { duidLl } from '../packet/dhcpv6-client-frame.ts';
 import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS, ALL_DHCP_RELAY_AGENTS_AND_SERVERS_MAC } from '../packet/constants.ts';
 import { mutate } from '../packet/testing/mutate.ts';
@@ -21,8 +30,14 @@ const MAC = '06:7a:88:00:00:8b';
 const LL = linkLocalAddress(MAC);
 const DUID = encodeDuid(duidLl(MAC));
 const ROUTER = { mac: '00:0c:db:f9:cf:00', ll: 'fe80::20c:dbff:fef9:cf00' };
-const SERVER_ID: OptionOf<'server-id'> = { type: 'server-id', duid: { type: 'llt', hardwareType: 1, time: 700_000_000, linkLayerAddress: '02:ee:00:00:00:01' } };
-const OTHER_SERVER_ID: OptionOf<'server-id'> = { type: 'server-id', duid: { type: 'llt', hardwareType: 1, time: 700_000_000, linkLayerAddress: '02:ee:00:00:00:02' } };
+const SERVER_ID: OptionOf<'server-id'> = {
+  type: 'server-id',
+  duid: { type: 'llt', hardwareType: 1, time: 700_000_000, linkLayerAddress: '02:ee:00:00:00:01' },
+};
+const OTHER_SERVER_ID: OptionOf<'server-id'> = {
+  type: 'server-id',
+  duid: { type: 'llt', hardwareType: 1, time: 700_000_000, linkLayerAddress: '02:ee:00:00:00:02' },
+};
 const P1 = '2001:db8:200::';
 const P2 = '2001:db8:200:10::';
 /** Kea's timers in the pod (netns/daemons/kea.ts). */
@@ -50,13 +65,25 @@ function harness(over: Partial<PdClientOptions> = {}) {
 }
 
 function iaPd(g: Grant): OptionOf<'ia-pd'> {
-  const options: Dhcpv6Option[] = (g.prefixes ?? []).map((p) => ({ type: 'iaprefix', preferredLifetime: g.preferred ?? KEA.preferred, validLifetime: g.valid ?? KEA.valid, prefixLength: 60, prefix: p, options: [] }));
+  const options: Dhcpv6Option[] = (g.prefixes ?? []).map((p) => ({
+    type: 'iaprefix',
+    preferredLifetime: g.preferred ?? KEA.preferred,
+    validLifetime: g.valid ?? KEA.valid,
+    prefixLength: 60,
+    prefix: p,
+    options: [],
+  }));
   if (g.status !== undefined) options.push({ type: 'status-code', code: g.status, message: 'no prefixes for you' });
   return { type: 'ia-pd', iaid: g.iaid, t1: g.t1 ?? KEA.t1, t2: g.t2 ?? KEA.t2, options };
 }
 
 /** A server message for `to` (the client message it answers), as the relay delivers it: from the router, 547 → 546. */
-function answer(to: ClientServerMessage, type: 'advertise' | 'reply', grants: Grant[], extra: { options?: Dhcpv6Option[]; xid?: number; clientId?: Dhcpv6Option | null; serverId?: OptionOf<'server-id'> | null } = {}): Buffer {
+function answer(
+  to: ClientServerMessage,
+  type: 'advertise' | 'reply',
+  grants: Grant[],
+  extra: { options?: Dhcpv6Option[]; xid?: number; clientId?: Dhcpv6Option | null; serverId?: OptionOf<'server-id'> | null } = {},
+): Buffer {
   const clientId = extra.clientId === undefined ? findOption(to.options, 'client-id')! : extra.clientId;
   const serverId = extra.serverId === undefined ? SERVER_ID : extra.serverId;
   const options: Dhcpv6Option[] = [...(clientId ? [clientId] : []), ...(serverId ? [serverId] : []), ...grants.map(iaPd), ...(extra.options ?? [])];
@@ -73,7 +100,8 @@ function serverFrame(message: Dhcpv6Message): Buffer {
 }
 
 const preference = (value: number): Dhcpv6Option => ({ type: 'preference', value });
-const prefixesOf = (m: ClientServerMessage) => findOptions(m.options, 'ia-pd').flatMap((ia) => findOptions(ia.options, 'iaprefix').map((p) => `${ia.iaid} ${p.prefix}/${p.prefixLength}`));
+const prefixesOf = (m: ClientServerMessage) =>
+  findOptions(m.options, 'ia-pd').flatMap((ia) => findOptions(ia.options, 'iaprefix').map((p) => `${ia.iaid} ${p.prefix}/${p.prefixLength}`));
 const elapsedOf = (m: ClientServerMessage) => findOption(m.options, 'elapsed-time')!.centiseconds;
 
 /** Runs Solicit → Advertise(255) → Request → Reply. */
@@ -114,7 +142,13 @@ describe('synthetic instance DHCPv6 PD client (RFC 8415 §18)', function () {
       expect(findOption(request.options, 'server-id')).to.deep.equal(SERVER_ID);
       expect(elapsedOf(request)).to.equal(0); // a new exchange
       expect(findOptions(request.options, 'ia-pd')).to.deep.equal([
-        { type: 'ia-pd', iaid: 1, t1: 0, t2: 0, options: [{ type: 'iaprefix', preferredLifetime: 0, validLifetime: 0, prefixLength: 60, prefix: P1, options: [] }] },
+        {
+          type: 'ia-pd',
+          iaid: 1,
+          t1: 0,
+          t2: 0,
+          options: [{ type: 'iaprefix', preferredLifetime: 0, validLifetime: 0, prefixLength: 60, prefix: P1, options: [] }],
+        },
       ]);
       expect(h.client.snapshot().state).to.equal('requesting');
 
@@ -123,7 +157,9 @@ describe('synthetic instance DHCPv6 PD client (RFC 8415 §18)', function () {
       const snap = h.client.snapshot();
       expect(snap.state).to.equal('bound');
       expect(snap.duid).to.equal(DUID.toString('hex'));
-      expect(snap.prefixes).to.deep.equal([{ iaid: 1, prefix: `${P1}/60`, preferredLifetime: KEA.preferred, validLifetime: KEA.valid, obtainedAt: h.clock.now() }]);
+      expect(snap.prefixes).to.deep.equal([
+        { iaid: 1, prefix: `${P1}/60`, preferredLifetime: KEA.preferred, validLifetime: KEA.valid, obtainedAt: h.clock.now() },
+      ]);
       expect(snap.status).to.equal(undefined);
       expect(snap.counters).to.include({ 'sent.solicit': 1, 'received.advertise': 1, 'sent.request': 1, 'received.reply': 1 });
       expect(snap.counters.retransmissions).to.equal(undefined);
@@ -149,7 +185,9 @@ describe('synthetic instance DHCPv6 PD client (RFC 8415 §18)', function () {
       const h = harness();
       h.client.start();
       const solicit = h.last();
-      expect(h.client.handleFrame(answer(solicit, 'advertise', [{ iaid: 1, status: DHCPV6_STATUS_CODES.NoPrefixAvail }], { options: [preference(255)] }))).to.equal(true);
+      expect(
+        h.client.handleFrame(answer(solicit, 'advertise', [{ iaid: 1, status: DHCPV6_STATUS_CODES.NoPrefixAvail }], { options: [preference(255)] })),
+      ).to.equal(true);
       const snap = h.client.snapshot();
       expect(snap.state).to.equal('soliciting');
       expect(snap.prefixes).to.deep.equal([]);
@@ -259,7 +297,12 @@ describe('synthetic instance DHCPv6 PD client (RFC 8415 §18)', function () {
         { iaid: 2, prefixes: [P2] },
       ]);
       h.client.renew();
-      h.client.handleFrame(answer(h.last(), 'reply', [{ iaid: 1, prefixes: [P1] }, { iaid: 2, prefixes: [P2], preferred: 0, valid: 0 }]));
+      h.client.handleFrame(
+        answer(h.last(), 'reply', [
+          { iaid: 1, prefixes: [P1] },
+          { iaid: 2, prefixes: [P2], preferred: 0, valid: 0 },
+        ]),
+      );
       expect(h.client.snapshot().prefixes.map((p) => p.prefix)).to.deep.equal([`${P1}/60`]);
       expect(h.events.at(-1)).to.deep.include({ event: 'changed' });
       expect(h.events.at(-1)!.prefixes.map((p) => p.prefix)).to.deep.equal([`${P1}/60`]);
@@ -290,7 +333,7 @@ describe('synthetic instance DHCPv6 PD client (RFC 8415 §18)', function () {
       expect(h.events.at(-1)).to.deep.equal({ event: 'changed', prefixes: [] });
     });
 
-    it('T1/T2 of 0 are the client\'s: 0.5 and 0.8 of the shortest preferred lifetime (§21.21)', function () {
+    it("T1/T2 of 0 are the client's: 0.5 and 0.8 of the shortest preferred lifetime (§21.21)", function () {
       const h = harness();
       bind(h, [{ iaid: 1, prefixes: [P1], t1: 0, t2: 0, preferred: 100, valid: 200 }]);
       const n = h.frames.length;
@@ -305,7 +348,17 @@ describe('synthetic instance DHCPv6 PD client (RFC 8415 §18)', function () {
     it('an IA_PD with T1 > T2 is discarded (§21.21); preferred > valid discards the prefix (§21.22)', function () {
       const h = harness({ iaids: [1, 2], random: () => 0 });
       h.client.start();
-      h.client.handleFrame(answer(h.last(), 'advertise', [{ iaid: 1, prefixes: [P1] }, { iaid: 2, prefixes: [P2] }], { options: [preference(255)] }));
+      h.client.handleFrame(
+        answer(
+          h.last(),
+          'advertise',
+          [
+            { iaid: 1, prefixes: [P1] },
+            { iaid: 2, prefixes: [P2] },
+          ],
+          { options: [preference(255)] },
+        ),
+      );
       const request = h.last();
       expect(request.type).to.equal('request');
       h.client.handleFrame(
@@ -379,13 +432,20 @@ describe('synthetic instance DHCPv6 PD client (RFC 8415 §18)', function () {
     it('a send that throws (full TAP queue) is counted and covered by the retransmission', function () {
       let fail = true;
       const h = harness();
-      const client = new PdClient({ mac: MAC, linkLocal: LL, duid: DUID, iaids: [1], clock: h.clock, send: (f) => {
+      const client = new PdClient({
+        mac: MAC,
+        linkLocal: LL,
+        duid: DUID,
+        iaids: [1],
+        clock: h.clock,
+        send: (f) => {
           if (fail) {
             fail = false;
             throw new Error('EAGAIN');
           }
           h.record(f);
-        } });
+        },
+      });
       client.start();
       expect(client.snapshot().counters['send-errors']).to.equal(1);
       h.clock.advance(1200);
@@ -411,7 +471,10 @@ describe('synthetic instance DHCPv6 PD client (RFC 8415 §18)', function () {
       expect(elapsedOf(h.last()), 'Elapsed Time counts from the first Solicit sent').to.equal(0);
       h.client.stop();
       h.clock.advance(10_000);
-      expect(h.messages.map((m) => m.type), 'stop() cancels everything').to.deep.equal(['solicit']);
+      expect(
+        h.messages.map((m) => m.type),
+        'stop() cancels everything',
+      ).to.deep.equal(['solicit']);
     });
 
     it('Solicit: RT from IRT 1 s doubling with ±10 % jitter up to SOL_MAX_RT 3600 s, never giving up; Elapsed Time from the first', function () {
@@ -440,7 +503,7 @@ describe('synthetic instance DHCPv6 PD client (RFC 8415 §18)', function () {
       );
     });
 
-    it('Elapsed Time is the time since the exchange\'s first message in 1/100 s, saturating at 0xffff', function () {
+    it("Elapsed Time is the time since the exchange's first message in 1/100 s, saturating at 0xffff", function () {
       const h = harness({ random: prng(1).next });
       h.client.start();
       const start = h.clock.now();
@@ -509,7 +572,9 @@ describe('synthetic instance DHCPv6 PD client (RFC 8415 §18)', function () {
       const h = harness({ random: () => 0.5 });
       h.client.start();
       // An Advertise without prefixes still carries SOL_MAX_RT, which the client must take.
-      h.client.handleFrame(answer(h.last(), 'advertise', [{ iaid: 1, status: 6 }], { options: [{ type: 'unknown', optionCode: 82, data: Buffer.from([0, 0, 0, 60]) }] }));
+      h.client.handleFrame(
+        answer(h.last(), 'advertise', [{ iaid: 1, status: 6 }], { options: [{ type: 'unknown', optionCode: 82, data: Buffer.from([0, 0, 0, 60]) }] }),
+      );
       const start = h.clock.now();
       const times = [0, ...transmissions(h, 'solicit', start, 600_000).map((t) => t.at)];
       const gaps = times.slice(1).map((t, i) => t - times[i]!);
@@ -525,16 +590,33 @@ describe('synthetic instance DHCPv6 PD client (RFC 8415 §18)', function () {
       const grants = [{ iaid: 1, prefixes: [P1] }];
       const opts = [preference(255)];
       expect(h.client.handleFrame(answer(solicit, 'advertise', grants, { options: opts, xid: solicit.transactionId ^ 1 }))).to.equal(false);
-      expect(h.client.handleFrame(answer(solicit, 'advertise', grants, { options: opts, clientId: { type: 'client-id', duid: duidLl('02:00:00:00:00:99') } }))).to.equal(false);
+      expect(
+        h.client.handleFrame(answer(solicit, 'advertise', grants, { options: opts, clientId: { type: 'client-id', duid: duidLl('02:00:00:00:00:99') } })),
+      ).to.equal(false);
       expect(h.client.handleFrame(answer(solicit, 'advertise', grants, { options: opts, clientId: null }))).to.equal(false);
       expect(h.client.handleFrame(answer(solicit, 'advertise', grants, { options: opts, serverId: null }))).to.equal(true);
-      expect(h.client.handleFrame(serverFrame({ type: 'reconfigure', transactionId: 0, options: [findOption(solicit.options, 'client-id')!, SERVER_ID, { type: 'unknown', optionCode: 19, data: Buffer.of(5) }] }))).to.equal(false);
+      expect(
+        h.client.handleFrame(
+          serverFrame({
+            type: 'reconfigure',
+            transactionId: 0,
+            options: [findOption(solicit.options, 'client-id')!, SERVER_ID, { type: 'unknown', optionCode: 19, data: Buffer.of(5) }],
+          }),
+        ),
+      ).to.equal(false);
       // A Reply is no answer to a Solicit (this client sends no Rapid Commit).
       expect(h.client.handleFrame(answer(solicit, 'reply', grants))).to.equal(true);
       const snap = h.client.snapshot();
       expect(snap.state).to.equal('soliciting');
       expect(h.frames).to.have.length(1);
-      expect(snap.counters).to.include({ ignored: 6, 'ignored.xid': 1, 'ignored.client-id': 2, 'ignored.server-id': 1, 'ignored.reconfigure': 1, 'ignored.unexpected': 1 });
+      expect(snap.counters).to.include({
+        ignored: 6,
+        'ignored.xid': 1,
+        'ignored.client-id': 2,
+        'ignored.server-id': 1,
+        'ignored.reconfigure': 1,
+        'ignored.unexpected': 1,
+      });
       // The genuine Advertise still works.
       expect(h.client.handleFrame(answer(solicit, 'advertise', grants, { options: opts }))).to.equal(true);
       expect(h.last().type).to.equal('request');
@@ -543,8 +625,17 @@ describe('synthetic instance DHCPv6 PD client (RFC 8415 §18)', function () {
     it('frames that are not DHCPv6 to port 546 are passed over without counting', function () {
       const h = harness();
       h.client.start();
-      const echo = buildFrame({ ethernet: { dst: MAC, src: ROUTER.mac, etherType: ETHERTYPE_IPV6 }, ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 64, src: ROUTER.ll, dst: LL }, icmpv6: { type: 'echo-request', code: 0, identifier: 1, sequence: 1, data: Buffer.alloc(4) } });
-      const otherPort = buildFrame({ ethernet: { dst: MAC, src: ROUTER.mac, etherType: ETHERTYPE_IPV6 }, ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 64, src: ROUTER.ll, dst: LL }, udp: { srcPort: 1000, dstPort: 2000 }, payload: Buffer.alloc(8) });
+      const echo = buildFrame({
+        ethernet: { dst: MAC, src: ROUTER.mac, etherType: ETHERTYPE_IPV6 },
+        ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 64, src: ROUTER.ll, dst: LL },
+        icmpv6: { type: 'echo-request', code: 0, identifier: 1, sequence: 1, data: Buffer.alloc(4) },
+      });
+      const otherPort = buildFrame({
+        ethernet: { dst: MAC, src: ROUTER.mac, etherType: ETHERTYPE_IPV6 },
+        ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 64, src: ROUTER.ll, dst: LL },
+        udp: { srcPort: 1000, dstPort: 2000 },
+        payload: Buffer.alloc(8),
+      });
       for (const f of [echo, otherPort, Buffer.alloc(0), Buffer.from('0806', 'hex')]) expect(h.client.handleFrame(f)).to.equal(false);
       expect(h.client.snapshot().counters).to.deep.equal({ 'sent.solicit': 1 });
     });
@@ -568,7 +659,15 @@ describe('synthetic instance DHCPv6 PD client (RFC 8415 §18)', function () {
         h.client.start();
         const solicit = h.last();
         const corpus = [
-          answer(solicit, 'advertise', [{ iaid: 1, prefixes: [P1] }, { iaid: 2, status: 6 }], { options: [preference(255)] }),
+          answer(
+            solicit,
+            'advertise',
+            [
+              { iaid: 1, prefixes: [P1] },
+              { iaid: 2, status: 6 },
+            ],
+            { options: [preference(255)] },
+          ),
           answer(solicit, 'reply', [{ iaid: 1, prefixes: [P1] }]),
           answer(solicit, 'advertise', [{ iaid: 2, prefixes: [P2] }], { options: [preference(3)] }),
         ];

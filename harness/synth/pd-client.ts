@@ -13,7 +13,19 @@ import { decodeFrame } from '../packet/frame.ts';
 import { DHCPV6_CLIENT_PORT } from '../packet/constants.ts';
 import { ETHERTYPE_IPV6, ETHERTYPE_VLAN } from '../packet/ethernet.ts';
 import { PROTO } from '../packet/ipv6.ts';
-import { decodeDuid, DHCPV6_OPTION_NUMBERS, DHCPV6_STATUS_CODES, encodeDuid, findOption, findOptions, isRelayMessage, type ClientServerMessage, type Dhcpv6Message, type Dhcpv6Option, type OptionOf } from '../packet/dhcpv6.ts';
+import {
+  decodeDuid,
+  DHCPV6_OPTION_NUMBERS,
+  DHCPV6_STATUS_CODES,
+  encodeDuid,
+  findOption,
+  findOptions,
+  isRelayMessage,
+  type ClientServerMessage,
+  type Dhcpv6Message,
+  type Dhcpv6Option,
+  type OptionOf,
+} from '../packet/dhcpv6.ts';
 import { clientFrame } from '../packet/dhcpv6-client-frame.ts';
 import { CLIENT_PARAMS, MAX_TIMER_MS, Retransmission, type RetransmissionParams } from './pd-retransmit.ts';
 import { systemClock, type Clock } from './clock.ts';
@@ -309,9 +321,14 @@ export class PdClient extends EventEmitter {
     const serverId = this.serverId!;
     const iaPds = this.bindingIaPds();
     // Multicast: unicast needs the server's Server Unicast option, which the pod's Kea does not send.
-    this.begin('renew', { ...CLIENT_PARAMS.renew, mrd: this.t2At === Infinity ? 0 : this.t2At - now }, (elapsed) => [this.clientId, serverId, elapsed, ORO, ...iaPds], {
-      exhausted: () => this.startRebind(),
-    });
+    this.begin(
+      'renew',
+      { ...CLIENT_PARAMS.renew, mrd: this.t2At === Infinity ? 0 : this.t2At - now },
+      (elapsed) => [this.clientId, serverId, elapsed, ORO, ...iaPds],
+      {
+        exhausted: () => this.startRebind(),
+      },
+    );
   }
 
   private startRebind(): void {
@@ -321,9 +338,14 @@ export class PdClient extends EventEmitter {
     const iaPds = this.bindingIaPds();
     const lastValid = Math.max(...this.prefixes.map((p) => until(p.obtainedAt, p.validLifetime)));
     // Until the last valid lifetime ends; the expiry timer drops the prefixes and restarts discovery.
-    this.begin('rebind', { ...CLIENT_PARAMS.rebind, mrd: lastValid === Infinity ? 0 : Math.max(1, lastValid - now) }, (elapsed) => [this.clientId, elapsed, ORO, ...iaPds], {
-      exhausted: () => undefined,
-    });
+    this.begin(
+      'rebind',
+      { ...CLIENT_PARAMS.rebind, mrd: lastValid === Infinity ? 0 : Math.max(1, lastValid - now) },
+      (elapsed) => [this.clientId, elapsed, ORO, ...iaPds],
+      {
+        exhausted: () => undefined,
+      },
+    );
   }
 
   private onReply(ex: Exchange, msg: ClientServerMessage, serverId: OptionOf<'server-id'>): void {
@@ -342,7 +364,15 @@ export class PdClient extends EventEmitter {
     this.status = undefined;
     this.noteStatuses(msg, iaPds);
     const now = this.clock.now();
-    const granted = iaPds.flatMap((ia) => usablePrefixes(ia).map((p) => ({ iaid: ia.iaid, prefix: `${p.prefix}/${p.prefixLength}`, preferredLifetime: p.preferredLifetime, validLifetime: p.validLifetime, obtainedAt: now })));
+    const granted = iaPds.flatMap((ia) =>
+      usablePrefixes(ia).map((p) => ({
+        iaid: ia.iaid,
+        prefix: `${p.prefix}/${p.prefixLength}`,
+        preferredLifetime: p.preferredLifetime,
+        validLifetime: p.validLifetime,
+        obtainedAt: now,
+      })),
+    );
     let next: PdPrefix[];
     if (ex.type === 'request') {
       next = granted.filter((p) => p.validLifetime > 0);
@@ -358,7 +388,10 @@ export class PdClient extends EventEmitter {
     this.setPrefixes(next);
     if (!next.length) return this.retryLater();
     this.emptyRounds = 0;
-    this.schedule(iaPds.filter((ia) => usablePrefixes(ia).some((p) => p.validLifetime > 0)), now);
+    this.schedule(
+      iaPds.filter((ia) => usablePrefixes(ia).some((p) => p.validLifetime > 0)),
+      now,
+    );
     this.state = 'bound';
     if (!hadPrefixes) this.emit('bound', this.snapshot().prefixes);
     // NoBinding in a Renew/Rebind Reply: the server lost that IA, ask for it again (§18.2.10.1).
@@ -448,7 +481,10 @@ export class PdClient extends EventEmitter {
   }
 
   private iaPd(iaid: number, prefixes: readonly PdPrefix[]): OptionOf<'ia-pd'> {
-    return this.iaPdOf(iaid, prefixes.map((p) => p.prefix));
+    return this.iaPdOf(
+      iaid,
+      prefixes.map((p) => p.prefix),
+    );
   }
 
   /** An IA_PD as a client sends it: T1/T2 and lifetimes 0, the server sets them (§21.21, §21.22). */
@@ -467,7 +503,12 @@ export class PdClient extends EventEmitter {
 
   /** Every IA of the client, with the prefixes it holds (an IA it could not get is asked for again, §18.2.4). */
   private bindingIaPds(): OptionOf<'ia-pd'>[] {
-    return this.opts.iaids.map((iaid) => this.iaPd(iaid, this.prefixes.filter((p) => p.iaid === iaid)));
+    return this.opts.iaids.map((iaid) =>
+      this.iaPd(
+        iaid,
+        this.prefixes.filter((p) => p.iaid === iaid),
+      ),
+    );
   }
 
   /** Remembers the last refusal: an IA's status (NoPrefixAvail for an unknown MAC) or the message's. */
@@ -508,7 +549,8 @@ export class PdClient extends EventEmitter {
   }
 
   private requireBinding(what: string): void {
-    if (this.stopped || !this.prefixes.length || !this.serverId || this.state === 'releasing') throw new Error(`PdClient.${what}: no binding to ${what} (state ${this.state})`);
+    if (this.stopped || !this.prefixes.length || !this.serverId || this.state === 'releasing')
+      throw new Error(`PdClient.${what}: no binding to ${what} (state ${this.state})`);
   }
 
   /** Ends the exchange in progress and the discovery backoff; `lease` false keeps the binding's T1 and expiry timers. */

@@ -30,7 +30,9 @@ export function clusterPaths(dir: string) {
 }
 
 function osUserIds(name: string): { uid: number; gid: number } {
-  const line = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+  const line = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${name}:`));
   if (!line) throw new Error(`OS user '${name}' not found: is the postgresql package installed?`);
   const [, , uid, gid] = line.split(':');
   return { uid: Number(uid), gid: Number(gid) };
@@ -92,7 +94,12 @@ export async function startPostgres(dir: string): Promise<PgCluster> {
     await asPostgres([pgBin('initdb'), '-D', p.data, '-U', OS_USER, '-E', 'UTF8', '--auth-local=trust', '--auth-host=reject', '--no-sync'], p.dir);
     appendFileSync(
       `${p.data}/postgresql.conf`,
-      ["# v6pod: a private cluster reached only through its own socket directory", "listen_addresses = ''", `unix_socket_directories = '${p.socketDir}'`, ''].join('\n'),
+      [
+        '# v6pod: a private cluster reached only through its own socket directory',
+        "listen_addresses = ''",
+        `unix_socket_directories = '${p.socketDir}'`,
+        '',
+      ].join('\n'),
     );
   }
   if (!postgresRunning(dir)) {

@@ -81,7 +81,8 @@ export function logTail(path: string, lines = 3): string {
 
 /** Fails with the daemon's name and log when it is not running. */
 export function assertAlive(d: DaemonRecord): void {
-  if (!daemonAlive(d)) throw new DaemonError(`${d.name} on ${d.node} exited${exits.has(d.pid) ? ` (${exits.get(d.pid)})` : ''}; its log ${d.log} ends: ${logTail(d.log)}`);
+  if (!daemonAlive(d))
+    throw new DaemonError(`${d.name} on ${d.node} exited${exits.has(d.pid) ? ` (${exits.get(d.pid)})` : ''}; its log ${d.log} ends: ${logTail(d.log)}`);
 }
 
 /** Signals the daemon's process group (it was started as a group leader), so its helpers (radvd's privsep child) go too. */

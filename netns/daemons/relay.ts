@@ -78,6 +78,11 @@ export async function startRelay(plan: Plan, router: RouterPlan, opts: RelayOpti
   return record;
 }
 
-export function relayCommand(socket: string, command: 'counters' | 'routes' | 'drop-routes' | 'list-commands', args?: object, timeoutMs = 5000): Promise<KeaAnswer> {
+export function relayCommand(
+  socket: string,
+  command: 'counters' | 'routes' | 'drop-routes' | 'list-commands',
+  args?: object,
+  timeoutMs = 5000,
+): Promise<KeaAnswer> {
   return keaCommand(socket, command, args, timeoutMs);
 }

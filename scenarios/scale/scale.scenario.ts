@@ -52,7 +52,10 @@ describe('SCALE: every instance of a large pod, verified', () => {
       const short = instances().flatMap((i): Shortfall[] => {
         const o = seen.get(i.name)!;
         const addr = o.addresses.find((a) => a.address === i.slaac);
-        const lacks = [...(addr && usable(addr) ? [] : [`SLAAC ${i.slaac}`]), ...viaRouters.filter((ll) => !o.defaultRoutes.includes(ll)).map((ll) => `default via ${ll}`)];
+        const lacks = [
+          ...(addr && usable(addr) ? [] : [`SLAAC ${i.slaac}`]),
+          ...viaRouters.filter((ll) => !o.defaultRoutes.includes(ll)).map((ll) => `default via ${ll}`),
+        ];
         return lacks.length ? [{ instance: i.name, lacks: lacks.join(', ') }] : [];
       });
       expect(short, describeShortfalls(short, instances().length)).to.deep.equal([]);
@@ -71,7 +74,12 @@ describe('SCALE: every instance of a large pod, verified', () => {
       const reserved = await reservationsByMac(currentPod());
       expect(pdClients().length, 'synthetic instances running their PD client').to.be.greaterThan(0);
       // Pass criteria: within the deadline, each holds exactly its reservation.
-      await untilNoShortfall('every instance delegated its reservation', () => delegationShortfalls(currentPod(), pdClients(), reserved), instances().length, DELEGATED_WITHIN_MS);
+      await untilNoShortfall(
+        'every instance delegated its reservation',
+        () => delegationShortfalls(currentPod(), pdClients(), reserved),
+        instances().length,
+        DELEGATED_WITHIN_MS,
+      );
     },
   );
 
@@ -86,7 +94,12 @@ describe('SCALE: every instance of a large pod, verified', () => {
       // Set up: what the control plane reserved.
       const reserved = await reservationsByMac(currentPod());
       // Pass criteria: within the deadline, every router routes each prefix once, via its instance.
-      await untilNoShortfall('every delegated prefix routed on every router', () => routeShortfalls(currentPod(), pdClients(), reserved), instances().length, DELEGATED_WITHIN_MS);
+      await untilNoShortfall(
+        'every delegated prefix routed on every router',
+        () => routeShortfalls(currentPod(), pdClients(), reserved),
+        instances().length,
+        DELEGATED_WITHIN_MS,
+      );
     },
   );
 

@@ -152,7 +152,7 @@ describe(`v6pod status, exec, graph, capture (live pod ${RUN})`, function () {
     const vm1 = () => plan.instances[0]!;
     const solicit = () => run(['rdisc6', '-1', '-w', '300', 'eth0'], { ns: vm1().ns, allowFailure: true });
 
-    it("prints the Router Solicitation an instance sends, decoded, and stops after -c frames", async () => {
+    it('prints the Router Solicitation an instance sends, decoded, and stops after -c frames', async () => {
       const c = v6pod(['capture', '--run', RUN, 'vm1', 'eth0', '-c', '1', '--filter', RS_ONLY], /listening on/);
       await c.started;
       await solicit();
@@ -196,7 +196,13 @@ describe(`v6pod status, exec, graph, capture (live pod ${RUN})`, function () {
       const s = JSON.parse(json.stdout) as RunStatus;
       expect(validate(s), JSON.stringify(validate.errors)).to.equal(true);
       expect(s.verdict).to.equal('degraded');
-      expect(s.daemons.map((d) => `${d.name}@${d.node}:${d.alive}`)).to.deep.equal(['kea-dhcp6@kea:true', 'radvd@r1:true', 'dhcp6-relay@r1:true', 'radvd@r2:false', 'dhcp6-relay@r2:true']);
+      expect(s.daemons.map((d) => `${d.name}@${d.node}:${d.alive}`)).to.deep.equal([
+        'kea-dhcp6@kea:true',
+        'radvd@r1:true',
+        'dhcp6-relay@r1:true',
+        'radvd@r2:false',
+        'dhcp6-relay@r2:true',
+      ]);
       const text = await cli('status', '--run', RUN);
       expect(text.code).to.equal(1);
       expect(text.stdout).to.match(new RegExp(`^radvd +r2 +${radvd.pid} +DEAD `, 'm'));

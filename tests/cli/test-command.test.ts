@@ -44,7 +44,10 @@ describe('v6pod test (the conformance run)', function () {
       return out;
     });
     const ids = shards.map((d) => result(d).scenarios.map((s) => s.id));
-    expect(ids[0]!.filter((id) => ids[1]!.includes(id)), 'in both shards').to.deep.equal([]);
+    expect(
+      ids[0]!.filter((id) => ids[1]!.includes(id)),
+      'in both shards',
+    ).to.deep.equal([]);
     const merged = join(dir, 'merged');
     const m = v6pod(['report', 'merge', ...shards, '--out', merged]);
     expect(m.status, m.stdout + m.stderr).to.equal(0);
@@ -65,16 +68,24 @@ describe('v6pod test (the conformance run)', function () {
   it('the scale profile on fixtures/pods/scale-1000.yaml: all 1,000 synthetic instances verified, nothing left', function () {
     this.timeout(300_000);
     const out = join(dir, 'scale');
-    const r = spawnSync('node', [CLI, 'test', '--pod', new URL('../../fixtures/pods/scale-1000.yaml', import.meta.url).pathname, '--profile', 'scale', '--artifacts', out], { encoding: 'utf8', timeout: 290_000 });
+    const r = spawnSync(
+      'node',
+      [CLI, 'test', '--pod', new URL('../../fixtures/pods/scale-1000.yaml', import.meta.url).pathname, '--profile', 'scale', '--artifacts', out],
+      { encoding: 'utf8', timeout: 290_000 },
+    );
     expect(r.status, r.stdout + r.stderr).to.equal(0);
-    expect(result(out).scenarios.map((s) => `${s.id} ${s.verdict}`)).to.deep.equal(['SCALE-001', 'SCALE-002', 'SCALE-003', 'SCALE-004', 'SCALE-005', 'SCALE-006'].map((id) => `${id} pass`));
+    expect(result(out).scenarios.map((s) => `${s.id} ${s.verdict}`)).to.deep.equal(
+      ['SCALE-001', 'SCALE-002', 'SCALE-003', 'SCALE-004', 'SCALE-005', 'SCALE-006'].map((id) => `${id} pass`),
+    );
     expect(v6podNamespaces().get(result(out).run), 'namespaces left by the run').to.equal(undefined);
   });
 
   it('two runs at the same time on one host both pass', async () => {
     const runOne = (i: number) =>
       new Promise<{ code: number | null; out: string }>((resolve) => {
-        const child = spawn('node', [CLI, 'test', '--grep', 'SLAAC|PD-00[12]', '--artifacts', join(dir, `concurrent${i}`)], { stdio: ['ignore', 'pipe', 'pipe'] });
+        const child = spawn('node', [CLI, 'test', '--grep', 'SLAAC|PD-00[12]', '--artifacts', join(dir, `concurrent${i}`)], {
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
         let out = '';
         child.stdout.on('data', (d: Buffer) => (out += d));
         child.stderr.on('data', (d: Buffer) => (out += d));
@@ -89,7 +100,11 @@ describe('v6pod test (the conformance run)', function () {
     const none = v6pod(['test', '--grep', 'NO-SUCH-SCENARIO', '--artifacts', join(dir, 'none')]);
     expect(none.status).to.equal(1);
     expect(none.stdout).to.match(/^0 passed, 0 failed$/m);
-    for (const args of [['test', '--shard', '3/2'], ['test', '--profile', 'fast'], ['report', 'merge', join(dir, 'nowhere')]]) {
+    for (const args of [
+      ['test', '--shard', '3/2'],
+      ['test', '--profile', 'fast'],
+      ['report', 'merge', join(dir, 'nowhere')],
+    ]) {
       const r = v6pod(args);
       expect(r.status, args.join(' ')).to.equal(2);
       expect(r.stderr.trim().split('\n'), args.join(' ')).to.have.length(1);

@@ -51,7 +51,10 @@ describe('instance lifecycle on a real pod', function () {
     expect(prefixes).to.have.length(2);
     expect(namespaces().has(instance.ns)).to.equal(true);
     const seen = (await observeInstances([instance.ns])).get(instance.ns)!;
-    expect(seen.addresses.some((a) => a.address === instance.slaac && usable(a)), 'SLAAC address').to.equal(true);
+    expect(
+      seen.addresses.some((a) => a.address === instance.slaac && usable(a)),
+      'SLAAC address',
+    ).to.equal(true);
     expect((await assertConsistent()).get(instance.mac)).to.deep.equal(prefixes);
     const [answer] = await pod.relay([{ mac: instance.mac, duid: '02:00:00:00:aa:01', iaids: [1, 2], request: true }]);
     expect(answer!.reply!.flatMap((ia) => ia.prefixes).sort()).to.deep.equal([...prefixes].sort());
@@ -61,7 +64,9 @@ describe('instance lifecycle on a real pod', function () {
   });
 
   it('destroy: namespace, leases and reservation gone; the MAC gets NoPrefixAvail; prefixes are not reused at once', async () => {
-    const before = readState(pod.run)!.pod.hypervisors.flatMap((h) => h.instances).find((i) => i.name === 'vm5')!;
+    const before = readState(pod.run)!
+      .pod.hypervisors.flatMap((h) => h.instances)
+      .find((i) => i.name === 'vm5')!;
     const { instance, prefixes } = await destroyInstance(pod.run, 'vm5');
     expect(namespaces().has(instance.ns)).to.equal(false);
     expect((await assertConsistent()).has(before.mac)).to.equal(false);
@@ -70,7 +75,10 @@ describe('instance lifecycle on a real pod', function () {
     const [answer] = await pod.relay([{ mac: before.mac, duid: '02:00:00:00:aa:02', iaids: [1] }]);
     expect(answer!.advertise[0]!.status).to.equal(6);
     const again = await deployInstance(pod.run, { name: 'vm5', mac: before.mac, prefixes: 2 });
-    expect(again.prefixes.filter((p) => prefixes.includes(p)), 'quarantined prefixes handed out again').to.deep.equal([]);
+    expect(
+      again.prefixes.filter((p) => prefixes.includes(p)),
+      'quarantined prefixes handed out again',
+    ).to.deep.equal([]);
     const [fresh] = await pod.relay([{ mac: before.mac, duid: '02:00:00:00:aa:03', iaids: [1, 2] }]);
     expect(fresh!.advertise.flatMap((ia) => ia.prefixes).sort(), 'a new DUID gets the new reservation').to.deep.equal([...again.prefixes].sort());
     await destroyInstance(pod.run, 'vm5');
@@ -102,11 +110,19 @@ describe('instance lifecycle on a real pod', function () {
     let error = '';
     await deployInstance(pod.run, { name: 'vm8' }).catch((e: Error) => (error = e.message));
     expect(error).to.match(/Kea is not answering/);
-    expect(readState(pod.run)!.pod.hypervisors.flatMap((h) => h.instances).map((i) => i.name)).to.not.include('vm8');
+    expect(
+      readState(pod.run)!
+        .pod.hypervisors.flatMap((h) => h.instances)
+        .map((i) => i.name),
+    ).to.not.include('vm8');
     expect(namespaces().has(`v6p-${pod.run}.vm8`)).to.equal(false);
     const state = readState(pod.run)!;
     await up(state.pod, pod.run, { podFile: state.podFile, owner: process.pid });
-    expect(readState(pod.run)!.daemons.filter((d) => d.name === 'kea-dhcp6').every((d) => daemonAlive(d))).to.equal(true);
+    expect(
+      readState(pod.run)!
+        .daemons.filter((d) => d.name === 'kea-dhcp6')
+        .every((d) => daemonAlive(d)),
+    ).to.equal(true);
     await deployInstance(pod.run, { name: 'vm8' });
     await destroyInstance(pod.run, 'vm8');
   });
@@ -121,7 +137,10 @@ describe('instance lifecycle on a real pod', function () {
       expect(readState(pod.run)!.pending.vmc).to.equal(undefined);
       expect((await assertConsistent()).get(instance.mac)).to.deep.equal(prefixes);
       expect(namespaces().has(instance.ns)).to.equal(true);
-      const killedDestroy = spawnSync('node', [CLI, 'vm', 'destroy', 'vmc', '--run', pod.run], { env: { ...process.env, V6POD_CRASH_AT: 'after-namespace-removed' }, encoding: 'utf8' });
+      const killedDestroy = spawnSync('node', [CLI, 'vm', 'destroy', 'vmc', '--run', pod.run], {
+        env: { ...process.env, V6POD_CRASH_AT: 'after-namespace-removed' },
+        encoding: 'utf8',
+      });
       expect(killedDestroy.signal, killedDestroy.stderr).to.equal('SIGKILL');
       await destroyInstance(pod.run, 'vmc');
       expect((await assertConsistent()).has(instance.mac)).to.equal(false);

@@ -72,7 +72,19 @@ function scratch(): { dir: string; cwd: string; root: string } {
   writeFileSync(join(dir, 'shard', 'result.json'), JSON.stringify(result));
   // The fake run: the default pod recorded as ready, with no kernel object at all.
   const pod = loadPodFile(DEFAULT_POD_FILE);
-  const state: RunState = { run: 'fake', podFile: DEFAULT_POD_FILE, podHash: podHash(pod), owner: null, phase: 'ready', createdAt: new Date(0).toISOString(), namespaces: [], daemons: [], pod, ports: assignPorts(pod), pending: {} };
+  const state: RunState = {
+    run: 'fake',
+    podFile: DEFAULT_POD_FILE,
+    podHash: podHash(pod),
+    owner: null,
+    phase: 'ready',
+    createdAt: new Date(0).toISOString(),
+    namespaces: [],
+    daemons: [],
+    pod,
+    ports: assignPorts(pod),
+    pending: {},
+  };
   mkdirSync(join(root, 'fake'), { recursive: true });
   writeFileSync(join(root, 'fake', 'state.json'), `${JSON.stringify(state, null, 2)}\n`);
   return { dir, cwd, root };
@@ -91,18 +103,58 @@ function cases(D: string): Array<[string, Case]> {
     c('validate', ['validate', `${D}/empty.yaml`], `${D}/empty.yaml:1: (top level) must be a mapping`),
     c('validate', ['validate', inv('l2-not-64.yaml')], `${inv('l2-not-64.yaml')}:4: pod.l2Prefix 2001:db8::/56 must be exactly a /64 (SLAAC needs it)`),
     c('validate', ['validate', inv('missing-pool.yaml')], `${inv('missing-pool.yaml')}:2: pod.pdPool is required`),
-    c('validate', ['validate', inv('multicast-mac.yaml')], `${inv('multicast-mac.yaml')}:9: hypervisors[0].instances[0].mac 33:33:00:00:00:01 is a multicast MAC (I/G bit set); an interface needs a unicast MAC`),
-    c('validate', ['validate', inv('unknown-key.yaml')], `${inv('unknown-key.yaml')}:5: pod.prefixLength is not a known key (known: l2Prefix, pdPool, delegatedLength, prefixesPerInstance, dad)`),
-    c('validate', ['validate', inv('pool-overlaps-l2.yaml')], `${inv('pool-overlaps-l2.yaml')}:5: pod.pdPool 2001:db8:100::/40 overlaps pod.l2Prefix 2001:db8:100::/64 (the pod /64 must not be in the delegation pool)`),
-    c('validate', ['validate', inv('name-too-long.yaml')], `${inv('name-too-long.yaml')}:6: hypervisors[0].name 'hypervisor1' is 11 characters; at most 8 fit (kernel interface names hold 15: 4 run prefix + 8 name + 3 suffix)`),
-    c('validate', ['validate', inv('duplicate-names.yaml')], `${inv('duplicate-names.yaml')}:11: hypervisors[1].instances[0].name 'vm1' is already the name of hypervisors[0].instances[0] (node names share one namespace)`),
-    c('validate', ['validate', inv('duplicate-macs.yaml')], `${inv('duplicate-macs.yaml')}:12: hypervisors[0].instances[0].mac 00:0c:db:f9:cf:00 is already used by routers[0].mac`),
-    c('validate', ['validate', inv('host-bits.yaml')], `${inv('host-bits.yaml')}:3: pod.l2Prefix 2001:db8:100::1/64 has host bits set (the network is 2001:db8:100::/64)`),
-    c('validate', ['validate', inv('delegated-length.yaml')], `${inv('delegated-length.yaml')}:5: pod.delegatedLength 40 must be longer than pod.pdPool's /40 and at most 64`),
-    c('validate', ['validate', inv('pool-too-small.yaml')], `${inv('pool-too-small.yaml')}:4: pod.pdPool 2001:db8:200::/62 holds 4 /64s; the 3 instances need 5`),
+    c(
+      'validate',
+      ['validate', inv('multicast-mac.yaml')],
+      `${inv('multicast-mac.yaml')}:9: hypervisors[0].instances[0].mac 33:33:00:00:00:01 is a multicast MAC (I/G bit set); an interface needs a unicast MAC`,
+    ),
+    c(
+      'validate',
+      ['validate', inv('unknown-key.yaml')],
+      `${inv('unknown-key.yaml')}:5: pod.prefixLength is not a known key (known: l2Prefix, pdPool, delegatedLength, prefixesPerInstance, dad)`,
+    ),
+    c(
+      'validate',
+      ['validate', inv('pool-overlaps-l2.yaml')],
+      `${inv('pool-overlaps-l2.yaml')}:5: pod.pdPool 2001:db8:100::/40 overlaps pod.l2Prefix 2001:db8:100::/64 (the pod /64 must not be in the delegation pool)`,
+    ),
+    c(
+      'validate',
+      ['validate', inv('name-too-long.yaml')],
+      `${inv('name-too-long.yaml')}:6: hypervisors[0].name 'hypervisor1' is 11 characters; at most 8 fit (kernel interface names hold 15: 4 run prefix + 8 name + 3 suffix)`,
+    ),
+    c(
+      'validate',
+      ['validate', inv('duplicate-names.yaml')],
+      `${inv('duplicate-names.yaml')}:11: hypervisors[1].instances[0].name 'vm1' is already the name of hypervisors[0].instances[0] (node names share one namespace)`,
+    ),
+    c(
+      'validate',
+      ['validate', inv('duplicate-macs.yaml')],
+      `${inv('duplicate-macs.yaml')}:12: hypervisors[0].instances[0].mac 00:0c:db:f9:cf:00 is already used by routers[0].mac`,
+    ),
+    c(
+      'validate',
+      ['validate', inv('host-bits.yaml')],
+      `${inv('host-bits.yaml')}:3: pod.l2Prefix 2001:db8:100::1/64 has host bits set (the network is 2001:db8:100::/64)`,
+    ),
+    c(
+      'validate',
+      ['validate', inv('delegated-length.yaml')],
+      `${inv('delegated-length.yaml')}:5: pod.delegatedLength 40 must be longer than pod.pdPool's /40 and at most 64`,
+    ),
+    c(
+      'validate',
+      ['validate', inv('pool-too-small.yaml')],
+      `${inv('pool-too-small.yaml')}:4: pod.pdPool 2001:db8:200::/62 holds 4 /64s; the 3 instances need 5`,
+    ),
     // up
     c('up', ['up', `${D}/missing.yaml`], `v6pod: ${D}/missing.yaml: cannot read: no such file or directory`),
-    c('up', ['up', inv('host-bits.yaml'), '--run', 'bad-input'], `v6pod: ${inv('host-bits.yaml')}:3: pod.l2Prefix 2001:db8:100::1/64 has host bits set (the network is 2001:db8:100::/64)`),
+    c(
+      'up',
+      ['up', inv('host-bits.yaml'), '--run', 'bad-input'],
+      `v6pod: ${inv('host-bits.yaml')}:3: pod.l2Prefix 2001:db8:100::1/64 has host bits set (the network is 2001:db8:100::/64)`,
+    ),
     c('up', ['up', P, '--run', 'BAD'], `v6pod: run name 'BAD' ${RUN_NAME_RULE}`),
     c('up', ['up', P, '--run', 'a'.repeat(32)], `v6pod: run name '${'a'.repeat(32)}' ${RUN_NAME_RULE}`),
     c('up', ['up', P, '--bogus'], "error: unknown option '--bogus'"),
@@ -145,7 +197,11 @@ function cases(D: string): Array<[string, Case]> {
     c('vm deploy', ['vm', 'deploy', 'Bad_Name', '--run', 'fake'], "v6pod: instance name 'Bad_Name' must be 1-8 characters of a-z, 0-9 and '-'"),
     c('vm deploy', ['vm', 'deploy', 'vm1', '--run', 'fake'], "v6pod: name 'vm1' is taken in run fake"),
     c('vm deploy', ['vm', 'deploy', 'vm9', '--run', 'fake', '--hv', 'hv9'], "v6pod: unknown hypervisor 'hv9' (hypervisors: hv1, hv2)"),
-    c('vm deploy', ['vm', 'deploy', 'vm9', '--run', 'fake', '--mac', '01:00:5e:00:00:01'], 'v6pod: --mac 01:00:5e:00:00:01: 01:00:5e:00:00:01 is a multicast MAC (I/G bit set); an interface needs a unicast MAC'),
+    c(
+      'vm deploy',
+      ['vm', 'deploy', 'vm9', '--run', 'fake', '--mac', '01:00:5e:00:00:01'],
+      'v6pod: --mac 01:00:5e:00:00:01: 01:00:5e:00:00:01 is a multicast MAC (I/G bit set); an interface needs a unicast MAC',
+    ),
     c('vm deploy', ['vm', 'deploy', 'vm9', '--run', 'fake', '--mac', '06:7a:88:00:00:8b'], 'v6pod: MAC 06:7a:88:00:00:8b belongs to instance vm1 already'),
     c('vm deploy', ['vm', 'deploy', 'vm9', '--run', 'fake', '--sg', 'nosuch'], "v6pod: unknown security group 'nosuch' (groups: default, web)"),
     c('vm destroy', ['vm', 'destroy', 'vm9', '--run', 'fake'], "v6pod: no instance 'vm9' in run fake"),

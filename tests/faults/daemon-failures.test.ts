@@ -77,7 +77,9 @@ describe('a daemon that fails to start: one line naming it and its log, no lefto
     chmodSync(join(bin, 'kea-dhcp6'), 0o755);
     const { run, res, line } = await upFails('kea', { ...process.env, PATH: `${bin}:${process.env.PATH}` });
     expect(res.status).to.equal(1);
-    expect(line).to.match(new RegExp(`^v6pod: kea-dhcp6 on kea exited .*its log ${escape(keptLogs(run))}/kea-dhcp6\\.(out|log) ends: .*DHCP6_CONFIG_LOAD_FAIL`));
+    expect(line).to.match(
+      new RegExp(`^v6pod: kea-dhcp6 on kea exited .*its log ${escape(keptLogs(run))}/kea-dhcp6\\.(out|log) ends: .*DHCP6_CONFIG_LOAD_FAIL`),
+    );
     results.get('kea')!.log = /its log (\S+)/.exec(line)![1]!;
   });
 
@@ -106,9 +108,12 @@ describe('a daemon that fails to start: one line naming it and its log, no lefto
     expect(line).to.match(/relay-r1\.sock.*(is a directory|EISDIR)/i);
   });
 
-  it('the log each line names still exists after the rollback (up keeps a failed run\'s logs)', () => {
+  it("the log each line names still exists after the rollback (up keeps a failed run's logs)", () => {
     const named = [...results.values()].map((r) => r.log).filter(Boolean);
     expect(named).to.have.length(3);
-    expect(named.filter((p) => !existsSync(p)), 'logs named but gone').to.deep.equal([]);
+    expect(
+      named.filter((p) => !existsSync(p)),
+      'logs named but gone',
+    ).to.deep.equal([]);
   });
 });

@@ -53,12 +53,18 @@ export async function killTrial(t: KillTrial, pod: Pod, podFile: string): Promis
   const named = t.verb === 'test' ? undefined : `${prefix}${t.verb[0]}${t.i}`;
   if (t.verb === 'down') await up(pod, named!, { podFile, owner: process.pid });
   const artifacts = mkdtempSync(join(tmpdir(), `${pod.name}-art-`));
-  const args = t.verb === 'up' ? ['up', podFile, '--run', named!] : t.verb === 'down' ? ['down', named!] : ['test', '--pod', podFile, '--grep', '^SLAAC-00[12] ', '--profile', 'quick', '--artifacts', artifacts];
+  const args =
+    t.verb === 'up'
+      ? ['up', podFile, '--run', named!]
+      : t.verb === 'down'
+        ? ['down', named!]
+        : ['test', '--pod', podFile, '--grep', '^SLAAC-00[12] ', '--profile', 'quick', '--artifacts', artifacts];
   const { child, output, exited } = spawnV6pod(args);
   let done = false;
   void exited.then(() => (done = true));
   // down's own work is short and starts after node's: its kill point counts from the run marked 'removing'.
-  if (t.verb === 'down') await waitUntil(() => done || readState(named!)?.phase !== 'ready', { timeoutMs: 15_000, intervalMs: 2, what: `down ${named} to start removing` });
+  if (t.verb === 'down')
+    await waitUntil(() => done || readState(named!)?.phase !== 'ready', { timeoutMs: 15_000, intervalMs: 2, what: `down ${named} to start removing` });
   const finished = await Promise.race([exited.then(() => true), delay(t.delayMs).then(() => done)]);
 
   const seen: ProcRef[] = [];
@@ -73,12 +79,21 @@ export async function killTrial(t: KillTrial, pod: Pod, podFile: string): Promis
   }
   if (!finished) child.kill('SIGKILL');
   await exited;
-  const at = runsWithPrefix(prefix).map((r) => `${r}: ${readState(r)?.phase ?? 'no state'}, ${v6podNamespaces().get(r)?.length ?? 0} namespaces, ${readState(r)?.daemons.length ?? 0} daemons`).join('; ') || 'no run yet';
+  const at =
+    runsWithPrefix(prefix)
+      .map(
+        (r) => `${r}: ${readState(r)?.phase ?? 'no state'}, ${v6podNamespaces().get(r)?.length ?? 0} namespaces, ${readState(r)?.daemons.length ?? 0} daemons`,
+      )
+      .join('; ') || 'no run yet';
 
   const rootNs = netnsOf(process.pid);
   await waitUntil(() => started.every((p) => !stillRunning(p) || netnsOf(p.pid) !== rootNs), {
     timeoutMs: 15_000,
-    what: () => `commands the killed v6pod left in the root namespace to end: ${started.filter(stillRunning).map((p) => p.cmd).join('; ')}`,
+    what: () =>
+      `commands the killed v6pod left in the root namespace to end: ${started
+        .filter(stillRunning)
+        .map((p) => p.cmd)
+        .join('; ')}`,
   });
   const runs = [...new Set([...runsWithPrefix(prefix), ...(named ? [named] : [])])];
   for (const r of runs) seen.push(...(await processesInRun(r)));

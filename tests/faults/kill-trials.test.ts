@@ -19,7 +19,30 @@ import { Decoys, runsWithPrefix, smallPodFile } from './testing.ts';
 import { killSchedule, killTrial, type KillVerb } from './kill-trial.ts';
 
 const SEED = Number(process.env.V6POD_FAULT_SEED ?? 0x9c0de);
-const SCHEDULE: KillVerb[] = ['up', 'test', 'down', 'up', 'up', 'test', 'down', 'up', 'test', 'down', 'up', 'up', 'test', 'down', 'up', 'test', 'down', 'up', 'up', 'test', 'down', 'up'];
+const SCHEDULE: KillVerb[] = [
+  'up',
+  'test',
+  'down',
+  'up',
+  'up',
+  'test',
+  'down',
+  'up',
+  'test',
+  'down',
+  'up',
+  'up',
+  'test',
+  'down',
+  'up',
+  'test',
+  'down',
+  'up',
+  'up',
+  'test',
+  'down',
+  'up',
+];
 
 describe('SIGKILL at random points of up, test and down: down leaves nothing, decoys survive', function () {
   this.timeout(60_000);
@@ -40,7 +63,9 @@ describe('SIGKILL at random points of up, test and down: down leaves nothing, de
     await decoys.remove();
     rmSync(join(podFile, '..'), { recursive: true, force: true });
     const killed = outcomes.filter((o) => o.killed).length;
-    console.log(`      kill trials (seed ${SEED}): ${outcomes.length} run, ${killed} killed mid-way, ${outcomes.length - killed} had finished before their kill point`);
+    console.log(
+      `      kill trials (seed ${SEED}): ${outcomes.length} run, ${killed} killed mid-way, ${outcomes.length - killed} had finished before their kill point`,
+    );
     for (const o of outcomes) console.log(`        #${o.i} ${o.verb}: ${o.killed ? `killed with ${o.at}` : 'finished first'}`);
   });
 

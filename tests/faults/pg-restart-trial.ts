@@ -98,14 +98,14 @@ export const errorLines = (r: CliResult) => r.stderr.split('\n').filter((l) => l
 
 /** Problems with a deploy's result: exit 0 and its "deployed" line, or non-zero and exactly one clear line. */
 export function deployVerdict(name: string, r: CliResult): string[] {
-  if (r.status === 0) return /^deployed (\S+ instance )?\S+ on /.test(r.stdout) ? [] : [`deploy ${name} exited 0 without its 'deployed' line: ${r.stdout.trim()}`];
+  if (r.status === 0)
+    return /^deployed (\S+ instance )?\S+ on /.test(r.stdout) ? [] : [`deploy ${name} exited 0 without its 'deployed' line: ${r.stdout.trim()}`];
   const lines = errorLines(r);
   if (lines.length !== 1 || !lines[0]!.startsWith('v6pod: ') || lines[0]!.startsWith('v6pod: internal error')) {
     return [`deploy ${name} failed (exit ${r.status}, signal ${r.signal}) without one clear line:\n${r.stderr}`];
   }
   return [];
 }
-
 
 export async function pgRestartTrial(t: PgTrial, pod: Pod, podFile: string, runName: string): Promise<PgOutcome> {
   const cluster = `${runDir(runName)}/postgres`;
@@ -154,7 +154,11 @@ export async function storeAgreement(runName: string): Promise<string[]> {
   let rows: Array<{ mac: Buffer; address: string | null; prefix_len: number | null }>;
   let twice: Array<{ address: string; prefix_len: number; n: string }>;
   try {
-    rows = (await client.query('SELECT h.dhcp_identifier AS mac, r.address, r.prefix_len FROM hosts h LEFT JOIN ipv6_reservations r USING (host_id) ORDER BY h.host_id, r.reservation_id')).rows;
+    rows = (
+      await client.query(
+        'SELECT h.dhcp_identifier AS mac, r.address, r.prefix_len FROM hosts h LEFT JOIN ipv6_reservations r USING (host_id) ORDER BY h.host_id, r.reservation_id',
+      )
+    ).rows;
     twice = (await client.query('SELECT address, prefix_len, count(*) AS n FROM ipv6_reservations GROUP BY address, prefix_len HAVING count(*) > 1')).rows;
   } finally {
     await client.end();
@@ -168,7 +172,8 @@ export async function storeAgreement(runName: string): Promise<string[]> {
   const instances = state.pod.hypervisors.flatMap((h) => h.instances);
   for (const inst of instances) {
     const held = byMac.get(inst.mac);
-    if (inst.prefixes > 0 && held?.length !== inst.prefixes) problems.push(`${inst.name} (${inst.mac}) has ${inst.prefixes} prefixes but ${held ? `a reservation of ${held.length}` : 'no reservation'}`);
+    if (inst.prefixes > 0 && held?.length !== inst.prefixes)
+      problems.push(`${inst.name} (${inst.mac}) has ${inst.prefixes} prefixes but ${held ? `a reservation of ${held.length}` : 'no reservation'}`);
   }
   const known = new Set(instances.map((i) => i.mac));
   for (const [mac, prefixes] of byMac) if (!known.has(mac)) problems.push(`a reservation for ${mac} (${prefixes.join(', ')}) belongs to no instance`);

@@ -50,9 +50,16 @@ describe('PostgreSQL restarted mid-deploy (vm deploy through the CLI)', function
       const o = await pgRestartTrial(t, pod, POD_FILE, runName);
       outcomes.push(o);
       // What the fault met, for the log: the deploy's verdict and its one line.
-      console.log(`      ${t.name}: ${o.faulted ? 'cluster down mid-deploy' : 'deploy ended first'}, exit ${o.deploy.status}${o.deploy.status ? `: ${errorLines(o.deploy)[0]}` : ''}${o.again ? `; again: exit ${o.again.status}` : ''}`);
+      console.log(
+        `      ${t.name}: ${o.faulted ? 'cluster down mid-deploy' : 'deploy ended first'}, exit ${o.deploy.status}${o.deploy.status ? `: ${errorLines(o.deploy)[0]}` : ''}${o.again ? `; again: exit ${o.again.status}` : ''}`,
+      );
       expect(o.problems, `deploy exit ${o.deploy.status}: ${o.deploy.stdout}${o.deploy.stderr}`).to.deep.equal([]);
-      expect(readState(runName)!.pod.hypervisors.flatMap((h) => h.instances).map((i) => i.name), 'the instance is deployed in the end').to.include(t.name);
+      expect(
+        readState(runName)!
+          .pod.hypervisors.flatMap((h) => h.instances)
+          .map((i) => i.name),
+        'the instance is deployed in the end',
+      ).to.include(t.name);
     });
   }
 
@@ -61,7 +68,8 @@ describe('PostgreSQL restarted mid-deploy (vm deploy through the CLI)', function
     expect(outcomes.filter((o) => o.faulted).length, 'deploys still running when the cluster went down').to.be.greaterThan(0);
     expect(outcomes.filter((o) => o.deploy.status !== 0).length, 'deploys that failed').to.be.greaterThan(0);
     expect(outcomes.filter((o) => o.deploy.status === 0).length, 'deploys that completed').to.be.greaterThan(0);
-    for (const o of outcomes.filter((x) => x.deploy.status !== 0)) expect(o.deploy.stderr, 'a failed deploy says what failed').to.match(/^v6pod: PostgreSQL \(Kea's host database/m);
+    for (const o of outcomes.filter((x) => x.deploy.status !== 0))
+      expect(o.deploy.stderr, 'a failed deploy says what failed').to.match(/^v6pod: PostgreSQL \(Kea's host database/m);
   });
 
   it("Kea reconnected after the restarts: every instance gets exactly its reservation (a client's retransmission allowed), and a later deploy and destroy work", async () => {

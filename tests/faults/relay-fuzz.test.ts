@@ -33,7 +33,9 @@ describe('the relay fed mutated packets on both sides while a valid client is se
     const { plan, router } = await upFuzzPod(loadPodFile(podFile), podFile, runName);
     result = await relayFuzz({ plan, router, packets: PACKETS, seed: SEED, valid: plan.instances[0]! });
     // The figures, for the log: what the relay took and what it did with it.
-    console.log(`      ${JSON.stringify({ seconds: result.seconds, lan: result.lan, server: result.server, observer: result.observer, keaSent: result.keaSent, rcvbufErrors: result.rcvbufErrors, valid: result.valid, counters: result.counters })}`);
+    console.log(
+      `      ${JSON.stringify({ seconds: result.seconds, lan: result.lan, server: result.server, observer: result.observer, keaSent: result.keaSent, rcvbufErrors: result.rcvbufErrors, valid: result.valid, counters: result.counters })}`,
+    );
   });
 
   after(async () => {

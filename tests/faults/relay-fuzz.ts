@@ -92,7 +92,12 @@ export function sideCounts(c: CounterSnapshot): SideCounts {
 }
 
 function minus(a: CounterSnapshot, b: CounterSnapshot): CounterSnapshot {
-  const d = (x: Record<string, number>, y: Record<string, number>) => Object.fromEntries(Object.entries(x).map(([k, v]) => [k, v - (y[k] ?? 0)]).filter(([, v]) => v !== 0));
+  const d = (x: Record<string, number>, y: Record<string, number>) =>
+    Object.fromEntries(
+      Object.entries(x)
+        .map(([k, v]) => [k, v - (y[k] ?? 0)])
+        .filter(([, v]) => v !== 0),
+    );
   return { received: d(a.received, b.received), sent: d(a.sent, b.sent), dropped: d(a.dropped, b.dropped), routes: a.routes };
 }
 
@@ -139,7 +144,9 @@ class Observer {
   private stderr = '';
 
   constructor(ns: string, iface: string, filter: string) {
-    this.child = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', iface, '-n', '-B', '32768', '-w', '/dev/null', filter], { stdio: ['ignore', 'ignore', 'pipe'] });
+    this.child = spawn('ip', ['netns', 'exec', ns, 'tcpdump', '-i', iface, '-n', '-B', '32768', '-w', '/dev/null', filter], {
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
     this.child.stderr!.setEncoding('utf8').on('data', (d: string) => (this.stderr += d));
   }
 
@@ -266,13 +273,19 @@ export async function relayFuzz(o: RelayFuzzOptions): Promise<RelayFuzzResult> {
           const now = sideCounts(await counters());
           return now.clientSeen - base.clientSeen >= sent.reaching && now.serverSeen - base.serverSeen >= sent.server;
         },
-        { timeoutMs: 30_000, intervalMs: 10, what: `the relay to take the ${sent.reaching} LAN frames past its filter and ${sent.server} datagrams sent so far` },
+        {
+          timeoutMs: 30_000,
+          intervalMs: 10,
+          what: `the relay to take the ${sent.reaching} LAN frames past its filter and ${sent.server} datagrams sent so far`,
+        },
       );
       const done = sent.reaching + sent.server;
       if (Math.floor((done * 8) / o.packets) > Math.floor(((done - l.reaching - sv.sent) * 8) / o.packets)) wake();
       if (done - lastReport >= 100_000) {
         lastReport = sent.reaching + sent.server;
-        say(`${lastReport} packets through the relay (${Math.round(lastReport / ((Date.now() - t0) / 1000))}/s), valid exchanges during: ${during.ok} ok, ${during.failed} failed`);
+        say(
+          `${lastReport} packets through the relay (${Math.round(lastReport / ((Date.now() - t0) / 1000))}/s), valid exchanges during: ${during.ok} ok, ${during.failed} failed`,
+        );
       }
     }
   } catch (err) {
@@ -306,10 +319,16 @@ export async function relayFuzz(o: RelayFuzzOptions): Promise<RelayFuzzResult> {
   const keaSent = end.kea - start.kea;
   const dropped = end.rcvbuf - start.rcvbuf;
   // tcpdump's own ring drops do not matter: its kernel count of frames past the filter includes them.
-  if (d.clientSeen !== observed.passed) problems.push(`client side: the relay counted ${d.clientSeen} frames, the filter passed ${observed.passed} (tcpdump's count)`);
-  if (d.serverSeen !== sent.server + keaSent - dropped) problems.push(`server side: the relay counted ${d.serverSeen} datagrams; sent to it ${sent.server} + Kea's ${keaSent}, ${dropped} dropped for a full socket buffer`);
-  if (d.forwarded !== d.receivedClient) problems.push(`relayed: ${d.receivedClient} client messages received, ${d.forwarded} Relay-Forwards sent to the one server`);
-  if (d.receivedReplies !== d.delivered + d.serverDropsAfter) problems.push(`Relay-Replies: ${d.receivedReplies} received, ${d.delivered} delivered + ${d.serverDropsAfter} dropped after`);
+  if (d.clientSeen !== observed.passed)
+    problems.push(`client side: the relay counted ${d.clientSeen} frames, the filter passed ${observed.passed} (tcpdump's count)`);
+  if (d.serverSeen !== sent.server + keaSent - dropped)
+    problems.push(
+      `server side: the relay counted ${d.serverSeen} datagrams; sent to it ${sent.server} + Kea's ${keaSent}, ${dropped} dropped for a full socket buffer`,
+    );
+  if (d.forwarded !== d.receivedClient)
+    problems.push(`relayed: ${d.receivedClient} client messages received, ${d.forwarded} Relay-Forwards sent to the one server`);
+  if (d.receivedReplies !== d.delivered + d.serverDropsAfter)
+    problems.push(`Relay-Replies: ${d.receivedReplies} received, ${d.delivered} delivered + ${d.serverDropsAfter} dropped after`);
 
   const relayAlive = daemonAlive(relay()) && (await relayCommand(socket, 'list-commands').catch(() => undefined))?.result === 0;
   if (!relayAlive) problems.push(`the relay on ${o.router.name} is gone or does not answer its control socket`);

@@ -25,7 +25,7 @@ import type { CounterSnapshot } from '../../harness/relay/counters.ts';
 import { FUZZ_LINK_LOCAL, Injector, upFuzzPod } from './relay-fuzz.ts';
 import { smallPodFile } from './testing.ts';
 
-describe('relay route safety: a delegated ::/0 never replaces or removes the router\'s default route', function () {
+describe("relay route safety: a delegated ::/0 never replaces or removes the router's default route", function () {
   this.timeout(60_000);
   const name = `rs${(process.pid % 0xffff).toString(16)}`;
   const podFile = smallPodFile(name, 1);
@@ -41,7 +41,10 @@ describe('relay route safety: a delegated ::/0 never replaces or removes the rou
     rmSync(join(podFile, '..'), { recursive: true, force: true });
   });
 
-  const defaults = async () => (await ipJson<Array<{ dst: string; gateway?: string; dev?: string; protocol?: string }>>(router.ns, ['-6', 'route', 'show', 'default'])).map((r) => `${r.dst} via ${r.gateway} dev ${r.dev}${r.protocol ? ` proto ${r.protocol}` : ''}`);
+  const defaults = async () =>
+    (await ipJson<Array<{ dst: string; gateway?: string; dev?: string; protocol?: string }>>(router.ns, ['-6', 'route', 'show', 'default'])).map(
+      (r) => `${r.dst} via ${r.gateway} dev ${r.dev}${r.protocol ? ` proto ${r.protocol}` : ''}`,
+    );
   const counters = async () => (await relayCommand(relayPaths(runName, router.name).socket, 'counters')).arguments as unknown as CounterSnapshot;
   const replies = async () => (await counters()).sent['client:reply'] ?? 0;
 
@@ -57,7 +60,19 @@ describe('relay route safety: a delegated ::/0 never replaces or removes the rou
         { type: 'interface-id', id: Buffer.from(cfg.interfaceId) },
         {
           type: 'relay-message',
-          message: { type: 'reply', transactionId: 0x00d0d0 + valid, options: [{ type: 'ia-pd', iaid: 1, t1: 0, t2: 0, options: [{ type: 'iaprefix', preferredLifetime: Math.min(valid, 3000), validLifetime: valid, prefixLength: 0, prefix: '::', options: [] }] }] },
+          message: {
+            type: 'reply',
+            transactionId: 0x00d0d0 + valid,
+            options: [
+              {
+                type: 'ia-pd',
+                iaid: 1,
+                t1: 0,
+                t2: 0,
+                options: [{ type: 'iaprefix', preferredLifetime: Math.min(valid, 3000), validLifetime: valid, prefixLength: 0, prefix: '::', options: [] }],
+              },
+            ],
+          },
         },
       ],
     }).toString('hex');
@@ -68,14 +83,23 @@ describe('relay route safety: a delegated ::/0 never replaces or removes the rou
     const own = await defaults();
     expect(own, 'positive control: r1 routes default via the core').to.have.length(1);
     const refusedBefore = (await counters()).routes.refused;
-    const server = new Injector(plan.kea.ns, { side: 'server', seed: 1, from: plan.kea.address, to: cfg.serviceAddress, replay: [delegatingDefault(4000), delegatingDefault(0)] });
+    const server = new Injector(plan.kea.ns, {
+      side: 'server',
+      seed: 1,
+      from: plan.kea.address,
+      to: cfg.serviceAddress,
+      replay: [delegatingDefault(4000), delegatingDefault(0)],
+    });
     try {
       for (const step of ['delegating ::/0', 'ending it (valid lifetime 0)']) {
         const before = await replies();
         await server.send(1);
         // The relay delivered the Reply (so it acted on it) before the routes are judged.
         await waitUntil(async () => (await replies()) > before, { timeoutMs: 10_000, what: `the relay to deliver the Reply ${step}` });
-        await waitUntil(async () => JSON.stringify(await defaults()) === JSON.stringify(own), { timeoutMs: 2000, what: `r1's default route to be its own after the Reply ${step}` }).catch(() => undefined);
+        await waitUntil(async () => JSON.stringify(await defaults()) === JSON.stringify(own), {
+          timeoutMs: 2000,
+          what: `r1's default route to be its own after the Reply ${step}`,
+        }).catch(() => undefined);
         expect(await defaults(), `r1's default routes after the Reply ${step}`).to.deep.equal(own);
       }
       expect((await counters()).routes.refused - refusedBefore, 'prefixes refused outside the delegation pool').to.equal(2);

@@ -66,7 +66,13 @@ describe('restarts and a router down on a real pod', function () {
     const all = ((await kea('lease6-get-all')).arguments?.leases ?? []) as Array<Record<string, unknown>>;
     return all
       .filter((l) => l.type === 'IA_PD')
-      .map((l) => ({ prefix: `${String(l['ip-address'])}/${String(l['prefix-len'])}`, duid: String(l.duid), iaid: Number(l.iaid), hw: l['hw-address'] as string | undefined, cltt: Number(l.cltt) }))
+      .map((l) => ({
+        prefix: `${String(l['ip-address'])}/${String(l['prefix-len'])}`,
+        duid: String(l.duid),
+        iaid: Number(l.iaid),
+        hw: l['hw-address'] as string | undefined,
+        cltt: Number(l.cltt),
+      }))
       .sort((a, b) => a.prefix.localeCompare(b.prefix));
   }
   async function reservations(): Promise<Array<{ mac: string; prefixes: string[] }>> {
@@ -84,7 +90,8 @@ describe('restarts and a router down on a real pod', function () {
     expect(new Set(prefixes).size, `a prefix leased twice: ${prefixes.join(' ')}`).to.equal(prefixes.length);
     const all = [...byName.values()].flat();
     expect(new Set(all).size, 'a prefix delegated to two instances').to.equal(all.length);
-    for (const inst of plan.instances) for (const p of byName.get(inst.name) ?? []) expect(ls.find((l) => l.prefix === p)?.hw, `${p} leased to ${inst.name}'s MAC`).to.equal(inst.mac);
+    for (const inst of plan.instances)
+      for (const p of byName.get(inst.name) ?? []) expect(ls.find((l) => l.prefix === p)?.hw, `${p} leased to ${inst.name}'s MAC`).to.equal(inst.mac);
   }
   /** Every router holds exactly one route per delegated prefix, via the instance's link-local. */
   async function routesComplete(routers: Plan['routers']): Promise<string[]> {
@@ -101,7 +108,8 @@ describe('restarts and a router down on a real pod', function () {
     }
     return problems;
   }
-  const acquire = async (inst: InstancePlan, steps: Array<{ op: 'acquire' } | { op: 'renew' } | { op: 'release' }>) => dhcpClient(inst, { iaPds: inst.prefixes, steps });
+  const acquire = async (inst: InstancePlan, steps: Array<{ op: 'acquire' } | { op: 'renew' } | { op: 'release' }>) =>
+    dhcpClient(inst, { iaPds: inst.prefixes, steps });
 
   it('r1 down (radvd and relay stopped): every instance keeps a default route via r2; r2 relays a new acquire and its routes are complete', async () => {
     const [r1, r2] = plan.routers as [Plan['routers'][number], Plan['routers'][number]];
@@ -130,7 +138,9 @@ describe('restarts and a router down on a real pod', function () {
     const { reused } = await up(pod, runName, { podFile: DEFAULT_POD_FILE, owner: process.pid });
     expect(reused).to.equal(true);
     expect(daemonAlive(daemon('radvd', 'r1')) && daemonAlive(daemon('dhcp6-relay', 'r1'))).to.equal(true);
-    await waitUntil(async () => (await routesComplete([r1, r2])).length === 0, { timeoutMs: 10_000, what: "both routers' routes to be complete" }).catch(() => undefined);
+    await waitUntil(async () => (await routesComplete([r1, r2])).length === 0, { timeoutMs: 10_000, what: "both routers' routes to be complete" }).catch(
+      () => undefined,
+    );
     expect(await routesComplete([r1, r2]), 'routes after r1 came back').to.deep.equal([]);
   });
 
@@ -157,10 +167,16 @@ describe('restarts and a router down on a real pod', function () {
     const now = new Map<string, string[]>();
     for (const inst of plan.instances) {
       const r = await acquire(inst, [{ op: 'acquire' }, { op: 'renew' }]);
-      expect(r.steps.map((s) => s.answer), `${inst.name} acquire, renew`).to.deep.equal(['reply', 'reply']);
+      expect(
+        r.steps.map((s) => s.answer),
+        `${inst.name} acquire, renew`,
+      ).to.deep.equal(['reply', 'reply']);
       const renewed = r.steps[1]!.iaPds.flatMap((ia) => ia.prefixes);
       expect(renewed.map((p) => p.prefix).sort(), `${inst.name} renewed prefixes`).to.deep.equal(delegated.get(inst.name));
-      expect(renewed.every((p) => p.validLifetime > 0), `${inst.name} renewed with a live lifetime`).to.equal(true);
+      expect(
+        renewed.every((p) => p.validLifetime > 0),
+        `${inst.name} renewed with a live lifetime`,
+      ).to.equal(true);
       now.set(inst.name, renewed.map((p) => p.prefix).sort());
     }
     assertNoDoubleDelegation(await leases(), now);

@@ -68,7 +68,11 @@ function exchanges(frames: CapturedFrame[], mac: string): Exchange[] {
 
 async function perfdhcpBurst(ns: string, n: number): Promise<void> {
   // -i: Solicits only (no Request); -R: as many client DUIDs; a rate no run reaches: as fast as it can.
-  await run(['perfdhcp', '-6', '-l', 'eth0', '-i', '-e', 'prefix-only', '-r', '1000000', '-n', String(n), '-R', String(n), '-d', '1'], { ns, allowFailure: true, timeoutMs: 60_000 });
+  await run(['perfdhcp', '-6', '-l', 'eth0', '-i', '-e', 'prefix-only', '-r', '1000000', '-n', String(n), '-R', String(n), '-d', '1'], {
+    ns,
+    allowFailure: true,
+    timeoutMs: 60_000,
+  });
 }
 
 /** UDP datagrams sent from the namespace so far: the storm's Solicits (perfdhcp is all that sends UDP there; its own report undercounts). */
@@ -131,7 +135,11 @@ describe('a storm of 10,000 Solicits while dhcp6c renews', function () {
     renews = exchanges(capture.frames(), vm1.mac).filter((e) => e.type === 'renew' && e.sent[0]! >= storm.startUs && e.sent[0]! <= storm.endUs);
     // Each answered, or the client's limit (T2 after the lease's last renewal) passed.
     await capture
-      .waitFor((fs) => renews.every((r) => exchanges(fs, vm1.mac).find((e) => e.xid === r.xid)?.repliedAt), (T2_S - T1_S) * 1000, 'every Renew sent during the storm to be answered')
+      .waitFor(
+        (fs) => renews.every((r) => exchanges(fs, vm1.mac).find((e) => e.xid === r.xid)?.repliedAt),
+        (T2_S - T1_S) * 1000,
+        'every Renew sent during the storm to be answered',
+      )
       .catch(() => undefined);
     renews = exchanges(capture.frames(), vm1.mac).filter((e) => renews.some((r) => r.xid === e.xid));
     atEnd = { counters: await Promise.all(plan.routers.map(relayCounters)), expiry: (await lease())!, keaDrops: await keaDrops() };
@@ -142,7 +150,9 @@ describe('a storm of 10,000 Solicits while dhcp6c renews', function () {
     plan.routers.forEach((r, i) => {
       const d = sideCounts(atEnd.counters[i]!);
       const b = sideCounts(atStart.counters[i]!);
-      console.log(`      ${r.name}: received ${d.receivedClient - b.receivedClient} client messages, relayed ${d.forwarded - b.forwarded}, dropped ${d.clientSeen - d.receivedClient - (b.clientSeen - b.receivedClient)}; Relay-Replies ${d.receivedReplies - b.receivedReplies}, delivered ${d.delivered - b.delivered}`);
+      console.log(
+        `      ${r.name}: received ${d.receivedClient - b.receivedClient} client messages, relayed ${d.forwarded - b.forwarded}, dropped ${d.clientSeen - d.receivedClient - (b.clientSeen - b.receivedClient)}; Relay-Replies ${d.receivedReplies - b.receivedReplies}, delivered ${d.delivered - b.delivered}`,
+      );
     });
   });
 
@@ -171,7 +181,9 @@ describe('a storm of 10,000 Solicits while dhcp6c renews', function () {
 
   it("the lease's expiry in Kea moved forward past the storm", () => {
     expect(atEnd.expiry).to.be.greaterThan(atStart.expiry);
-    expect(atEnd.expiry, 'renewed at or after the storm began (cltt + valid lifetime)').to.be.at.least(Math.floor(storm.startUs / 1e6) - 1 + KEA_VALID_LIFETIME_S);
+    expect(atEnd.expiry, 'renewed at or after the storm began (cltt + valid lifetime)').to.be.at.least(
+      Math.floor(storm.startUs / 1e6) - 1 + KEA_VALID_LIFETIME_S,
+    );
   });
 
   // Each relay forwards its own copy of the Renew; in the storm Kea may drop one copy for a full socket
@@ -191,7 +203,10 @@ describe('a storm of 10,000 Solicits while dhcp6c renews', function () {
       { timeoutMs: 10_000, what: () => `a relay to refresh the route after the Renew's Reply (refreshed: ${shown()})` },
     );
     for (const r of plan.routers) {
-      expect((await relayRoutes(r)).filter((x) => x.prefix === prefix && x.via === vm1.linkLocal), `${r.name} routes ${prefix} via vm1`).to.have.length(1);
+      expect(
+        (await relayRoutes(r)).filter((x) => x.prefix === prefix && x.via === vm1.linkLocal),
+        `${r.name} routes ${prefix} via vm1`,
+      ).to.have.length(1);
     }
   });
 
@@ -203,7 +218,9 @@ describe('a storm of 10,000 Solicits while dhcp6c renews', function () {
       const seen = a.clientSeen - b.clientSeen;
       expect(seen, `${r.name}: frames taken from the LAN`).to.be.within(storm.sent, storm.sent + dhcp6cFrames);
       expect(a.forwarded - b.forwarded, `${r.name}: client messages relayed`).to.equal(a.receivedClient - b.receivedClient);
-      expect(a.receivedReplies - b.receivedReplies, `${r.name}: Relay-Replies delivered or dropped`).to.equal(a.delivered - b.delivered + (a.serverDropsAfter - b.serverDropsAfter));
+      expect(a.receivedReplies - b.receivedReplies, `${r.name}: Relay-Replies delivered or dropped`).to.equal(
+        a.delivered - b.delivered + (a.serverDropsAfter - b.serverDropsAfter),
+      );
     }
   });
 });

@@ -157,7 +157,9 @@ export async function leftovers(runName: string): Promise<string[]> {
   const listed = (await run(['ip', 'netns', 'list'])).stdout.split('\n').filter((l) => l.startsWith(ns));
   left.push(...listed.map((l) => `namespace ${l.split(' ')[0]}`));
   if (existsSync(runDir(runName))) left.push(`run directory ${runDir(runName)}`);
-  const mounts = readFileSync('/proc/self/mountinfo', 'utf8').split('\n').filter((l) => l.includes(`/run/netns/${ns}`));
+  const mounts = readFileSync('/proc/self/mountinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.includes(`/run/netns/${ns}`));
   left.push(...mounts.map((m) => `mount ${m.split(' ')[4]}`));
   return left;
 }
@@ -190,7 +192,10 @@ export class Decoys {
     ];
     // Each has exec'd its final program once its command line is `sleep …` (or the borrowed name).
     const ready = [/^sleep /, /^sleep /, /^kea-dhcp6 /];
-    await waitUntil(() => this.procs.every((p, i) => p.pid !== undefined && ready[i]!.test(procRef(p.pid)?.cmd ?? '')), { timeoutMs: 10_000, what: 'the decoy processes to start' });
+    await waitUntil(() => this.procs.every((p, i) => p.pid !== undefined && ready[i]!.test(procRef(p.pid)?.cmd ?? '')), {
+      timeoutMs: 10_000,
+      what: 'the decoy processes to start',
+    });
     this.refs = this.procs.map((p) => procRef(p.pid!)!);
   }
 
@@ -199,7 +204,8 @@ export class Decoys {
     const gone: string[] = [];
     const listed = (await run(['ip', 'netns', 'list'])).stdout.split('\n').map((l) => l.split(' ')[0]);
     for (const ns of this.namespaces) if (!listed.includes(ns)) gone.push(`namespace ${ns}`);
-    for (const l of [this.link, `${this.link}p`]) if ((await run(['ip', 'link', 'show', 'dev', l], { allowFailure: true })).exitCode !== 0) gone.push(`link ${l}`);
+    for (const l of [this.link, `${this.link}p`])
+      if ((await run(['ip', 'link', 'show', 'dev', l], { allowFailure: true })).exitCode !== 0) gone.push(`link ${l}`);
     for (const r of this.refs) if (!stillRunning(r)) gone.push(`process ${r.pid} (${r.cmd})`);
     return gone;
   }

@@ -14,6 +14,13 @@ export async function addTorPort(plan: Plan, name: string, mac: string): Promise
   await run(['ip', 'netns', 'add', ns]);
   await run(['ip', 'link', 'add', 'name', 'eth0', 'netns', ns, 'address', mac, 'type', 'veth', 'peer', 'name', name, 'netns', tor]);
   await run(['ip', 'link', 'set', name, 'master', BRIDGES.tor, 'up'], { ns: tor });
-  await run(['sh', '-ec', 'for k in accept_ra=0 autoconf=0 accept_dad=0; do echo ${k#*=} > /proc/sys/net/ipv6/conf/eth0/${k%=*}; done; ip link set lo up; ip link set eth0 up'], { ns });
+  await run(
+    [
+      'sh',
+      '-ec',
+      'for k in accept_ra=0 autoconf=0 accept_dad=0; do echo ${k#*=} > /proc/sys/net/ipv6/conf/eth0/${k%=*}; done; ip link set lo up; ip link set eth0 up',
+    ],
+    { ns },
+  );
   return ns;
 }

@@ -84,7 +84,10 @@ describe('harness/io packet sockets (real kernel)', function () {
     const sender = sock('vb', { netns: b.path });
     const N = 200;
     for (let i = 0; i < N; i++) expect(sender.send(tagged(i))).to.equal(true);
-    await waitUntil(() => got1.length + got2.length >= N, { timeoutMs: 10_000, what: () => `${N} frames across the group (have ${got1.length}+${got2.length})` });
+    await waitUntil(() => got1.length + got2.length >= N, {
+      timeoutMs: 10_000,
+      what: () => `${N} frames across the group (have ${got1.length}+${got2.length})`,
+    });
     expect(got1.length, 'member 1 share').to.be.above(0);
     expect(got2.length, 'member 2 share').to.be.above(0);
     const all = [...got1, ...got2].map(([t]) => t!).sort((x, y) => x - y);
@@ -102,12 +105,18 @@ describe('harness/io packet sockets (real kernel)', function () {
     const FLOWS = 31; // odd: round robin (lb) would split every flow, only hashing keeps them whole
     const PER_FLOW = 5;
     for (let s = 0; s < PER_FLOW; s++) for (let f = 0; f < FLOWS; f++) expect(sender.send(flowFrame(f, s))).to.equal(true);
-    await waitUntil(() => got1.length + got2.length >= FLOWS * PER_FLOW, { timeoutMs: 10_000, what: () => `${FLOWS * PER_FLOW} frames across the group (have ${got1.length}+${got2.length})` });
+    await waitUntil(() => got1.length + got2.length >= FLOWS * PER_FLOW, {
+      timeoutMs: 10_000,
+      what: () => `${FLOWS * PER_FLOW} frames across the group (have ${got1.length}+${got2.length})`,
+    });
     const flows1 = new Set(got1.map(([f]) => f));
     const flows2 = new Set(got2.map(([f]) => f));
     expect(flows1.size, 'flows on member 1').to.be.above(0);
     expect(flows2.size, 'flows on member 2').to.be.above(0);
-    expect([...flows1].filter((f) => flows2.has(f)), 'flows split across members').to.deep.equal([]);
+    expect(
+      [...flows1].filter((f) => flows2.has(f)),
+      'flows split across members',
+    ).to.deep.equal([]);
     expect(flows1.size + flows2.size).to.equal(FLOWS);
     expect(got1.length + got2.length).to.equal(FLOWS * PER_FLOW);
   });
@@ -128,16 +137,26 @@ describe('harness/io packet sockets (real kernel)', function () {
     expect(fromA.send(tagged(9999))).to.equal(true);
     await waitUntil(() => gotQuiet.some(([t]) => t === 9999), { timeoutMs: 10_000, what: 'the marker frame on the ignoreOutgoing socket' });
     const tags = gotQuiet.map(([t]) => t!);
-    expect(tags.filter((t) => t >= 1000 && t < 2000), 'outgoing frames seen by the ignoreOutgoing socket').to.deep.equal([]);
+    expect(
+      tags.filter((t) => t >= 1000 && t < 2000),
+      'outgoing frames seen by the ignoreOutgoing socket',
+    ).to.deep.equal([]);
     expect(tags.filter((t) => t >= 2000 && t < 3000)).to.have.length(20);
-    expect(gotControl.filter(([t]) => t! >= 1000 && t! < 2000), 'outgoing frames seen by the control').to.have.length(20);
+    expect(
+      gotControl.filter(([t]) => t! >= 1000 && t! < 2000),
+      'outgoing frames seen by the control',
+    ).to.have.length(20);
   });
 
   it('a BPF filter and the protocol option select frames in the kernel (an unfiltered socket sees them all)', async () => {
     const filtered = sock('va', { netns: a.path, filter });
     const ipv6Only = sock('va', { netns: a.path, protocol: 'ipv6' });
     const all = sock('va', { netns: a.path });
-    const seen = new Map<PacketSocket, number[]>([[filtered, []], [ipv6Only, []], [all, []]]);
+    const seen = new Map<PacketSocket, number[]>([
+      [filtered, []],
+      [ipv6Only, []],
+      [all, []],
+    ]);
     for (const [s, types] of seen) s.onFrames((frames) => types.push(...frames.map((f) => f.readUInt16BE(12))));
     const sender = sock('vb', { netns: b.path });
     expect(sender.send(tagged(1, ETHERTYPE_OTHER))).to.equal(true);
@@ -165,7 +184,10 @@ describe('harness/io packet sockets (real kernel)', function () {
     await waitUntil(() => got.length === 1, { timeoutMs: 5000, what: 'frame 1 before the flap' });
     await a.ip('link', 'set', 'vfa', 'down');
     await a.ip('link', 'set', 'vfa', 'up');
-    await waitUntil(async () => (await a.ip('-json', 'link', 'show', 'vfa')).stdout.includes('"operstate":"UP"'), { timeoutMs: 5000, what: 'vfa to come back up' });
+    await waitUntil(async () => (await a.ip('-json', 'link', 'show', 'vfa')).stdout.includes('"operstate":"UP"'), {
+      timeoutMs: 5000,
+      what: 'vfa to come back up',
+    });
     expect(sender.send(tagged(2))).to.equal(true);
     await waitUntil(() => got.length === 2, { timeoutMs: 5000, what: 'frame 2 after the flap' });
     expect(errors, 'errors across the flap').to.deep.equal([]);
@@ -174,7 +196,9 @@ describe('harness/io packet sockets (real kernel)', function () {
 
   it('bad input fails with one clear line', () => {
     expect(() => openPacketSocket('nosuch0', { netns: a.path })).to.throw(`openPacketSocket nosuch0: no such interface in ${a.path}: No such device`);
-    expect(() => openPacketSocket('va', { netns: `/run/netns/v6pio-${process.pid}-none` })).to.throw(/openPacketSocket va: netns \/run\/netns\/v6pio-\d+-none: No such file or directory/);
+    expect(() => openPacketSocket('va', { netns: `/run/netns/v6pio-${process.pid}-none` })).to.throw(
+      /openPacketSocket va: netns \/run\/netns\/v6pio-\d+-none: No such file or directory/,
+    );
     expect(() => openPacketSocket('va', { netns: a.path, fanout: { group: 1, mode: 'rr' as 'lb' } })).to.throw(/fanout.mode must be hash, lb or cpu/);
     expect(() => openPacketSocket('va', { netns: a.path, fanout: { group: 70000, mode: 'lb' } })).to.throw(/fanout.group must be 0..65535/);
     expect(() => openPacketSocket('va', { netns: a.path, filter: [[0x6, 0, 0, -1]] })).to.throw(/filter\[0\] must be/);

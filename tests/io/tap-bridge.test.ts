@@ -63,7 +63,12 @@ describe('harness/io: 250 TAPs on one bridge in one process (real kernel)', func
     for (let i = 0; i < COUNT; i++) expect(sender.send(tagged(macOf(i), '02:00:5e:2f:ff:ff', i)), `send to vnet${i}`).to.equal(true);
     await waitUntil(() => [...received.values()].every((tags) => tags.length >= 1), {
       timeoutMs: 10_000,
-      what: () => `every TAP to receive its frame (missing: ${[...received].filter(([, t]) => !t.length).map(([i]) => `vnet${i}`).slice(0, 10).join(' ')})`,
+      what: () =>
+        `every TAP to receive its frame (missing: ${[...received]
+          .filter(([, t]) => !t.length)
+          .map(([i]) => `vnet${i}`)
+          .slice(0, 10)
+          .join(' ')})`,
     });
     for (const [i, tags] of received) expect(tags, `vnet${i} received`).to.deep.equal([i]);
     expect(taps.slice(0, COUNT).reduce((n, t) => n + t.counters.framesIn, 0)).to.be.at.least(COUNT);

@@ -111,7 +111,13 @@ describe('harness/io TAP devices (real kernel)', function () {
       ethernet: { dst: kernelMac, src: OUR_MAC, etherType: ETHERTYPE_IPV6 },
       ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 255, src: OUR_IP, dst: ns1.ipv6!.src },
       icmpv6: {
-        type: 'neighbor-advertisement', code: 0, router: false, solicited: true, override: true, reserved: 0, target: OUR_IP,
+        type: 'neighbor-advertisement',
+        code: 0,
+        router: false,
+        solicited: true,
+        override: true,
+        reserved: 0,
+        target: OUR_IP,
         options: [{ type: 'target-link-layer-address', address: OUR_MAC }],
       },
     });
@@ -135,7 +141,10 @@ describe('harness/io TAP devices (real kernel)', function () {
 
     const poolSize = Number(process.env.UV_THREADPOOL_SIZE ?? 4);
     let busyDone = 0;
-    const busy = Array.from({ length: poolSize }, () => new Promise<void>((resolve) => pbkdf2('v6pio', 'salt', 1_500_000, 64, 'sha512', () => resolve(void busyDone++))));
+    const busy = Array.from(
+      { length: poolSize },
+      () => new Promise<void>((resolve) => pbkdf2('v6pio', 'salt', 1_500_000, 64, 'sha512', () => resolve(void busyDone++))),
+    );
     // Positive control: a trivial pool job queued behind them finishes only when a pool thread frees up.
     let controlDone = false;
     const control = new Promise<void>((resolve) => pbkdf2('x', 'y', 1, 16, 'sha256', () => resolve(void (controlDone = true))));
@@ -179,7 +188,8 @@ describe('harness/io TAP devices (real kernel)', function () {
     const got: number[] = [];
     const handler = (frames: Buffer[]) => got.push(...frames.filter((f) => f.readUInt16BE(12) === 0x88b5).map((f) => f.readUInt32BE(14)));
     tap.onFrames(handler).pause();
-    const tag = (n: number) => Buffer.concat([Buffer.from('020000000001020000000002', 'hex'), Buffer.from([0x88, 0xb5]), Buffer.from([0, 0, 0, n]), Buffer.alloc(42)]);
+    const tag = (n: number) =>
+      Buffer.concat([Buffer.from('020000000001020000000002', 'hex'), Buffer.from([0x88, 0xb5]), Buffer.from([0, 0, 0, n]), Buffer.alloc(42)]);
     try {
       expect(injector.send(tag(1))).to.equal(true);
       // Positive control in the same window: an unpaused TAP's traffic is delivered meanwhile.
@@ -224,7 +234,9 @@ describe('harness/io TAP devices (real kernel)', function () {
 
   it('rejects a 16-character name and a missing namespace with one clear line, creating nothing and staying in our namespace', async () => {
     const before = threadNs();
-    expect(() => openTap('v6pio-1234567890', { netns: ns.path })).to.throw(/^openTap: name: 'v6pio-1234567890' is 16 bytes; Linux interface names are at most 15$/);
+    expect(() => openTap('v6pio-1234567890', { netns: ns.path })).to.throw(
+      /^openTap: name: 'v6pio-1234567890' is 16 bytes; Linux interface names are at most 15$/,
+    );
     expect(() => openTap('a/b', { netns: ns.path })).to.throw(/openTap: name: 'a\/b' may not/);
     const missing = `/run/netns/v6pio-${process.pid}-nonexistent`;
     expect(() => openTap('v6pioE', { netns: missing })).to.throw(`openTap v6pioE: netns ${missing}: No such file or directory`);

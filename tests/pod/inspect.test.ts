@@ -44,7 +44,13 @@ describe(`inspectRun (live pod ${RUN})`, function () {
     expect(s.nodes.every((n) => n.present && n.ok)).to.equal(true);
     expect(s.links).to.have.length(12);
     expect(s.links.every((l) => l.ok)).to.equal(true);
-    expect(s.daemons.map((d) => `${d.name}@${d.node}:${d.alive}`)).to.deep.equal(['kea-dhcp6@kea:true', 'radvd@r1:true', 'dhcp6-relay@r1:true', 'radvd@r2:true', 'dhcp6-relay@r2:true']);
+    expect(s.daemons.map((d) => `${d.name}@${d.node}:${d.alive}`)).to.deep.equal([
+      'kea-dhcp6@kea:true',
+      'radvd@r1:true',
+      'dhcp6-relay@r1:true',
+      'radvd@r2:true',
+      'dhcp6-relay@r2:true',
+    ]);
     expect(s.kea.answering).to.equal(true);
     const r1 = s.nodes.find((n) => n.name === 'r1')!;
     expect(r1.interfaces.find((i) => i.name === 'lan')!.addresses.map((a) => a.address)).to.include('2001:db8:100::1');

@@ -44,7 +44,8 @@ interface Outcome {
   leases: string[];
 }
 
-const routedVia = (plan: Plan, via: string) => Promise.all(plan.routers.map(async (r) => (await relayRoutes(r)).filter((x) => x.via === via).map((x) => `${r.name} ${x.prefix}`)));
+const routedVia = (plan: Plan, via: string) =>
+  Promise.all(plan.routers.map(async (r) => (await relayRoutes(r)).filter((x) => x.via === via).map((x) => `${r.name} ${x.prefix}`)));
 
 /** What the pod's instances hold once every reserved prefix is routed on both routers. */
 async function outcomeOf(plan: Plan, expectRouted: Record<string, number>): Promise<Outcome> {
@@ -55,18 +56,28 @@ async function outcomeOf(plan: Plan, expectRouted: Record<string, number>): Prom
       held = await Promise.all(insts.map(async (i) => (await routedVia(plan, i.linkLocal)).flat()));
       return insts.every((i, k) => held[k]!.length === (expectRouted[i.name] ?? 0));
     },
-    { timeoutMs: 30_000, what: () => `the routers to route ${JSON.stringify(expectRouted)} prefixes for the ${insts[0]!.kind} instances (routed: ${JSON.stringify(held)})` },
+    {
+      timeoutMs: 30_000,
+      what: () => `the routers to route ${JSON.stringify(expectRouted)} prefixes for the ${insts[0]!.kind} instances (routed: ${JSON.stringify(held)})`,
+    },
   );
   const seen = await observeAll(plan.run, insts);
   const leases = await keaCommand(keaPaths(plan.run).socket, 'lease6-get-all');
   const rows = (leases.arguments?.leases ?? []) as Array<{ 'hw-address'?: string; 'ip-address': string; 'prefix-len': number; type: string }>;
   // SLAAC and link-local only: a synthetic instance also answers at <delegated prefix>::1, a kernel one configures nothing from it.
-  const own = (name: string) => (seen.get(name)?.addresses ?? []).filter((a) => a.prefixLength === 64).map((a) => a.address).sort();
+  const own = (name: string) =>
+    (seen.get(name)?.addresses ?? [])
+      .filter((a) => a.prefixLength === 64)
+      .map((a) => a.address)
+      .sort();
   return {
     addresses: Object.fromEntries(insts.map((i) => [i.name, own(i.name)])),
     defaultRoutes: Object.fromEntries(insts.map((i) => [i.name, [...(seen.get(i.name)?.defaultRoutes ?? [])].sort()])),
     routes: Object.fromEntries(await Promise.all(insts.map(async (i) => [i.name, (await routedVia(plan, i.linkLocal)).flat().sort()] as const))),
-    leases: rows.filter((l) => l.type === 'IA_PD').map((l) => `${l['hw-address']} ${l['ip-address']}/${l['prefix-len']}`).sort(),
+    leases: rows
+      .filter((l) => l.type === 'IA_PD')
+      .map((l) => `${l['hw-address']} ${l['ip-address']}/${l['prefix-len']}`)
+      .sort(),
   };
 }
 
@@ -86,7 +97,7 @@ describe('instance kinds: a synthetic instance gives what a kernel instance with
           // Its Advertise may come after the others' routes (each first Solicit waits up to SOL_MAX_DELAY).
           await waitUntil(async () => (await syntheticSnapshots(plan.run, plan.instances)).get('bare')?.dhcp?.status?.code === 6, {
             timeoutMs: 10_000,
-            what: "the unreserved synthetic instance to be told NoPrefixAvail (status 6)",
+            what: 'the unreserved synthetic instance to be told NoPrefixAvail (status 6)',
           });
         }
       } finally {

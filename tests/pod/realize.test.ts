@@ -42,12 +42,23 @@ describe('pod realization (real namespaces, radvd, Kea)', function () {
       expect(reused).to.equal(false);
       expect([...(v6podNamespaces().get(runName) ?? [])].sort()).to.deep.equal(plan.nodes.map((n) => n.ns).sort());
       for (const l of plan.links) {
-        const [a] = await ipJson<Array<{ ifname: string; address: string; operstate: string }>>(plan.nodes.find((n) => n.name === l.a.node)!.ns, ['link', 'show', 'dev', l.a.ifname]);
+        const [a] = await ipJson<Array<{ ifname: string; address: string; operstate: string }>>(plan.nodes.find((n) => n.name === l.a.node)!.ns, [
+          'link',
+          'show',
+          'dev',
+          l.a.ifname,
+        ]);
         expect(a, `${l.a.node}:${l.a.ifname}`).to.include({ ifname: l.a.ifname, address: l.a.mac });
       }
       const state = readState(runName)!;
       expect(state.phase).to.equal('ready');
-      expect(state.daemons.map((d) => `${d.name}@${d.node}`).sort()).to.deep.equal(['dhcp6-relay@r1', 'dhcp6-relay@r2', 'kea-dhcp6@kea', 'radvd@r1', 'radvd@r2']);
+      expect(state.daemons.map((d) => `${d.name}@${d.node}`).sort()).to.deep.equal([
+        'dhcp6-relay@r1',
+        'dhcp6-relay@r2',
+        'kea-dhcp6@kea',
+        'radvd@r1',
+        'radvd@r2',
+      ]);
       expect(state.daemons.every((d) => daemonAlive(d))).to.equal(true);
       daemonsPids = state.daemons.map((d) => d.pid);
     });
@@ -57,7 +68,10 @@ describe('pod realization (real namespaces, radvd, Kea)', function () {
       for (const h of pod.hypervisors)
         for (const i of h.instances) {
           const o = seen.get(`v6p-${runName}.${i.name}`)!;
-          expect(o.addresses.map((a) => a.address), i.name).to.include(slaacAddress(pod.pod.l2Prefix, i.mac));
+          expect(
+            o.addresses.map((a) => a.address),
+            i.name,
+          ).to.include(slaacAddress(pod.pod.l2Prefix, i.mac));
           expect(o.defaultRoutes, `${i.name} default routes`).to.have.length(pod.routers.length);
         }
     });
@@ -69,7 +83,10 @@ describe('pod realization (real namespaces, radvd, Kea)', function () {
     });
 
     it('up with another pod under the same run name is refused', async () => {
-      const other = parsePodFile(`name: default\npod:\n  l2Prefix: 2001:db8:101::/64\n  pdPool: 2001:db8:300::/40\nhypervisors:\n  - name: hv1\n`, 'other.yaml');
+      const other = parsePodFile(
+        `name: default\npod:\n  l2Prefix: 2001:db8:101::/64\n  pdPool: 2001:db8:300::/40\nhypervisors:\n  - name: hv1\n`,
+        'other.yaml',
+      );
       let error = '';
       await up(other, runName, { podFile: 'other.yaml', owner: process.pid }).catch((e: Error) => (error = e.message));
       expect(error).to.match(/is up with another pod/);
@@ -92,13 +109,19 @@ describe('pod realization (real namespaces, radvd, Kea)', function () {
       { numRuns: 20, seed: 4291 },
     );
     const instances = macs.map((mac, i) => `      - name: m${i}\n        mac: "${mac}"`).join('\n');
-    const pod = parsePodFile(`name: prop\npod:\n  l2Prefix: 2001:db8:42::/64\n  pdPool: 2001:db8:4200::/40\nhypervisors:\n  - name: hv1\n    instances:\n${instances}\n`, 'prop.yaml');
+    const pod = parsePodFile(
+      `name: prop\npod:\n  l2Prefix: 2001:db8:42::/64\n  pdPool: 2001:db8:4200::/40\nhypervisors:\n  - name: hv1\n    instances:\n${instances}\n`,
+      'prop.yaml',
+    );
     const runName = uniqueRunName('prop');
     try {
       const { plan } = await up(pod, runName, { podFile: 'prop.yaml', owner: process.pid });
       const seen = await observeInstances(plan.instances.map((i) => i.ns));
       for (const inst of plan.instances) {
-        const globals = seen.get(inst.ns)!.addresses.filter((a) => a.scope === 'global').map((a) => a.address);
+        const globals = seen
+          .get(inst.ns)!
+          .addresses.filter((a) => a.scope === 'global')
+          .map((a) => a.address);
         expect(globals, `MAC ${inst.mac}`).to.deep.equal([slaacAddress('2001:db8:42::/64', inst.mac)]);
       }
     } finally {
@@ -149,7 +172,9 @@ describe('pod realization (real namespaces, radvd, Kea)', function () {
 
   describe('command line', () => {
     it('up without root: one line and exit 2', () => {
-      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', 'node', CLI, 'up', DEFAULT_POD_FILE], { encoding: 'utf8' });
+      const r = spawnSync('setpriv', ['--reuid=65534', '--regid=65534', '--clear-groups', '--inh-caps=-all', 'node', CLI, 'up', DEFAULT_POD_FILE], {
+        encoding: 'utf8',
+      });
       expect(r.status).to.equal(2);
       expect(r.stderr.trim().split('\n')).to.have.length(1);
       expect(r.stderr).to.match(/needs root/);

@@ -39,7 +39,10 @@ describe('probe agent (inject and capture in namespaces)', function () {
     await run(['ip', 'netns', 'add', NS_A]);
     await run(['ip', 'netns', 'add', NS_B]);
     await run(['ip', '-n', NS_A, 'link', 'add', 'eth0', 'type', 'veth', 'peer', 'name', 'eth0', 'netns', NS_B]);
-    for (const [ns, addr] of [[NS_A, ADDR_A], [NS_B, ADDR_B]] as const) {
+    for (const [ns, addr] of [
+      [NS_A, ADDR_A],
+      [NS_B, ADDR_B],
+    ] as const) {
       // With segmentation offloads on, libpcap gives every frame a 128 KiB ring slot: a 16 MiB ring
       // then holds ~128 frames, too few for a burst of 1,000 while the agent is not scheduled.
       await run(['ethtool', '-K', 'eth0', 'tso', 'off', 'gso', 'off'], { ns });
@@ -116,7 +119,10 @@ describe('probe agent (inject and capture in namespaces)', function () {
       for (const cap of [echoCap, rsCap, replyCap]) {
         const { linkType, records } = readPcap(cap.file);
         expect(linkType).to.equal(1);
-        expect(records.map((r) => r.data.toString('hex')), cap.file).to.deep.equal(cap.frames().map((f) => f.data.toString('hex')));
+        expect(
+          records.map((r) => r.data.toString('hex')),
+          cap.file,
+        ).to.deep.equal(cap.frames().map((f) => f.data.toString('hex')));
         expect(records.map((r) => r.timestampUs)).to.deep.equal(cap.frames().map((f) => f.timestampUs));
         expect(records.map((r) => decodeFrame(r.data))).to.deep.equal(cap.frames().map((f) => f.frame));
       }
@@ -148,14 +154,30 @@ describe('probe agent (inject and capture in namespaces)', function () {
       };
       expect(await next()).to.include({ event: 'ready' });
       const ask = async (line: string) => (child.stdin.write(`${line}\n`), next());
-      expect(await ask('{not json')).to.include({ id: null }).and.to.have.property('error').that.matches(/bad request line/);
-      expect(await ask('[1, 2]')).to.have.property('error').that.matches(/not a JSON object/);
-      expect(await ask('{"id": 1, "cmd": "launch"}')).to.include({ id: 1 }).and.to.have.property('error').that.matches(/unknown command "launch"/);
-      expect(await ask('{"id": 2, "cmd": "inject", "iface": "eth0", "frame": "00"}')).to.have.property('error').that.matches(/not open/);
-      expect(await ask('{"id": 3, "cmd": "open"}')).to.have.property('error').that.matches(/'iface'/);
+      expect(await ask('{not json'))
+        .to.include({ id: null })
+        .and.to.have.property('error')
+        .that.matches(/bad request line/);
+      expect(await ask('[1, 2]'))
+        .to.have.property('error')
+        .that.matches(/not a JSON object/);
+      expect(await ask('{"id": 1, "cmd": "launch"}'))
+        .to.include({ id: 1 })
+        .and.to.have.property('error')
+        .that.matches(/unknown command "launch"/);
+      expect(await ask('{"id": 2, "cmd": "inject", "iface": "eth0", "frame": "00"}'))
+        .to.have.property('error')
+        .that.matches(/not open/);
+      expect(await ask('{"id": 3, "cmd": "open"}'))
+        .to.have.property('error')
+        .that.matches(/'iface'/);
       expect(await ask('{"id": 4, "cmd": "open", "iface": "eth0"}')).to.deep.equal({ id: 4, ok: true });
-      expect(await ask('{"id": 5, "cmd": "inject", "iface": "eth0", "frame": "xyz"}')).to.have.property('error').that.matches(/hex/);
-      expect(await ask('{"id": 6, "cmd": "capture-stop", "capture": "c9"}')).to.have.property('error').that.matches(/no capture/);
+      expect(await ask('{"id": 5, "cmd": "inject", "iface": "eth0", "frame": "xyz"}'))
+        .to.have.property('error')
+        .that.matches(/hex/);
+      expect(await ask('{"id": 6, "cmd": "capture-stop", "capture": "c9"}'))
+        .to.have.property('error')
+        .that.matches(/no capture/);
       expect(await ask('{"id": "p", "cmd": "ping"}')).to.deep.equal({ id: 'p', ok: true });
       const exited = new Promise((r) => child.once('exit', r));
       expect(await ask('{"id": 7, "cmd": "exit"}')).to.deep.equal({ id: 7, ok: true });
@@ -202,7 +224,11 @@ describe('probe agent (inject and capture in namespaces)', function () {
     const t0 = performance.now();
     await Promise.all(frames.map((f) => a.inject('eth0', f)));
     const injectedMs = performance.now() - t0;
-    await cap.waitFor((fs) => fs.length >= COUNT, 20_000, `${COUNT} frames`).catch((err: Error) => { throw new Error(`${err.message}; ${cap.frames().length} arrived`); });
+    await cap
+      .waitFor((fs) => fs.length >= COUNT, 20_000, `${COUNT} frames`)
+      .catch((err: Error) => {
+        throw new Error(`${err.message}; ${cap.frames().length} arrived`);
+      });
     const arrivedMs = performance.now() - t0;
     await cap.stop();
     const seq = cap.frames().map((f) => f.frame.payload!.readUInt32BE(0));

@@ -18,7 +18,19 @@ import { run } from '../../harness/os/exec.ts';
 import type { Plan } from '../../harness/pod/plan.ts';
 import { clearCurrentPod, setCurrentPod } from '../../harness/probe/pod-context.ts';
 import { ProbeAgent } from '../../harness/probe/agent-client.ts';
-import { datagramToCore, expectDelivered, expectDropped, expectRoute, portOf, reservedPrefixes, router, send, startTool, vm, withSecurityGroup } from '../../harness/probe/api.ts';
+import {
+  datagramToCore,
+  expectDelivered,
+  expectDropped,
+  expectRoute,
+  portOf,
+  reservedPrefixes,
+  router,
+  send,
+  startTool,
+  vm,
+  withSecurityGroup,
+} from '../../harness/probe/api.ts';
 import { echoRequest, udpDatagram } from '../../harness/packet/builders.ts';
 
 describe('scenario API on a real pod', function () {
@@ -65,10 +77,11 @@ describe('scenario API on a real pod', function () {
     const inbound = (sport: number, dport: number) => udpDatagram({ ...fromCore(), sport, dport, payload: Buffer.from(`in ${sport}`) });
     const inboundEcho = (identifier: number) => echoRequest({ ...fromCore(), identifier, data: Buffer.from('in') });
     const hv1 = () => plan.nodes.find((n) => n.name === 'hv1')!.ns;
-    const failure = (p: Promise<unknown>) => p.then(
-      () => '',
-      (e: Error) => e.message,
-    );
+    const failure = (p: Promise<unknown>) =>
+      p.then(
+        () => '',
+        (e: Error) => e.message,
+      );
 
     before(async () => {
       // A stand-in security group: the bridge drops UDP to port 9 entering from vm1's port or leaving
@@ -100,14 +113,25 @@ describe('scenario API on a real pod', function () {
     });
 
     it('fails on the positive control when the path is dead, never passing as a drop', async () => {
-      expect(await failure(expectDropped(udp(9), { from: 'vm1', notBeyond: 'hv2:uplink', control: udp(10) }))).to.match(/positive control: a dead path cannot prove a drop/);
+      expect(await failure(expectDropped(udp(9), { from: 'vm1', notBeyond: 'hv2:uplink', control: udp(10) }))).to.match(
+        /positive control: a dead path cannot prove a drop/,
+      );
     });
 
     it('several frames in one window: all must enter, and the one that got through is named', async () => {
-      const both = udpDatagram({ mac: vm1().mac, dstMac: plan.routers[0]!.mac, src: vm1().slaac, dst: plan.core.address, dport: 9, payload: Buffer.from('second') });
+      const both = udpDatagram({
+        mac: vm1().mac,
+        dstMac: plan.routers[0]!.mac,
+        src: vm1().slaac,
+        dst: plan.core.address,
+        dport: 9,
+        payload: Buffer.from('second'),
+      });
       const proof = await expectDropped([udp(9), both], { from: 'vm1', control: udp(10) });
       expect(proof.offending).to.equal(2);
-      expect(await failure(expectDropped([udp(9), udp(12)], { from: 'vm1', control: udp(10) }))).to.match(/offending frame 2 of 2 from vm1 was NOT dropped: seen on hv1:uplink/);
+      expect(await failure(expectDropped([udp(9), udp(12)], { from: 'vm1', control: udp(10) }))).to.match(
+        /offending frame 2 of 2 from vm1 was NOT dropped: seen on hv1:uplink/,
+      );
     });
 
     it('incoming (to): injected via a router, entering the uplink and absent at the port', async () => {
@@ -120,12 +144,18 @@ describe('scenario API on a real pod', function () {
       const proof = await expectDropped({ run: sender, sends: { ethSrc: vm1().mac, dport: 9 } }, { from: 'vm1', control: udp(10) });
       expect(proof.offending).to.be.at.least(1);
       const silent = ['true'];
-      expect(await failure(expectDropped({ run: silent, sends: { ethSrc: vm1().mac, dport: 9 } }, { from: 'vm1', control: udp(10) }))).to.match(/never entered hv1:vnet\d+: nothing to prove dropped/);
+      expect(await failure(expectDropped({ run: silent, sends: { ethSrc: vm1().mac, dport: 9 } }, { from: 'vm1', control: udp(10) }))).to.match(
+        /never entered hv1:vnet\d+: nothing to prove dropped/,
+      );
     });
 
     it('a serving tool provoked by the control: started when ready, its answers proved dropped', async () => {
       // vm1's group lets UDP to 7777 in; a Python UDP echo server answers whoever asks, here from port 9.
-      const server = ['/usr/bin/python3', '-c', "import socket\ns=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\ns.bind(('::',7777))\nwhile True:\n d,a=s.recvfrom(2048)\n s.sendto(d,a)"];
+      const server = [
+        '/usr/bin/python3',
+        '-c',
+        "import socket\ns=socket.socket(socket.AF_INET6,socket.SOCK_DGRAM)\ns.bind(('::',7777))\nwhile True:\n d,a=s.recvfrom(2048)\n s.sendto(d,a)",
+      ];
       const ask = inbound(9, 7777);
       await withSecurityGroup('vm1', { rules: ['I:udp;7777;7777;::/0'] }, async () => {
         // The control: vm1's own datagram, sent right after the question, crosses its uplink.
@@ -134,10 +164,17 @@ describe('scenario API on a real pod', function () {
           await send('r1:lan', ask);
           await send('vm1', own);
         };
-        const proof = await expectDropped({ serve: server, answers: { ethSrc: vm1().mac, sport: 7777, dport: 9 } }, { from: 'vm1', control: { provoke, expect: own, at: 'hv1:uplink' } });
+        const proof = await expectDropped(
+          { serve: server, answers: { ethSrc: vm1().mac, sport: 7777, dport: 9 } },
+          { from: 'vm1', control: { provoke, expect: own, at: 'hv1:uplink' } },
+        );
         expect(proof.offending).to.be.at.least(1);
         // Where the answers enter cannot also be where they must be absent.
-        expect(await failure(expectDropped({ serve: server, answers: { ethSrc: vm1().mac } }, { from: 'vm1', control: { provoke, expect: ask, at: portOf('vm1') } }))).to.match(/where the offending frames enter/);
+        expect(
+          await failure(
+            expectDropped({ serve: server, answers: { ethSrc: vm1().mac } }, { from: 'vm1', control: { provoke, expect: ask, at: portOf('vm1') } }),
+          ),
+        ).to.match(/where the offending frames enter/);
       });
     });
 

@@ -24,7 +24,6 @@ import { linkLocalAddress } from '../../harness/addr/slaac.ts';
 import { dhcpClient, relayRoutes, startDhcp6c } from '../../harness/probe/dhcp.ts';
 import type { CounterSnapshot } from '../../harness/relay/counters.ts';
 
-
 const RESERVED = {
   vm1: ['2001:db8:200::/60'],
   vm2: ['2001:db8:200:30::/60'],
@@ -38,7 +37,6 @@ async function counters(plan: Plan, r: RouterPlan): Promise<CounterSnapshot> {
   const answer = await relayCommand(relayPaths(plan.run, r.name).socket, 'counters');
   return answer.arguments as unknown as CounterSnapshot;
 }
-
 
 describe('relay agent in a real pod', function () {
   this.timeout(120_000);
@@ -100,18 +98,25 @@ describe('relay agent in a real pod', function () {
     const dhcp6c = startDhcp6c(vm1.ns, `${dir()}/vm1`);
     try {
       const reply = await cap.waitFor(
-        (frames) => frames.map((f) => f.frame.dhcpv6).find((m) => m?.type === 'reply' && findOption(m.options, 'ia-pd')?.options.some((o) => o.type === 'iaprefix')),
+        (frames) =>
+          frames.map((f) => f.frame.dhcpv6).find((m) => m?.type === 'reply' && findOption(m.options, 'ia-pd')?.options.some((o) => o.type === 'iaprefix')),
         15_000,
-        "a Reply with a delegated prefix for dhcp6c",
+        'a Reply with a delegated prefix for dhcp6c',
       );
-      const prefixes = reply.type === 'reply' ? findOption(reply.options, 'ia-pd')!.options.flatMap((o) => (o.type === 'iaprefix' ? [`${o.prefix}/${o.prefixLength}`] : [])) : [];
+      const prefixes =
+        reply.type === 'reply'
+          ? findOption(reply.options, 'ia-pd')!.options.flatMap((o) => (o.type === 'iaprefix' ? [`${o.prefix}/${o.prefixLength}`] : []))
+          : [];
       expect(prefixes).to.deep.equal(RESERVED.vm1);
       await bothHold(RESERVED.vm1, vm1.linkLocal);
       await run(['ip', '-6', 'address', 'add', '2001:db8:200::1/128', 'dev', 'lo'], { ns: vm1.ns });
-      await waitUntil(async () => (await run(['ping', '-6', '-c', '1', '-W', '1', '2001:db8:200::1'], { ns: plan.core.ns, allowFailure: true })).exitCode === 0, {
-        timeoutMs: 10_000,
-        what: 'the core to ping 2001:db8:200::1 inside vm1\'s delegated prefix',
-      });
+      await waitUntil(
+        async () => (await run(['ping', '-6', '-c', '1', '-W', '1', '2001:db8:200::1'], { ns: plan.core.ns, allowFailure: true })).exitCode === 0,
+        {
+          timeoutMs: 10_000,
+          what: "the core to ping 2001:db8:200::1 inside vm1's delegated prefix",
+        },
+      );
     } finally {
       await dhcp6c.stop(); // SIGTERM: dhcp6c sends a Release
       await cap.stop();
@@ -132,17 +137,30 @@ describe('relay agent in a real pod', function () {
     for (const r of plan.routers) expect((await relayRoutes(r)).filter((x) => x.via === vm4.linkLocal)).to.deep.equal([]);
   });
 
-  it('option 37 carries the frame\'s source MAC for a stable-privacy link-local and a copied DUID; that instance gets only its own prefix', async function () {
+  it("option 37 carries the frame's source MAC for a stable-privacy link-local and a copied DUID; that instance gets only its own prefix", async function () {
     const ns = namespaceName(runName, SPY.node);
     const hv1 = namespaceName(runName, 'hv1');
     await run(['ip', 'netns', 'add', ns]);
     await run(['ip', 'link', 'add', 'name', 'eth0', 'netns', ns, 'address', SPY.mac, 'type', 'veth', 'peer', 'name', SPY.port, 'netns', hv1]);
     await run(['ip', 'link', 'set', SPY.port, 'master', BRIDGES.hypervisor, 'up'], { ns: hv1 });
-    await run(['sh', '-ec', 'echo 0123:4567:89ab:cdef:0123:4567:89ab:cdef > /proc/sys/net/ipv6/conf/eth0/stable_secret; echo 3 > /proc/sys/net/ipv6/conf/eth0/addr_gen_mode; echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_dad; ip link set lo up; ip link set eth0 up'], { ns });
-    const ll = await waitUntil(async () => (await ipJson<{ addr_info: { local: string; scope: string }[] }[]>(ns, ['-6', 'address', 'show', 'dev', 'eth0'])).flatMap((i) => i.addr_info).find((a) => a.scope === 'link')?.local, {
-      timeoutMs: 5000,
-      what: 'the stable-privacy link-local',
-    });
+    await run(
+      [
+        'sh',
+        '-ec',
+        'echo 0123:4567:89ab:cdef:0123:4567:89ab:cdef > /proc/sys/net/ipv6/conf/eth0/stable_secret; echo 3 > /proc/sys/net/ipv6/conf/eth0/addr_gen_mode; echo 0 > /proc/sys/net/ipv6/conf/eth0/accept_dad; ip link set lo up; ip link set eth0 up',
+      ],
+      { ns },
+    );
+    const ll = await waitUntil(
+      async () =>
+        (await ipJson<{ addr_info: { local: string; scope: string }[] }[]>(ns, ['-6', 'address', 'show', 'dev', 'eth0']))
+          .flatMap((i) => i.addr_info)
+          .find((a) => a.scope === 'link')?.local,
+      {
+        timeoutMs: 5000,
+        what: 'the stable-privacy link-local',
+      },
+    );
     expect(ll).to.not.equal(linkLocalAddress(SPY.mac)); // not EUI-64: the relay cannot derive the MAC from it
     // dhcp6c with vm1's DUID (the folder dhcp6c wrote in the first test).
     const spyDir = `${dir()}/spy`;
@@ -152,9 +170,13 @@ describe('relay agent in a real pod', function () {
     const dhcp6c = startDhcp6c(ns, spyDir);
     try {
       await bothHold(RESERVED.spy, ll);
-      const forwards = kea.frames().map((f) => f.frame.dhcpv6).filter((m) => m?.type === 'relay-forward' && m.peerAddress === ll);
+      const forwards = kea
+        .frames()
+        .map((f) => f.frame.dhcpv6)
+        .filter((m) => m?.type === 'relay-forward' && m.peerAddress === ll);
       expect(forwards.length).to.be.greaterThan(0);
-      for (const m of forwards) if (m?.type === 'relay-forward') expect(findOption(m.options, 'remote-id')).to.deep.include({ enterpriseNumber: 4491, remoteId: SPY.mac });
+      for (const m of forwards)
+        if (m?.type === 'relay-forward') expect(findOption(m.options, 'remote-id')).to.deep.include({ enterpriseNumber: 4491, remoteId: SPY.mac });
       for (const r of plan.routers) expect((await relayRoutes(r)).filter((x) => x.via === ll).map((x) => x.prefix)).to.deep.equal(RESERVED.spy);
     } finally {
       await dhcp6c.stop();
@@ -187,7 +209,17 @@ describe('relay agent in a real pod', function () {
       peerAddress: vm2.linkLocal,
       options: [
         { type: 'remote-id', enterpriseNumber: 4491, remoteId: inst('vm1').mac },
-        { type: 'relay-message', message: { type: 'solicit', transactionId: xid, options: [{ type: 'client-id', duid: { type: 'll', hardwareType: 1, linkLayerAddress: '02:00:00:00:00:66' } }, { type: 'ia-pd', iaid: 1, t1: 0, t2: 0, options: [] }] } },
+        {
+          type: 'relay-message',
+          message: {
+            type: 'solicit',
+            transactionId: xid,
+            options: [
+              { type: 'client-id', duid: { type: 'll', hardwareType: 1, linkLayerAddress: '02:00:00:00:00:66' } },
+              { type: 'ia-pd', iaid: 1, t1: 0, t2: 0, options: [] },
+            ],
+          },
+        },
       ],
     });
     const beforeCounts = await Promise.all(plan.routers.map((r) => counters(plan, r)));
@@ -196,11 +228,18 @@ describe('relay agent in a real pod', function () {
     await dhcpClient(vm2, { steps: [{ op: 'raw', hex: forged.toString('hex'), srcPort: 547 }] });
     await dhcpClient(vm2, { duid: '02:aa:bb:cc:dd:22', steps: [{ op: 'acquire' }, { op: 'release' }] });
     await waitUntil(
-      async () => (await Promise.all(plan.routers.map((r) => counters(plan, r)))).every((c, i) => (c.dropped['from-client:relay-forward'] ?? 0) === (beforeCounts[i]!.dropped['from-client:relay-forward'] ?? 0) + 1),
+      async () =>
+        (await Promise.all(plan.routers.map((r) => counters(plan, r)))).every(
+          (c, i) => (c.dropped['from-client:relay-forward'] ?? 0) === (beforeCounts[i]!.dropped['from-client:relay-forward'] ?? 0) + 1,
+        ),
       { timeoutMs: 5000, what: 'both relays to count the forged Relay-Forward' },
     );
     await kea.waitFor(
-      (frames) => frames.filter((f) => f.frame.dhcpv6?.type === 'relay-forward' && f.frame.dhcpv6.peerAddress === vm2.linkLocal && innermostMessage(f.frame.dhcpv6)?.type === 'solicit').length >= plan.routers.length || undefined,
+      (frames) =>
+        frames.filter(
+          (f) =>
+            f.frame.dhcpv6?.type === 'relay-forward' && f.frame.dhcpv6.peerAddress === vm2.linkLocal && innermostMessage(f.frame.dhcpv6)?.type === 'solicit',
+        ).length >= plan.routers.length || undefined,
       5000,
       "vm2's own Solicit relayed by both routers (control)",
     );
@@ -215,13 +254,21 @@ describe('relay agent in a real pod', function () {
 
   it('hop-count above the limit, malformed and oversize messages are dropped and counted; the relay keeps serving', async function () {
     const vm2 = inst('vm2');
-    const deep = encodeDhcpv6({ type: 'relay-forward', hopCount: 8, linkAddress: '::', peerAddress: vm2.linkLocal, options: [{ type: 'relay-message', message: { type: 'solicit', transactionId: 1, options: [] } }] });
+    const deep = encodeDhcpv6({
+      type: 'relay-forward',
+      hopCount: 8,
+      linkAddress: '::',
+      peerAddress: vm2.linkLocal,
+      options: [{ type: 'relay-message', message: { type: 'solicit', transactionId: 1, options: [] } }],
+    });
     const malformed = Buffer.from('01000001' + '0001' + '0010' + 'ab', 'hex'); // option length runs past the end
     const oversize = encodeDhcpv6({ type: 'solicit', transactionId: 2, options: [{ type: 'unknown', optionCode: 65000, data: Buffer.alloc(1400) }] });
     const beforeCounts = await Promise.all(plan.routers.map((r) => counters(plan, r)));
     await dhcpClient(vm2, { steps: [deep, malformed, oversize].map((b) => ({ op: 'raw' as const, hex: b.toString('hex') })) });
-    const grew = (reason: string) => async () => (await Promise.all(plan.routers.map((r) => counters(plan, r)))).every((c, i) => (c.dropped[reason] ?? 0) > (beforeCounts[i]!.dropped[reason] ?? 0));
-    for (const reason of ['hop-count-exceeded', 'malformed', 'oversize']) await waitUntil(grew(reason), { timeoutMs: 5000, what: `both relays to count '${reason}'` });
+    const grew = (reason: string) => async () =>
+      (await Promise.all(plan.routers.map((r) => counters(plan, r)))).every((c, i) => (c.dropped[reason] ?? 0) > (beforeCounts[i]!.dropped[reason] ?? 0));
+    for (const reason of ['hop-count-exceeded', 'malformed', 'oversize'])
+      await waitUntil(grew(reason), { timeoutMs: 5000, what: `both relays to count '${reason}'` });
     const res = await dhcpClient(vm2, { duid: '02:aa:bb:cc:dd:02' });
     expect(res.steps[0]!.iaPds.flatMap((ia) => ia.prefixes.map((p) => p.prefix))).to.deep.equal(RESERVED.vm2);
     await bothHold(RESERVED.vm2, vm2.linkLocal);

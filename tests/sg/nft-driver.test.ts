@@ -69,7 +69,6 @@ describe('nft reference driver: rendering', () => {
   });
 });
 
-
 interface NftObject {
   chain?: { name: string };
   set?: { name: string; elem?: unknown[] };
@@ -95,7 +94,7 @@ describe('nft reference driver on a real pod', function () {
   });
   after(() => teardownRun(runName));
 
-  it("applies every instance of a hypervisor and reads them back with nft -j: chains, sets, the port maps", async () => {
+  it('applies every instance of a hypervisor and reads them back with nft -j: chains, sets, the port maps', async () => {
     const hv = hypervisorRef(plan, 'hv1');
     const mine = models.filter((m) => m.hypervisor === 'hv1');
     for (const m of mine) await driver.add(hv, m);

@@ -71,7 +71,10 @@ function exchange(script: RelayScript, client: RelayClient, type: 'solicit' | 'r
     ],
   });
   return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer from [${script.server}]:547 to the ${type} of ${client.mac} within ${TIMEOUT_MS} ms`)), TIMEOUT_MS);
+    const timer = setTimeout(
+      () => reject(new Error(`no answer from [${script.server}]:547 to the ${type} of ${client.mac} within ${TIMEOUT_MS} ms`)),
+      TIMEOUT_MS,
+    );
     waiting.set(transactionId, (m) => {
       clearTimeout(timer);
       waiting.delete(transactionId);

@@ -19,10 +19,15 @@ const QUARANTINE_MS = 4_000_000;
 
 export function storeContract(ctx: () => { pod: TestPod; store: ReservationStore }): void {
   const allocatorOf = async (pod: TestPod, store: ReservationStore) =>
-    Allocator.fromReserved(pod.plan.pod.pod.pdPool, pod.plan.pod.pod.delegatedLength, (await store.list()).flatMap((r) => r.prefixes), {
-      quarantineMs: QUARANTINE_MS,
-      quarantined: await store.quarantined(),
-    });
+    Allocator.fromReserved(
+      pod.plan.pod.pod.pdPool,
+      pod.plan.pod.pod.delegatedLength,
+      (await store.list()).flatMap((r) => r.prefixes),
+      {
+        quarantineMs: QUARANTINE_MS,
+        quarantined: await store.quarantined(),
+      },
+    );
 
   it('Kea hands each reserved MAC exactly its prefixes, one per IA_PD, and an unknown MAC NoPrefixAvail', async () => {
     const { pod, store } = ctx();

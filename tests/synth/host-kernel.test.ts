@@ -43,7 +43,10 @@ function dadProbe(srcMac: string, target: string): Buffer {
 }
 
 async function forwarding(port: string): Promise<void> {
-  await waitUntil(async () => (await run(['cat', `/sys/class/net/${port}/brport/state`], { ns: NS })).stdout.trim() === '3', { timeoutMs: 5000, what: `${port} to forward in br0` });
+  await waitUntil(async () => (await run(['cat', `/sys/class/net/${port}/brport/state`], { ns: NS })).stdout.trim() === '3', {
+    timeoutMs: 5000,
+    what: `${port} to forward in br0`,
+  });
 }
 
 describe('synthetic host against a kernel bridge and peer', function () {
@@ -92,7 +95,10 @@ describe('synthetic host against a kernel bridge and peer', function () {
   it('a kernel peer resolves its link-local and gets echo replies once DAD is done', async () => {
     await waitUntil(() => host!.snapshot().linkLocal.state === 'preferred', { timeoutMs: 5000, what: `${LL} to pass DAD` });
     // peer0's own link-local needs DAD too before it can send.
-    await waitUntil(async () => !(await run(['ip', '-6', 'addr', 'show', 'dev', 'peer0', 'tentative'], { ns: NS })).stdout.trim(), { timeoutMs: 5000, what: 'peer0 to finish DAD' });
+    await waitUntil(async () => !(await run(['ip', '-6', 'addr', 'show', 'dev', 'peer0', 'tentative'], { ns: NS })).stdout.trim(), {
+      timeoutMs: 5000,
+      what: 'peer0 to finish DAD',
+    });
     const ping = await run(['ping', '-6', '-c1', '-W2', `${LL}%peer0`], { ns: NS, allowFailure: true });
     expect(ping.exitCode, ping.stdout + ping.stderr).to.equal(0);
     const neigh = await run(['ip', '-6', 'neigh', 'show', 'dev', 'peer0', LL], { ns: NS });
@@ -122,7 +128,10 @@ describe('synthetic host against a kernel bridge and peer', function () {
       expect(sender.send(dadProbe(prober, ll2)), 'send the probe for its address').to.equal(true);
       await waitUntil(() => host2.snapshot().linkLocal.state === 'duplicate', { timeoutMs: 900, what: `${ll2} to become duplicate on another node's probe` });
       const foreignGroup = macToBytes(multicastMac(solicitedNodeAddress(foreign)));
-      await waitUntil(() => captured.some((f) => f.subarray(0, 6).equals(foreignGroup)), { timeoutMs: 5000, what: 'the foreign probe in the capture on syn1 (flooded to the port)' });
+      await waitUntil(() => captured.some((f) => f.subarray(0, 6).equals(foreignGroup)), {
+        timeoutMs: 5000,
+        what: 'the foreign probe in the capture on syn1 (flooded to the port)',
+      });
       // Sent first, the foreign probe would have been read before the one that made ll2 duplicate.
       expect(host2.snapshot().counters.notForUs, 'frames the host read that were not for it').to.equal(0);
       expect((await txDropped('syn1')) - dropsBefore, 'syn1 tx_dropped (stopped by the filter)').to.be.at.least(1);

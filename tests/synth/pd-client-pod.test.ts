@@ -23,7 +23,6 @@ import { linkLocalAddress } from '../../harness/addr/slaac.ts';
 import { relayRoutes } from '../../harness/probe/dhcp.ts';
 import { PdClient, type PdSnapshot } from '../../harness/synth/pd-client.ts';
 
-
 /** A locally administered MAC of this run (02:5d:…). */
 const freshMac = () => formatMac(Buffer.concat([Buffer.of(0x02, 0x5d), randomBytes(4)]));
 
@@ -49,10 +48,21 @@ describe('synthetic PD client against Kea and the relays in a real pod', functio
   }
 
   const until = (client: PdClient, ok: (s: PdSnapshot) => boolean, what: string, timeoutMs = 20_000) =>
-    waitUntil(() => (ok(client.snapshot()) ? client.snapshot() : undefined), { timeoutMs, what: () => `${what} (client: ${JSON.stringify(client.snapshot())})` });
+    waitUntil(() => (ok(client.snapshot()) ? client.snapshot() : undefined), {
+      timeoutMs,
+      what: () => `${what} (client: ${JSON.stringify(client.snapshot())})`,
+    });
 
   /** The routes a router's relay installed via `via`, sorted. */
-  const routesVia = async (via: string) => Promise.all(plan.routers.map(async (r) => (await relayRoutes(r)).filter((x) => x.via === via).map((x) => x.prefix).sort()));
+  const routesVia = async (via: string) =>
+    Promise.all(
+      plan.routers.map(async (r) =>
+        (await relayRoutes(r))
+          .filter((x) => x.via === via)
+          .map((x) => x.prefix)
+          .sort(),
+      ),
+    );
 
   before(async function () {
     // Security groups would only know the pod file's instances; this port is the test's own.

@@ -67,7 +67,12 @@ describe('synthetic instances in a real pod', function () {
 
   it('the hypervisor kernel has each TAP in cloudbr0, up, with IPv6 off on the port', async () => {
     const ns = namespaceName(runName, HV);
-    const ports = await ipJson<Array<{ ifname: string; master?: string; operstate: string; flags: string[] }>>(ns, ['link', 'show', 'master', BRIDGES.hypervisor]);
+    const ports = await ipJson<Array<{ ifname: string; master?: string; operstate: string; flags: string[] }>>(ns, [
+      'link',
+      'show',
+      'master',
+      BRIDGES.hypervisor,
+    ]);
     for (const i of INSTANCES) {
       const port = ports.find((p) => p.ifname === i.port);
       expect(port, `${i.port} in ${BRIDGES.hypervisor}`).to.not.equal(undefined);
@@ -84,14 +89,18 @@ describe('synthetic instances in a real pod', function () {
     const snaps = await waitUntil(
       async () => {
         const s = await snapshots();
-        const done = INSTANCES.every((i) => s.get(i.name)?.addresses.some((a) => a.origin === 'slaac' && a.state === 'preferred') && s.get(i.name)!.defaultRouters.length === 2);
+        const done = INSTANCES.every(
+          (i) => s.get(i.name)?.addresses.some((a) => a.origin === 'slaac' && a.state === 'preferred') && s.get(i.name)!.defaultRouters.length === 2,
+        );
         return done && s;
       },
       { timeoutMs: 20_000, what: 'both synthetic instances to hold a preferred SLAAC address and two default routers' },
     );
     for (const i of INSTANCES) {
       const s = snaps.get(i.name)!;
-      expect(s.addresses.filter((a) => a.origin === 'slaac').map((a) => [a.address, a.prefixLength])).to.deep.equal([[slaacAddress(plan.pod.pod.l2Prefix, i.mac), 64]]);
+      expect(s.addresses.filter((a) => a.origin === 'slaac').map((a) => [a.address, a.prefixLength])).to.deep.equal([
+        [slaacAddress(plan.pod.pod.l2Prefix, i.mac), 64],
+      ]);
       expect(s.linkLocal.state).to.equal('preferred');
       expect(s.defaultRouters.map((r) => [r.address, r.mac]).sort()).to.deep.equal(routers);
       expect(s.counters.malformed).to.equal(0);
@@ -142,7 +151,10 @@ describe('synthetic instances in a real pod', function () {
     const answer = await synthCommand(socket(), 'release', { name: i!.name });
     expect(answer.result, answer.text).to.equal(0);
     for (const r of plan.routers) {
-      await waitUntil(async () => !(await relayRoutes(r)).some((x) => x.prefix === prefix), { timeoutMs: 10_000, what: `${r.name} to drop ${prefix} after the Release` });
+      await waitUntil(async () => !(await relayRoutes(r)).some((x) => x.prefix === prefix), {
+        timeoutMs: 10_000,
+        what: `${r.name} to drop ${prefix} after the Release`,
+      });
     }
     // The other instance keeps its route: the Release was for one prefix only.
     const other = reserved.get(INSTANCES[1]!.mac)![0]!;

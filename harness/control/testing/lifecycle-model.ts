@@ -38,7 +38,12 @@ export async function runLifecycle(store: ReservationStore, steps: Step[], o: Mo
   const opts = { quarantineMs: o.quarantineMs, now: clock };
   const capacity = Number(pool.subprefixCount(o.length));
   const rebuild = async () =>
-    Allocator.fromReserved(pool, o.length, (await store.list()).flatMap((r) => r.prefixes), { ...opts, quarantined: await store.quarantined() });
+    Allocator.fromReserved(
+      pool,
+      o.length,
+      (await store.list()).flatMap((r) => r.prefixes),
+      { ...opts, quarantined: await store.quarantined() },
+    );
   let alloc = await rebuild();
   /** Model: live instances (MAC → indices) and, per index, the time before which it must not be handed out. */
   const live = new Map<string, number[]>();
@@ -61,7 +66,10 @@ export async function runLifecycle(store: ReservationStore, steps: Step[], o: Mo
       serial++;
       // The reservation is written in one step; the prefixes are the allocator's until then.
       await store.put([{ mac, prefixes: prefixes.map(String) }]);
-      live.set(mac, prefixes.map((p) => Number(pool.indexOf(p))));
+      live.set(
+        mac,
+        prefixes.map((p) => Number(pool.indexOf(p))),
+      );
     } else if (step.op === 'destroy') {
       const macs = [...live.keys()];
       if (!macs.length) continue;
@@ -70,7 +78,10 @@ export async function runLifecycle(store: ReservationStore, steps: Step[], o: Mo
       // Destroy: the store forgets the reservation and records the quarantine in one step, then the allocator.
       const until = alloc.quarantineEnd();
       await store.remove([mac], { until, now });
-      alloc.release(indices.map((i) => pool.carve(o.length, i)), until);
+      alloc.release(
+        indices.map((i) => pool.carve(o.length, i)),
+        until,
+      );
       live.delete(mac);
       for (const i of indices) blockedUntil.set(i, until);
     } else if (step.op === 'advance') {

@@ -1,5 +1,13 @@
 /** A ReservationStore in memory, for the allocator's property tests: same merge rules as the real stores. */
-import { canonicalReservations, mergeReservations, nextQuarantine, type Quarantined, type QuarantineOptions, type Reservation, type ReservationStore } from '../reservation-store.ts';
+import {
+  canonicalReservations,
+  mergeReservations,
+  nextQuarantine,
+  type Quarantined,
+  type QuarantineOptions,
+  type Reservation,
+  type ReservationStore,
+} from '../reservation-store.ts';
 import { parseMac } from '../../addr/mac.ts';
 
 export class MemoryStore implements ReservationStore {

@@ -25,8 +25,7 @@ export const u16Arb = fc.integer({ min: 0, max: 0xffff });
 export const u32Arb = fc.integer({ min: 0, max: 0xffffffff });
 
 export const bytesArb = (maxLength = 24): fc.Arbitrary<Buffer> => fc.uint8Array({ maxLength }).map((b) => Buffer.from(b));
-export const colonHexArb = (minLength: number, maxLength: number): fc.Arbitrary<string> =>
-  fc.uint8Array({ minLength, maxLength }).map(hexColon);
+export const colonHexArb = (minLength: number, maxLength: number): fc.Arbitrary<string> => fc.uint8Array({ minLength, maxLength }).map(hexColon);
 export const macArb = colonHexArb(6, 6);
 
 /** Canonical IPv6 text; zero groups are frequent so "::" compression is exercised. */
@@ -101,8 +100,7 @@ export function dhcpv6OptionArbs(depth = 2): OptionArbs {
   return arbs;
 }
 
-export const dhcpv6OptionArb = (depth = 2): fc.Arbitrary<Dhcpv6Option> =>
-  fc.oneof(...(Object.values(dhcpv6OptionArbs(depth)) as fc.Arbitrary<Dhcpv6Option>[]));
+export const dhcpv6OptionArb = (depth = 2): fc.Arbitrary<Dhcpv6Option> => fc.oneof(...(Object.values(dhcpv6OptionArbs(depth)) as fc.Arbitrary<Dhcpv6Option>[]));
 
 export const dhcpv6OptionsArb = (depth = 2): fc.Arbitrary<Dhcpv6Option[]> => fc.array(dhcpv6OptionArb(depth), { maxLength: 4 });
 
@@ -132,5 +130,4 @@ export const unknownMessageArb: fc.Arbitrary<UnknownMessage> = fc.record({
   body: bytesArb(),
 });
 
-export const dhcpv6MessageArb = (depth = 2): fc.Arbitrary<Dhcpv6Message> =>
-  fc.oneof(clientServerMessageArb(depth), relayMessageArb(depth), unknownMessageArb);
+export const dhcpv6MessageArb = (depth = 2): fc.Arbitrary<Dhcpv6Message> => fc.oneof(clientServerMessageArb(depth), relayMessageArb(depth), unknownMessageArb);

@@ -166,7 +166,11 @@ export function wellFormedIcmpv6(m: Icmpv6Message): Icmpv6Message {
       return { ...m, options: m.options.map(wellFormedNdOption) };
     // Wireshark reads a 4-byte message-specific word in every type (RFC 4443 §2.1 format).
     case 'unknown':
-      return { ...m, icmpType: opaqueCode(m.icmpType, WIRESHARK_ICMPV6_TYPES, 5, 99), body: Buffer.concat([m.body, Buffer.alloc(Math.max(0, 4 - m.body.length))]) };
+      return {
+        ...m,
+        icmpType: opaqueCode(m.icmpType, WIRESHARK_ICMPV6_TYPES, 5, 99),
+        body: Buffer.concat([m.body, Buffer.alloc(Math.max(0, 4 - m.body.length))]),
+      };
     default:
       return m;
   }

@@ -10,8 +10,7 @@ import { ND_OPTION_NUMBERS, type NdOption } from '../nd-options.ts';
 
 type ByType<U extends { type: string }> = { [K in U['type']]: fc.Arbitrary<Extract<U, { type: K }>> };
 
-export const arbBytes = (minLength: number, maxLength: number): fc.Arbitrary<Buffer> =>
-  fc.uint8Array({ minLength, maxLength }).map((a) => Buffer.from(a));
+export const arbBytes = (minLength: number, maxLength: number): fc.Arbitrary<Buffer> => fc.uint8Array({ minLength, maxLength }).map((a) => Buffer.from(a));
 
 /** Canonical RFC 5952 text of 16 random bytes. */
 export const arbIpv6Address: fc.Arbitrary<string> = arbBytes(16, 16).map((b) => ipv6FromBytes(b));
@@ -26,10 +25,7 @@ const code = fc.oneof({ arbitrary: fc.constant(0), weight: 3 }, { arbitrary: u8,
 const alignedPayload = (headerBytes: number, maxUnits: number) =>
   fc.integer({ min: headerBytes === 2 ? 1 : 0, max: maxUnits }).chain((n) => arbBytes(8 * n - headerBytes, 8 * n - headerBytes));
 
-const linkLayerAddress = fc.oneof(
-  { arbitrary: arbBytes(6, 6), weight: 4 },
-  { arbitrary: alignedPayload(2, 3), weight: 1 },
-).map(hexColon);
+const linkLayerAddress = fc.oneof({ arbitrary: arbBytes(6, 6), weight: 4 }, { arbitrary: alignedPayload(2, 3), weight: 1 }).map(hexColon);
 
 const knownOptionTypes = new Set<number>(Object.values(ND_OPTION_NUMBERS));
 const knownMessageTypes = new Set<number>(Object.values(ICMPV6_TYPE_NUMBERS));

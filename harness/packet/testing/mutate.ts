@@ -35,7 +35,9 @@ const MUTATIONS: Array<(buf: Buffer, rng: Rng, other: Buffer) => Buffer> = [
   (buf, rng, other) => Buffer.concat([buf.subarray(0, rng.int(buf.length + 1)), other.subarray(rng.int(other.length + 1))]), // splice
   function insertOrDelete(buf, rng) {
     const at = rng.int(buf.length + 1);
-    return rng.int(2) ? Buffer.concat([buf.subarray(0, at), rng.bytes(1 + rng.int(8)), buf.subarray(at)]) : Buffer.concat([buf.subarray(0, at), buf.subarray(at + 1 + rng.int(8))]);
+    return rng.int(2)
+      ? Buffer.concat([buf.subarray(0, at), rng.bytes(1 + rng.int(8)), buf.subarray(at)])
+      : Buffer.concat([buf.subarray(0, at), buf.subarray(at + 1 + rng.int(8))]);
   },
 ];
 
