@@ -23,7 +23,7 @@ import { readPcap } from '../../harness/packet/pcap.ts';
 import { decodeFrame } from '../../harness/packet/frame.ts';
 import type { RunStatus } from '../../netns/inspect.ts';
 
-const ROOT = new URL('..', import.meta.url).pathname;
+const ROOT = new URL('../../', import.meta.url).pathname;
 const RUN = `t-inspcli-${randomBytes(3).toString('hex')}`;
 const pod = loadPodFile(DEFAULT_POD_FILE);
 const plan = buildPlan(pod, RUN);
