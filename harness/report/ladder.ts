@@ -7,6 +7,7 @@ import { decodeFrame, type DecodedFrame } from '../packet/frame.ts';
 import { DecodeError } from '../packet/errors.ts';
 import type { Plan } from '../pod/plan.ts';
 import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS, ALL_NODES, ALL_ROUTERS } from '../packet/constants.ts';
+import { PROTO } from '../packet/ipv6.ts';
 
 /** Names for the pod's MACs and addresses: routers, instances, Kea, core. */
 export function endpointNames(plan: Plan): Map<string, string> {
@@ -27,10 +28,26 @@ function what(f: DecodedFrame): string {
     return `DHCPv6 ${f.dhcpv6.type}${inner && 'message' in inner ? `(${inner.message.type})` : ''}`;
   }
   if (f.icmpv6) return `ICMPv6 ${f.icmpv6.type}${'target' in f.icmpv6 ? ` ${f.icmpv6.target}` : ''}`;
-  if (f.udp) return `UDP ${f.udp.srcPort}→${f.udp.dstPort}`;
+  if (f.udp) return `UDP ${f.udp.srcPort} → ${f.udp.dstPort}`;
   const frag = f.extensions?.find((e) => e.type === 'fragment');
-  if (frag) return `fragment offset ${frag.offset}${frag.more ? ' (more)' : ''}`;
-  return f.ipv6 ? `protocol ${f.protocol}` : `ethertype 0x${f.ethernet.etherType.toString(16)}`;
+  if (frag && (frag.offset > 0 || frag.more)) return `fragment offset ${frag.offset}${frag.more ? ' (more)' : ''}`;
+  if (f.protocol === PROTO.tcp && f.payload && f.payload.length >= 20) return tcpSummary(f.payload);
+  return f.ipv6 ? `IP protocol ${f.protocol}` : `ethertype 0x${f.ethernet.etherType.toString(16)}`;
+}
+
+const TCP_FLAGS: Array<[number, string]> = [
+  [0x02, 'SYN'],
+  [0x10, 'ACK'],
+  [0x01, 'FIN'],
+  [0x04, 'RST'],
+  [0x08, 'PSH'],
+  [0x20, 'URG'],
+];
+
+/** "TCP SYN 40000 → 22" from the TCP header the codecs leave as payload (RFC 9293 §3.1). */
+export function tcpSummary(header: Buffer): string {
+  const flags = TCP_FLAGS.filter(([bit]) => header[13]! & bit).map(([, name]) => name);
+  return `TCP ${flags.join('+') || 'no flags'} ${header.readUInt16BE(0)} → ${header.readUInt16BE(2)}`;
 }
 
 export function packetLadder(pcapPath: string, names: Map<string, string>, limit = 40): string[] {

@@ -8,6 +8,9 @@ import { markdownSummary } from './markdown.ts';
 import { htmlReport } from './html.ts';
 import { writeReports } from './artifacts.ts';
 import { packetLadder } from './ladder.ts';
+import { writePcap } from '../packet/pcap.ts';
+import { buildFrame } from '../packet/frame.ts';
+import { tcpSyn, udpDatagram } from '../packet/builders.ts';
 
 const GOLDEN = new URL('../../fixtures/golden/link.pcap', import.meta.url).pathname;
 const names = new Map([
@@ -51,6 +54,17 @@ describe('reports', () => {
     ).to.equal(true);
     expect(ladder.some((l) => /server\s+→ client\s+DHCPv6 advertise/.test(l))).to.equal(true);
     expect(ladder.at(-1)).to.match(/more frames in/);
+  });
+
+  it('names transport protocols and ports: TCP flags, UDP ports, other protocols by number', () => {
+    const w = { mac: '02:00:00:00:00:01', src: '2001:db8::1', dst: '2001:db8::2', dstMac: '02:00:00:00:00:02' };
+    const file = join(mkdtempSync(join(tmpdir(), 'v6pod-ladder-')), 'transport.pcap');
+    const other = { ...udpDatagram(w), udp: undefined, protocol: 253, payload: Buffer.alloc(4) };
+    writePcap(file, [tcpSyn({ ...w, sport: 40000, dport: 22 }), udpDatagram({ ...w, sport: 40001, dport: 53 }), other].map(buildFrame));
+    const ladder = packetLadder(file, new Map());
+    expect(ladder[0]).to.match(/TCP SYN 40000 → 22$/);
+    expect(ladder[1]).to.match(/UDP 40001 → 53$/);
+    expect(ladder[2]).to.match(/IP protocol 253$/);
   });
 
   it('Markdown and HTML show the table by area and each failure with expected, seen and the ladder', () => {
