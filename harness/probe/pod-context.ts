@@ -7,11 +7,21 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Plan } from '../pod/plan.ts';
 
-let current: { plan: Plan; artifacts: string } | undefined;
+/** What the run selected: its profile and `--grep`, so work shared by many scenarios is done only for those that run. */
+export interface RunSelection {
+  profile: 'quick' | 'full' | 'scale';
+  grep?: RegExp;
+}
 
-export function setCurrentPod(plan: Plan, artifacts: string): void {
+let current: { plan: Plan; artifacts: string; selection: RunSelection } | undefined;
+
+export function setCurrentPod(plan: Plan, artifacts: string, selection: RunSelection = { profile: 'full' }): void {
   mkdirSync(artifacts, { recursive: true });
-  current = { plan, artifacts };
+  current = { plan, artifacts, selection };
+}
+
+export function runSelection(): RunSelection {
+  return current?.selection ?? { profile: 'full' };
 }
 
 export function clearCurrentPod(): void {

@@ -30,9 +30,24 @@ export interface ScenarioMeta {
   proves: string;
   /** Only in the full profile (slow: real timers, daemon restarts). */
   slow?: boolean;
+  /** Not in the quick profile's sample (one cell of a matrix whose sample covers every row and column). */
+  notInQuickSample?: boolean;
+  /** A cell of a matrix (the security-group threat matrix): reports draw these as a table. */
+  matrix?: { row: string; column: string; expect: string };
 }
 
 const registry: ScenarioMeta[] = [];
+/** Evidence files a scenario shares with others (one capture window proves many matrix cells). */
+const evidence = new Map<string, string[]>();
+
+/** Records pcaps (paths in the run's artifacts) as evidence of scenario `id`, besides those named after it. */
+export function attachEvidence(id: string, files: readonly string[]): void {
+  evidence.set(id, [...new Set([...(evidence.get(id) ?? []), ...files])]);
+}
+
+export function evidenceOf(id: string): readonly string[] {
+  return evidence.get(id) ?? [];
+}
 
 export function scenarioRegistry(): readonly ScenarioMeta[] {
   return registry;

@@ -5,6 +5,7 @@
  */
 import { pathToFileURL } from 'node:url';
 import { scenarioFiles, type ScenarioMeta } from '../probe/scenario.ts';
+import { matrixCatalogue } from './matrix-doc.ts';
 
 export const CONFORMANCE_DOC = new URL('../../docs/conformance.md', import.meta.url).pathname;
 
@@ -14,6 +15,7 @@ const AREAS: Record<string, string> = {
   PD: 'Prefix delegation',
   RELAY: 'The routers’ DHCPv6 relay',
   SG: 'Security groups',
+  SGM: 'Security-group threat matrix (generated from the policy)',
   SCALE: 'Every instance of a large pod (`--profile scale`, scenarios/scale/)',
 };
 
@@ -46,10 +48,15 @@ export function renderConformanceDoc(metas: readonly ScenarioMeta[]): string {
     '',
     '<!-- Generated from the scenarios in scenarios/*.scenario.ts and scenarios/scale/; regenerate with `V6POD_UPDATE_DOCS=1 npx mocha harness/report/conformance-doc.test.ts`. -->',
     '',
-    `${metas.length} scenarios. \`v6pod test --grep ID\` runs one.`,
+    `${metas.filter((m) => !m.matrix).length} scenarios and ${metas.filter((m) => m.matrix).length} matrix cells. \`v6pod test --grep ID\` runs one.`,
   ];
   for (const [area, list] of byArea) {
-    lines.push('', `## ${AREAS[area] ?? area}`, '', '| ID | Scenario | Reference | Proves |', '|---|---|---|---|');
+    lines.push('', `## ${AREAS[area] ?? area}`, '');
+    if (list.every((m) => m.matrix)) {
+      lines.push(...matrixCatalogue());
+      continue;
+    }
+    lines.push('| ID | Scenario | Reference | Proves |', '|---|---|---|---|');
     for (const m of [...list].sort((a, b) => a.id.localeCompare(b.id))) lines.push(`| ${m.id} | ${cell(m.title)} | ${cell(m.reference)} | ${cell(m.proves)} |`);
   }
   return `${lines.join('\n')}\n`;

@@ -5,7 +5,7 @@
  */
 import Mocha from 'mocha';
 import { readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { copyRunLogs } from '../../netns/run-state.ts';
 import { up } from '../../netns/realize.ts';
 import { teardownRun } from '../../netns/teardown.ts';
@@ -17,7 +17,7 @@ import { run } from '../os/exec.ts';
 import { makeDir, UsageError } from '../os/usage-error.ts';
 import { clearCurrentPod, setCurrentPod } from '../probe/pod-context.ts';
 import { ProbeAgent } from '../probe/agent-client.ts';
-import { scenarioFiles, scenarioOf } from '../probe/scenario.ts';
+import { evidenceOf, scenarioFiles, scenarioOf } from '../probe/scenario.ts';
 import { areaOf, totalsOf, type RunResult, type ScenarioResult } from './result.ts';
 import { endpointNames, packetLadder } from './ladder.ts';
 
@@ -71,13 +71,17 @@ async function runScenarios(plan: Plan, artifacts: string, opts: ConformanceRunO
   const mocha = new Mocha({ reporter: Mocha.reporters.Base, timeout: 60_000, ...(opts.grep ? { grep: opts.grep } : {}) });
   scenarioFiles(opts.profile === 'scale' ? 'scale' : 'conformance').forEach((f) => mocha.addFile(f));
   await mocha.loadFilesAsync();
+  // Scenarios that share work (the matrix's capture windows) do it only for what this run selects: the grep as mocha applies it.
+  const grep = mocha.options.grep;
+  if (grep instanceof RegExp) setCurrentPod(plan, artifacts, { profile: opts.profile, grep });
   const shard = parseShard(opts.shard);
   if (shard) keepShard(mocha.suite, shard);
   const names = endpointNames(plan);
   const results: ScenarioResult[] = [];
   const record = (t: Mocha.Runnable, verdict: ScenarioResult['verdict'], err?: Error & { expected?: unknown; actual?: unknown; showDiff?: boolean }) => {
     const meta = scenarioOf(t.title) ?? { id: t.title.split(' ')[0]!, title: t.title, reference: '', proves: '' };
-    const pcaps = readdirSync(artifacts).filter((f) => f.startsWith(`${meta.id}`) && f.endsWith('.pcap'));
+    const named = readdirSync(artifacts).filter((f) => f.startsWith(`${meta.id}`) && f.endsWith('.pcap'));
+    const pcaps = [...new Set([...named, ...evidenceOf(meta.id).map((f) => relative(artifacts, f))])];
     const result: ScenarioResult = { ...meta, area: areaOf(meta.id), verdict, durationMs: t.duration ?? 0, pcaps };
     if (err) {
       result.failure = {
@@ -85,10 +89,6 @@ async function runScenarios(plan: Plan, artifacts: string, opts: ConformanceRunO
         ...(err.showDiff !== false && err.expected !== undefined ? { expected: JSON.stringify(err.expected), actual: JSON.stringify(err.actual) } : {}),
       };
       result.ladders = Object.fromEntries(pcaps.map((p) => [p, packetLadder(join(artifacts, p), names)]));
-    } else if (verdict === 'pass' && !opts.keepArtifacts) {
-      // Evidence is kept for failures; passes keep theirs only with --keep-artifacts.
-      for (const p of pcaps) rmSync(join(artifacts, p), { force: true });
-      result.pcaps = [];
     }
     results.push(result);
   };
@@ -96,7 +96,7 @@ async function runScenarios(plan: Plan, artifacts: string, opts: ConformanceRunO
     const runner = mocha.run(() => done());
     runner.on('test', (t) => {
       const meta = scenarioOf(t.title);
-      if (meta?.slow && opts.profile === 'quick') t.pending = true;
+      if ((meta?.slow || meta?.notInQuickSample) && opts.profile === 'quick') t.pending = true;
     });
     runner.on('pass', (t) => {
       record(t, 'pass');
@@ -111,7 +111,21 @@ async function runScenarios(plan: Plan, artifacts: string, opts: ConformanceRunO
       process.stdout.write(`  - ${t.title} (skipped)\n`);
     });
   });
+  if (!opts.keepArtifacts) dropPassingEvidence(artifacts, results);
   return { results, seconds: (Date.now() - started) / 1000 };
+}
+
+/**
+ * Evidence is kept for failures; passes keep theirs only with --keep-artifacts. A capture shared by
+ * several scenarios (one window proving many matrix cells) stays while any of them failed.
+ */
+function dropPassingEvidence(artifacts: string, results: ScenarioResult[]): void {
+  const failing = new Set(results.filter((r) => r.verdict === 'fail').flatMap((r) => r.pcaps));
+  for (const r of results) {
+    if (r.verdict !== 'pass') continue;
+    for (const p of r.pcaps) if (!failing.has(p)) rmSync(join(artifacts, p), { force: true });
+    r.pcaps = [];
+  }
 }
 
 /** The topology as SVG (Graphviz) and the daemons' logs, next to the reports. */
@@ -139,7 +153,7 @@ export async function conformanceRun(pod: Pod, opts: ConformanceRunOptions, say:
     const { plan } = await up(pod, runName, { podFile: resolve(opts.podFile), owner: opts.keep ? null : process.pid, progress: say });
     upSeconds = (Date.now() - started) / 1000;
     say(`pod ${runName} ready in ${upSeconds.toFixed(2)} s; running scenarios`);
-    setCurrentPod(plan, artifacts);
+    setCurrentPod(plan, artifacts, { profile: opts.profile });
     scenarios = await runScenarios(plan, artifacts, opts);
     await saveEvidence(plan, artifacts);
   } finally {

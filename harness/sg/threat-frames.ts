@@ -195,7 +195,8 @@ function egressFrame(row: string, ids: Identities, f: Forge, tag: number): Frame
   const tlla: NdOption = { type: 'target-link-layer-address', address: lla };
   switch (row) {
     case 'rs':
-      return routerSolicitation({ ...wire, src: f.src ?? s.linkLocal, options: [slla, nonce(tag)] });
+      // From :: an RS carries no source link-layer address (RFC 4861 §4.1).
+      return routerSolicitation({ ...wire, src: f.src ?? s.linkLocal, options: f.src === '::' ? [nonce(tag)] : [slla, nonce(tag)] });
     case 'ns-resolution':
       return neighborSolicitation({ ...wire, target: other ? ids.other.slaac : ids.router.linkLocal, options: [slla, nonce(tag)] });
     case 'ns-nud': {

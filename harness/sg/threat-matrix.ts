@@ -202,7 +202,11 @@ export function policyFor(r: MatrixRow, c: MatrixColumn): CellPolicy | undefined
     case 'src-unspecified':
       if (r.id === 'ns-dad') return undefined; // its honest source is ::
       if (r.id === 'mldv2-report') return pass('an MLDv2 report may come from :: while the link-local is tentative', 'RFC 3810 §5.2.13');
-      return drop(':: is a source only for DAD probes and early MLDv2 reports', 'RFC 4862 §5.4.2; RFC 3810 §5.2.13; RFC 4291 §2.5.2');
+      if (r.id === 'rs') return pass('a Router Solicitation may come from :: before an address is assigned (then without SLLA)', 'RFC 4861 §4.1, §6.3.7');
+      return drop(
+        ':: is a source only for DAD probes, early Router Solicitations and early MLDv2 reports',
+        'RFC 4862 §5.4.2; RFC 4861 §4.1; RFC 3810 §5.2.13; RFC 4291 §2.5.2',
+      );
     case 'lla-other':
       if (!ND_WITH_LLA.has(r.id)) return undefined;
       return drop(
