@@ -119,10 +119,17 @@ export function egressRules(inst: SgInstance): Array<[string, 'accept' | 'drop',
     [`ether saddr != ${inst.mac}`, 'drop', 'mac-spoof'],
     // v6pod pods are IPv6-only: ARP and IPv4 have no business on the port.
     ['ether type != ip6', 'drop', 'not-ipv6'],
+    // Every ND message is sent with hop limit 255 (RFC 4861 §6.1.1, §7.1.1): anything else was forged.
+    ['icmpv6 type { nd-router-solicit, nd-router-advert, nd-neighbor-solicit, nd-neighbor-advert, nd-redirect } ip6 hoplimit != 255', 'drop', 'nd-hop-limit'],
+    // An upper-layer header pushed out of the first fragment by extension headers inside the fragmentable part
+    // (RFC 7112, RFC 7113 §3) hides what the packet is: the fragment header (right after IPv6) naming another extension header.
+    ['ip6 nexthdr 44 @nh,320,8 { 0, 43, 60 }', 'drop', 'fragmented-header-chain'],
     // `::` only for DAD of its own addresses (RFC 4862 §5.4.2; a DAD probe for another's address would
-    // make that one give its address up) and MLD reports sent before it has a link-local (RFC 3810 §5.2.13).
+    // make that one give its address up), MLD reports and RSs sent before it has a link-local (RFC 3810 §5.2.13).
     [`ip6 saddr :: icmpv6 type nd-neighbor-solicit @th,64,128 ${own}`, 'accept', 'dad'],
     ['ip6 saddr :: icmpv6 type mld2-listener-report', 'accept', 'mld-unspecified'],
+    // An RS may come from :: before the instance has an address (RFC 4861 §4.1, §6.3.7).
+    ['ip6 saddr :: icmpv6 type nd-router-solicit', 'accept', 'rs-unspecified'],
     ['ip6 saddr ::', 'drop', 'unspecified-source'],
     [`iifname . ip6 saddr != @${chainsOf(inst.name).src}`, 'drop', 'source-spoof'],
     // ND and everything else on link-local is never fragmented (RFC 6980 §5); this also stops RAs

@@ -100,9 +100,10 @@ function forgeOf(cell: MatrixCell, ids: Identities, tag: number): Forge {
     case 'hop-limit':
       return { hopLimit: 64 };
     case 'hop-by-hop':
-    case 'header-in-second-fragment':
       return { extensions: [padded('hop-by-hop')] };
+    // RFC 7113 §3: a Destination Options header in the first fragment pushes the upper-layer header into the second.
     case 'destination-options':
+    case 'header-in-second-fragment':
       return { extensions: [padded('destination-options')] };
     case 'atomic-fragment':
       return { extensions: [{ type: 'fragment', offset: 0, more: false, identification: tag }] };
@@ -380,7 +381,8 @@ export function controlRowOf(row: MatrixRow): string {
       return 'echo-request';
     default:
       if (row.kind === 'forbidden') return 'dhcpv6-solicit';
-      if (row.direction === 'ingress') return 'in-echo-request';
+      // An NS for the instance's own address reaches it under every policy variant.
+      if (row.direction === 'ingress') return 'in-ns';
       return row.id;
   }
 }
