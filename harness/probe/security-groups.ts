@@ -11,7 +11,7 @@ import { readState } from '../../netns/run-state.ts';
 import { hypervisorRef, type SgDriver } from '../sg/driver.ts';
 import { driverFor, podInstanceModels } from '../sg/pod-groups.ts';
 import { bridgeTablePresent, chainsOf } from '../sg/nft-driver.ts';
-import { ruleCounters, sourceSetsAdmitting } from '../sg/nft-inspect.ts';
+import { dropCounterTotal, ruleCounters, sourceSetsAdmitting } from '../sg/nft-inspect.ts';
 import { parseRule, type SgInstance } from '../sg/model.ts';
 import type { InstancePlan } from '../pod/plan.ts';
 
@@ -105,4 +105,17 @@ export async function ruleCount(inst: string | InstancePlan, rule: string, direc
   const count = (await ruleCounters(ns, chain)).get(rule);
   if (count === undefined) throw new Error(`no rule '${rule}' in ${chain} on ${i.hypervisor}`);
   return count;
+}
+
+/**
+ * Packets every drop rule of an instance's chain counted, summed ('out': from it, 'in': to it);
+ * undefined when another driver guards its hypervisor.
+ */
+export async function dropCount(inst: string | InstancePlan, direction: 'out' | 'in'): Promise<number | undefined> {
+  const i = instance(inst);
+  const ns = hypervisorNs(i.hypervisor);
+  const chain = chainsOf(i.name)[direction];
+  const total = await dropCounterTotal(ns, chain);
+  if (total === undefined && (await bridgeTablePresent(ns))) throw new Error(`no chain ${chain} on ${i.hypervisor}`);
+  return total;
 }

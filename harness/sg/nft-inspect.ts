@@ -8,7 +8,7 @@ import { run } from '../os/exec.ts';
 import { TABLE } from './nft-driver.ts';
 
 interface NftJsonRule {
-  rule?: { chain: string; comment?: string; expr: Array<{ counter?: { packets: number; bytes: number } }> };
+  rule?: { chain: string; comment?: string; expr: Array<{ counter?: { packets: number; bytes: number }; drop?: null }> };
 }
 
 /** Packets counted by each commented rule of a chain, by comment. */
@@ -22,6 +22,18 @@ export async function ruleCounters(ns: string, chain: string): Promise<Map<strin
     out.set(r.rule.comment, (out.get(r.rule.comment) ?? 0) + (counter?.packets ?? 0));
   }
   return out;
+}
+
+/** Packets counted by every rule of a chain whose verdict is drop, summed (commented or not); undefined when there is no such chain. */
+export async function dropCounterTotal(ns: string, chain: string): Promise<number | undefined> {
+  const listed = await run(['nft', '-j', 'list', 'chain', 'bridge', TABLE, chain], { ns, allowFailure: true });
+  if (listed.exitCode !== 0) return undefined;
+  let total = 0;
+  for (const r of (JSON.parse(listed.stdout) as { nftables: NftJsonRule[] }).nftables) {
+    if (!r.rule?.expr.some((e) => 'drop' in e)) continue;
+    total += r.rule.expr.find((e) => e.counter)?.counter?.packets ?? 0;
+  }
+  return total;
 }
 
 /** One element of a set in nft's JSON: an address, a prefix, a range, a concatenation of those, or any of them wrapped with its own counter. */
