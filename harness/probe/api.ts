@@ -16,7 +16,8 @@
  *   the lifecycle    deployVm, destroyVm, withVm
  *   security groups  securityGroupOf, withSecurityGroup, groupsAdmittingSource, securityGroupDriver
  *   ordinary traffic datagramToCore(vm), echoToCore(vm): what cases alter to offend, and their controls
- *   verdicts         expectDelivered, expectDropped (the one drop proof), relayWindow
+ *   verdicts         expectDelivered, expectDropped (the one drop proof), relayWindow;
+ *                    proveBatch / proveBatches: that proof for many cells per window, as outcomes
  *   watching         watch / watching(where, traffic); matching frames: FramePattern, dhcpv6Of,
  *                    relayMessageOf, relayedOf, icmpv6Of, delegatedIn, remoteIdOf
  *   large pods       sampleInstances, delegationShortfalls, routeShortfalls,
@@ -63,6 +64,7 @@ export {
   type ToolRun,
   type ToolServe,
 } from './traffic-proof.ts';
+export { proveBatch, proveBatches, type BatchProof, type CellOutcome, type ProbeBatch, type ProbeCell, type Seen } from './batch-proof.ts';
 export { relayWindow, eachRouter, type RelayWindow } from './relay-proof.ts';
 export { watch, watching, evidence, type Traffic } from './watch.ts';
 export {
