@@ -8,6 +8,8 @@ import { writeReports } from '../harness/report/artifacts.ts';
 import { conformanceRun, parseShard, type ConformanceRunOptions } from '../harness/report/conformance-run.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
 import { DEFAULT_POD_FILE } from '../harness/pod/pod-file.ts';
+import { POLICY_VARIANTS } from '../harness/sg/threat-matrix.ts';
+import { SG_POLICY_ENV } from '../harness/probe/matrix-run.ts';
 import { loadPod } from './up.ts';
 import { progressPrinter } from './progress.ts';
 
@@ -15,6 +17,7 @@ interface TestOptions extends Omit<ConformanceRunOptions, 'podFile' | 'profile'>
   pod: string;
   profile: string;
   sgDriver?: string;
+  sgPolicy?: string;
 }
 
 const PROFILES = ['quick', 'full', 'scale'] as const;
@@ -35,6 +38,11 @@ export function registerTest(program: Command): void {
     .option('--keep-artifacts', 'keep the captures of passing scenarios too')
     .option('--artifacts <dir>', 'where reports and evidence go (default: artifacts/<run>)')
     .option('--sg-driver <cmd>', 'apply security groups with this external driver instead of the reference one (docs/sg-driver.md)')
+    .option(
+      '--sg-policy <name>',
+      `the security-group policy variant the driver implements, for the threat matrix (${Object.keys(POLICY_VARIANTS).join(', ')}; docs/sg-policy.md)`,
+      'v6pod',
+    )
     .action(async (opts: TestOptions) => {
       const profile = PROFILES.find((p) => p === opts.profile);
       if (!profile) throw new UsageError(`--profile '${opts.profile}' must be quick, full or scale`);
@@ -42,6 +50,9 @@ export function registerTest(program: Command): void {
       assertNetAdmin('v6pod test');
       // The driver every deploy and `up` use in this process (harness/sg/driver.ts driverFor).
       if (opts.sgDriver) process.env.V6POD_SG_DRIVER = opts.sgDriver;
+      if (opts.sgPolicy && !POLICY_VARIANTS[opts.sgPolicy])
+        throw new UsageError(`--sg-policy '${opts.sgPolicy}' must be one of ${Object.keys(POLICY_VARIANTS).join(', ')}`);
+      process.env[SG_POLICY_ENV] = opts.sgPolicy ?? 'v6pod';
       const pod = loadPod(opts.pod);
       const { result, artifacts } = await conformanceRun(pod, { ...opts, podFile: opts.pod, profile }, progressPrinter());
       const paths = writeReports(artifacts, result);

@@ -95,3 +95,4 @@ export type { Capture, CapturedFrame, SeenFrame } from './agent-client.ts';
 export type { DhcpClientResult, DhcpStep, IaPdOutcome, StepOutcome } from './dhcp-client.ts';
 export type { InstancePlan, Plan, RouterPlan } from '../pod/plan.ts';
 export { waitUntil, WaitTimeout } from '../os/wait.ts';
+export { threatMatrixScenarios } from './matrix-run.ts';
