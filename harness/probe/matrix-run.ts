@@ -79,8 +79,8 @@ async function identities(): Promise<{ ids: Identities; attacker: InstancePlan; 
 /** Splits `items` into runs of at most `n`. */
 const chunks = <T>(items: readonly T[], n: number): T[][] => Array.from({ length: Math.ceil(items.length / n) }, (_, i) => items.slice(i * n, (i + 1) * n));
 
-/** Proves `cells` in windows; a cell of two frames (fragments) holds only if both hold. */
-async function proveCells(cells: readonly MatrixCell[]): Promise<Map<string, CellOutcome[]>> {
+/** Proves `cells` in windows; a cell of two frames (fragments) holds only if both hold. Outcomes by cell ID. */
+export async function proveMatrix(cells: readonly MatrixCell[]): Promise<Map<string, CellOutcome[]>> {
   const { ids, attacker, victim } = await identities();
   let tag = (Date.now() % 0x7ffff) * 0x800; // unique bytes across runs on the same pod, too
   const next = () => ++tag;
@@ -146,7 +146,7 @@ export function threatMatrixScenarios(): void {
         matrix: { row: cell.row.id, column: cell.column.id, expect: cell.verdict },
       },
       async () => {
-        proved ??= proveCells(selected(cells, titles, titleOf));
+        proved ??= proveMatrix(selected(cells, titles, titleOf));
         const outcomes = (await proved).get(cell.id);
         expect(outcomes, `${cell.id}: no frame was built for it (the pod lacks what it forges)`).to.not.equal(undefined);
         attachEvidence(
