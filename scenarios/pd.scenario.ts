@@ -184,7 +184,7 @@ describe('PD: prefix delegation', () => {
     {
       id: 'PD-008',
       title: "a lease's expiry removes the prefix's route on both routers",
-      reference: 'RFC 8415 §18.2.10.1 (valid lifetime), §21.22; seed: "Release/expiry removes it" (DESIGN.md)',
+      reference: 'RFC 8415 §18.2.10.1 (valid lifetime), §21.22; seed: "Release/expiry removes it"',
       proves: 'a delegated prefix is routed no longer than its lease is valid, even when the client never releases it',
       slow: true,
     },
@@ -245,7 +245,7 @@ describe('PD: prefix delegation', () => {
     {
       id: 'PD-007',
       title: 'destroy removes the routes on both routers at once; a redeploy with a new DUID gets its reservation',
-      reference: 'seed: "When an Instance is deployed we pick a new /60"; DESIGN.md: an old lease blocks a reservation for a new DUID',
+      reference: 'seed: "When an Instance is deployed we pick a new /60"; docs/facts.md: an old lease blocks a reservation for a new DUID',
       proves: 'destroying an instance deletes its leases and routes (no Release needed), so the same MAC redeployed with a new DUID is served at once',
     },
     async () => {
