@@ -90,7 +90,19 @@ function validateDeploy(state: RunState, spec: DeploySpec): { hv: string; inst: 
     throw new UsageError(`unknown security group '${securityGroup}' (groups: ${Object.keys(pod.securityGroups).join(', ')})`);
   const kind = spec.kind ?? 'namespace';
   if (kind !== 'namespace' && kind !== 'synthetic') throw new UsageError(`--kind '${String(kind)}' must be namespace or synthetic`);
-  return { hv, inst: { name: spec.name, mac, prefixes, securityGroup, kind, dhcp: kind === 'synthetic' } };
+  return {
+    hv,
+    inst: {
+      name: spec.name,
+      mac,
+      prefixes,
+      securityGroup,
+      kind,
+      dhcp: kind === 'synthetic',
+      client: kind === 'synthetic' ? 'synthetic' : 'none',
+      addressing: 'eui64',
+    },
+  };
 }
 
 /**

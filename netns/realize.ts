@@ -1,8 +1,9 @@
 /**
  * `up`: a pod file becomes a running pod. Executes the plan's phases (plan.ts), starts Kea and
  * radvd, brings the instances up, and returns when the pod is ready: Kea's control socket answers
- * and every instance holds its predicted SLAAC address and one default route via each router's
- * link-local. Any failure removes everything this run created before the error is reported.
+ * and every instance holds its predicted SLAAC address (a guest that forms stable-privacy or
+ * temporary addresses: a usable link-local and an address in the pod /64) and one default route via
+ * each router's link-local. Any failure removes everything this run created before the error is reported.
  */
 import { createHash } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
@@ -14,7 +15,8 @@ import { assignPorts, buildPlan, nsShellScript, type InstancePlan, type Plan } f
 import { namespaceName, runDir } from '../harness/pod/names.ts';
 import { copyRunLogs, readState, writeState, type DaemonRecord, type RunState } from './run-state.ts';
 import { teardownRun, v6podNamespaces } from './teardown.ts';
-import { observeAll, usable } from './observe.ts';
+import { observeAll, usable, type ObservedInstance } from './observe.ts';
+import { Prefix } from '../harness/addr/prefix.ts';
 import { waitSwitchesForwarding } from './switches.ts';
 import { startKea } from './daemons/kea.ts';
 import { keaCommand } from '../harness/os/control-socket.ts';
@@ -103,6 +105,7 @@ async function startRelays(plan: Plan, state: RunState): Promise<void> {
 export async function waitInstancesReady(plan: Plan, state: RunState, timeoutMs: number, instances: readonly InstancePlan[] = plan.instances): Promise<void> {
   const pending = new Map(instances.map((i) => [i.name, i]));
   const routers = plan.routers.map((r) => r.linkLocal);
+  const l2 = Prefix.parse(plan.pod.pod.l2Prefix);
   const missing = new Map<string, string>();
   await waitUntil(
     async () => {
@@ -110,11 +113,7 @@ export async function waitInstancesReady(plan: Plan, state: RunState, timeoutMs:
       const seen = await observeAll(plan.run, [...pending.values()]);
       for (const [name, inst] of pending) {
         const o = seen.get(name);
-        const addr = o?.addresses.find((a) => a.address === inst.slaac);
-        const lacking = [
-          ...(addr && usable(addr) ? [] : [`SLAAC address ${inst.slaac}${addr ? ' (still tentative)' : ''}`]),
-          ...routers.filter((ll) => !o?.defaultRoutes.includes(ll)).map((ll) => `default route via ${ll}`),
-        ];
+        const lacking = [...addressesLacking(inst, o, l2), ...routers.filter((ll) => !o?.defaultRoutes.includes(ll)).map((ll) => `default route via ${ll}`)];
         if (lacking.length) missing.set(name, lacking.join(', '));
         else {
           missing.delete(name);
@@ -125,6 +124,22 @@ export async function waitInstancesReady(plan: Plan, state: RunState, timeoutMs:
     },
     { timeoutMs, what: () => `instances to be ready: ${summarize([...missing].map(([n, m]) => `${n} lacks ${m}`))}` },
   );
+}
+
+/**
+ * What an instance still lacks of its addresses. An EUI-64 guest holds the SLAAC address CloudStack
+ * computes. A stable-privacy or temporary guest never holds that one as its source (stable privacy
+ * derives its link-local and SLAAC address from its secret; a temporary guest sources from its
+ * temporary address): it is ready with a usable link-local and a usable address in the pod /64.
+ */
+function addressesLacking(inst: InstancePlan, o: ObservedInstance | undefined, l2: Prefix): string[] {
+  if (inst.addressing === 'eui64') {
+    const addr = o?.addresses.find((a) => a.address === inst.slaac);
+    return addr && usable(addr) ? [] : [`SLAAC address ${inst.slaac}${addr ? ' (still tentative)' : ''}`];
+  }
+  const linkLocal = o?.addresses.some((a) => a.scope === 'link' && usable(a));
+  const global = o?.addresses.some((a) => a.scope === 'global' && usable(a) && l2.containsAddress(a.address));
+  return [...(linkLocal ? [] : ['a usable link-local address']), ...(global ? [] : [`a usable address in ${l2} (${inst.addressing})`])];
 }
 
 /** At most a few of many problems, with how many more there are (1,000 lines name nothing). */

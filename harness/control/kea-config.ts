@@ -50,8 +50,9 @@ export function keaConfig(plan: Plan, reservations: readonly KeaReservation[] = 
       'host-reservation-identifiers': ['hw-address'],
       ...(opts.hostsDatabase ? { 'hosts-database': opts.hostsDatabase } : {}),
       'hooks-libraries': [{ library: keaHook('libdhcp_lease_cmds.so') }],
-      'renew-timer': 1000,
-      'rebind-timer': 2000,
+      // T1 and T2 in every IA_PD (the pod file's kea.renewTimer and kea.rebindTimer).
+      'renew-timer': plan.pod.kea.renewTimer ?? 1000,
+      'rebind-timer': plan.pod.kea.rebindTimer ?? 2000,
       'preferred-lifetime': 3000,
       'valid-lifetime': KEA_VALID_LIFETIME_S,
       // A client may ask for lifetimes down to these in its IAPREFIX hint (expiry scenarios do).

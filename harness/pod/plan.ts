@@ -8,7 +8,8 @@
  *   (daemons: Kea, radvd — see netns/daemons/)
  *   attach   per instance: eth0 up, so its first RS meets a router that is already advertising
  */
-import type { InstanceKind, Pod } from './pod-file.ts';
+import { createHash } from 'node:crypto';
+import type { AddressMode, GuestClient, InstanceKind, Pod } from './pod-file.ts';
 import { namespaceName } from './names.ts';
 import { generateMac } from '../addr/mac.ts';
 import { linkLocalAddress, slaacAddress } from '../addr/slaac.ts';
@@ -83,6 +84,10 @@ export interface InstancePlan {
   securityGroup: string;
   /** Synthetic: runs its DHCPv6 PD client from boot. */
   dhcp: boolean;
+  /** The DHCPv6 client `up` starts in it once its link-local is usable (netns/guest-clients.ts). */
+  client: GuestClient;
+  /** How its kernel forms addresses; only eui64 yields `slaac`, the address CloudStack computes. */
+  addressing: AddressMode;
 }
 
 export interface Plan {
@@ -102,12 +107,30 @@ export interface Plan {
 
 const v6 = (iface: string, key: string, value: number | string) => `net/ipv6/conf/${iface}/${key}=${value}`;
 
-/** Sysctls of an instance's eth0, before it comes up (docs/facts.md): EUI-64, no privacy addresses, RAs accepted. */
-export function instanceSysctls(dad: Pod['pod']['dad']): string[] {
+/**
+ * The RFC 7217 secret of a stable-privacy guest: fixed per pod and instance (as an image's installer
+ * would write it once), in the IPv6 address form the kernel's stable_secret takes.
+ */
+export function stableSecret(podName: string, instance: string): string {
+  const hex = createHash('sha256').update(`v6pod/${podName}/${instance}`).digest('hex').slice(0, 32);
+  return hex.match(/.{4}/g)!.join(':');
+}
+
+/**
+ * Sysctls of an instance's eth0, before it comes up (docs/facts.md): RAs accepted, no forwarding,
+ * and the addressing the guest declares — eui64 (what CloudStack computes: addr_gen_mode=0,
+ * use_tempaddr=0, the default), stable-privacy (RFC 7217: a stable_secret, addr_gen_mode=2; the
+ * link-local is derived from the secret too), temporary (RFC 8981: EUI-64 plus temporary addresses,
+ * preferred as sources: use_tempaddr=2).
+ */
+export function instanceSysctls(dad: Pod['pod']['dad'], addressing: AddressMode = 'eui64', secret = ''): string[] {
   const optimistic = dad === 'optimistic' ? 1 : 0;
+  const mode =
+    addressing === 'stable-privacy'
+      ? [v6('eth0', 'stable_secret', secret), v6('eth0', 'addr_gen_mode', 2), v6('eth0', 'use_tempaddr', 0)]
+      : [v6('eth0', 'addr_gen_mode', 0), v6('eth0', 'use_tempaddr', addressing === 'temporary' ? 2 : 0)];
   return [
-    v6('eth0', 'addr_gen_mode', 0),
-    v6('eth0', 'use_tempaddr', 0),
+    ...mode,
     v6('eth0', 'forwarding', 0),
     v6('eth0', 'accept_ra', 1),
     v6('eth0', 'autoconf', 1),
@@ -195,6 +218,8 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
         prefixes: inst.prefixes,
         securityGroup: inst.securityGroup,
         dhcp: inst.dhcp,
+        client: inst.client,
+        addressing: inst.addressing,
       });
     });
   }
@@ -263,7 +288,7 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
   setup[ns(pod.tor.name)] = l2Switch(pod.tor.name, BRIDGES.tor, portsOf(pod.tor.name));
   for (const h of pod.hypervisors) setup[ns(h.name)] = l2Switch(h.name, BRIDGES.hypervisor, portsOf(h.name));
   for (const inst of instances.filter((i) => i.kind === 'namespace')) {
-    setup[inst.ns] = { sysctls: instanceSysctls(pod.pod.dad), ip: ['link set lo up'] };
+    setup[inst.ns] = { sysctls: instanceSysctls(pod.pod.dad, inst.addressing, stableSecret(pod.name, inst.name)), ip: ['link set lo up'] };
     attach[inst.ns] = ['link set eth0 up'];
   }
   for (const n of nodes) setup[n.ns]!.offloadsOff = portsOf(n.name);

@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { fileURLToPath } from 'node:url';
 import { generateMac, isMulticastMac } from '../addr/mac.ts';
-import { loadPodFile, parsePodFile, PodFileError, type Pod } from './pod-file.ts';
+import { loadPodFile, parsePodFile, PodFileError, type AddressMode, type Pod } from './pod-file.ts';
+import { buildPlan, instanceSysctls, stableSecret } from './plan.ts';
 
 const pods = fileURLToPath(new URL('../../fixtures/pods/', import.meta.url));
 const invalid = `${pods}invalid/`;
@@ -30,21 +31,57 @@ describe('pod file: fixtures/pods/default.yaml', () => {
         { name: 'r2', mac: '00:12:f2:9c:33:00' },
       ],
       core: { name: 'core' },
-      kea: { name: 'kea', backend: 'config', dynamicPool: false },
+      kea: { name: 'kea', backend: 'config', dynamicPool: false, renewTimer: 1000, rebindTimer: 2000 },
       tor: { name: 'tor' },
       hypervisors: [
         {
           name: 'hv1',
           instances: [
-            { name: 'vm1', mac: '06:7a:88:00:00:8b', prefixes: 1, securityGroup: 'default', kind: 'namespace', dhcp: false },
-            { name: 'vm2', mac: generateMac('default/vm2'), prefixes: 1, securityGroup: 'web', kind: 'namespace', dhcp: false },
+            {
+              name: 'vm1',
+              mac: '06:7a:88:00:00:8b',
+              prefixes: 1,
+              securityGroup: 'default',
+              kind: 'namespace',
+              dhcp: false,
+              client: 'none',
+              addressing: 'eui64',
+            },
+            {
+              name: 'vm2',
+              mac: generateMac('default/vm2'),
+              prefixes: 1,
+              securityGroup: 'web',
+              kind: 'namespace',
+              dhcp: false,
+              client: 'none',
+              addressing: 'eui64',
+            },
           ],
         },
         {
           name: 'hv2',
           instances: [
-            { name: 'vm3', mac: generateMac('default/vm3'), prefixes: 2, securityGroup: 'default', kind: 'namespace', dhcp: false },
-            { name: 'vm4', mac: generateMac('default/vm4'), prefixes: 1, securityGroup: 'default', kind: 'namespace', dhcp: false },
+            {
+              name: 'vm3',
+              mac: generateMac('default/vm3'),
+              prefixes: 2,
+              securityGroup: 'default',
+              kind: 'namespace',
+              dhcp: false,
+              client: 'none',
+              addressing: 'eui64',
+            },
+            {
+              name: 'vm4',
+              mac: generateMac('default/vm4'),
+              prefixes: 1,
+              securityGroup: 'default',
+              kind: 'namespace',
+              dhcp: false,
+              client: 'none',
+              addressing: 'eui64',
+            },
           ],
         },
       ],
@@ -78,11 +115,11 @@ describe('pod file: synthetic instances and counted entries', () => {
       'pod.yaml',
     );
     expect(pod.hypervisors[0]!.instances).to.deep.equal([
-      { name: 'vm1', mac: generateMac('bad/vm1'), prefixes: 1, securityGroup: 'default', kind: 'namespace', dhcp: false },
-      { name: 's-1', mac: '02:00:00:00:00:fe', prefixes: 1, securityGroup: 'default', kind: 'synthetic', dhcp: true },
-      { name: 's-2', mac: '02:00:00:00:00:ff', prefixes: 1, securityGroup: 'default', kind: 'synthetic', dhcp: true },
-      { name: 's-3', mac: '02:00:00:00:01:00', prefixes: 1, securityGroup: 'default', kind: 'synthetic', dhcp: true },
-      { name: 'q', mac: generateMac('bad/q'), prefixes: 1, securityGroup: 'default', kind: 'synthetic', dhcp: false },
+      { name: 'vm1', mac: generateMac('bad/vm1'), prefixes: 1, securityGroup: 'default', kind: 'namespace', dhcp: false, client: 'none', addressing: 'eui64' },
+      { name: 's-1', mac: '02:00:00:00:00:fe', prefixes: 1, securityGroup: 'default', kind: 'synthetic', dhcp: true, client: 'synthetic', addressing: 'eui64' },
+      { name: 's-2', mac: '02:00:00:00:00:ff', prefixes: 1, securityGroup: 'default', kind: 'synthetic', dhcp: true, client: 'synthetic', addressing: 'eui64' },
+      { name: 's-3', mac: '02:00:00:00:01:00', prefixes: 1, securityGroup: 'default', kind: 'synthetic', dhcp: true, client: 'synthetic', addressing: 'eui64' },
+      { name: 'q', mac: generateMac('bad/q'), prefixes: 1, securityGroup: 'default', kind: 'synthetic', dhcp: false, client: 'none', addressing: 'eui64' },
     ]);
   });
 
@@ -92,6 +129,47 @@ describe('pod file: synthetic instances and counted entries', () => {
       ['s-1', generateMac('bad/s-1')],
       ['s-2', generateMac('bad/s-2')],
     ]);
+  });
+});
+
+describe('pod file: guest clients and address modes', () => {
+  const guests = `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: a\n        client: dhclient\n      - name: b\n        addressing: stable-privacy\n      - name: c\n        client: dhcpcd\n        addressing: temporary\n      - name: s\n        kind: synthetic\n        client: none\n`;
+
+  it('defaults keep today: no client in a namespace instance, the emulated one in a synthetic one, EUI-64 addressing', () => {
+    const pod = parsePodFile(guests, 'pod.yaml');
+    expect(pod.hypervisors[0]!.instances.map((i) => [i.name, i.client, i.addressing, i.dhcp])).to.deep.equal([
+      ['a', 'dhclient', 'eui64', false],
+      ['b', 'none', 'stable-privacy', false],
+      ['c', 'dhcpcd', 'temporary', false],
+      ['s', 'none', 'eui64', false],
+    ]);
+  });
+
+  it('maps each address mode to the kernel sysctls of eth0 (the secret before the mode, as the kernel requires)', () => {
+    const only = (mode: AddressMode) =>
+      instanceSysctls('optimistic', mode, stableSecret('p', 'vm')).filter((s) => /addr_gen_mode|use_tempaddr|stable_secret/.test(s));
+    expect(only('eui64')).to.deep.equal(['net/ipv6/conf/eth0/addr_gen_mode=0', 'net/ipv6/conf/eth0/use_tempaddr=0']);
+    expect(only('temporary')).to.deep.equal(['net/ipv6/conf/eth0/addr_gen_mode=0', 'net/ipv6/conf/eth0/use_tempaddr=2']);
+    expect(only('stable-privacy')).to.deep.equal([
+      `net/ipv6/conf/eth0/stable_secret=${stableSecret('p', 'vm')}`,
+      'net/ipv6/conf/eth0/addr_gen_mode=2',
+      'net/ipv6/conf/eth0/use_tempaddr=0',
+    ]);
+    expect(stableSecret('p', 'vm')).to.match(/^([0-9a-f]{4}:){7}[0-9a-f]{4}$/);
+    expect(stableSecret('p', 'vm')).to.not.equal(stableSecret('p', 'vm2'));
+  });
+
+  it('puts the client and addressing in the plan, and the Kea timers in its config', () => {
+    const pod = parsePodFile(guests.replace('hypervisors:', 'kea:\n  renewTimer: 3\n  rebindTimer: 5\nhypervisors:'), 'pod.yaml');
+    const plan = buildPlan(pod, 'r');
+    expect(plan.instances.map((i) => `${i.name} ${i.client} ${i.addressing}`)).to.deep.equal([
+      'a dhclient eui64',
+      'b none stable-privacy',
+      'c dhcpcd temporary',
+      's none eui64',
+    ]);
+    expect(plan.setup[plan.instances[1]!.ns]!.sysctls).to.include('net/ipv6/conf/eth0/addr_gen_mode=2');
+    expect([pod.kea.renewTimer, pod.kea.rebindTimer]).to.deep.equal([3, 5]);
   });
 });
 
@@ -119,6 +197,23 @@ describe('pod file: every broken rule is one line, <file>:<line>: <path> <rule>'
       ['5: pod.delegatedLength must be an integer', "6: pod.dad 'fast' must be one of optimistic, full", '8: kea.dynamicPool must be true or false'],
     ],
     ['syntax.yaml', ['4: Map keys must be unique', '8: Flow sequence in block collection must be sufficiently indented and end with a ]']],
+    [
+      'guest-client.yaml',
+      [
+        "9: hypervisors[0].instances[0].client 'udhcpc6' must be one of dhcp6c, dhcpcd, dhclient, networkd, dibbler, synthetic, none",
+        "11: hypervisors[0].instances[1].client 'synthetic' is the emulated client of synthetic instances only (set kind: synthetic, or name a real client)",
+        "14: hypervisors[0].instances[2].client 'dhcpcd' runs in a namespace instance; a synthetic instance runs the emulated client (synthetic) or none",
+        "18: hypervisors[0].instances[3].client 'synthetic' contradicts dhcp: false (give one of them)",
+      ],
+    ],
+    [
+      'guest-addressing.yaml',
+      [
+        '7: kea.rebindTimer 5 must be greater than kea.renewTimer 10 (RFC 8415 §21.21: T1 < T2)',
+        "12: hypervisors[0].instances[0].addressing 'random' must be one of eui64, stable-privacy, temporary",
+        "15: hypervisors[0].instances[1].addressing 'stable-privacy' needs a kernel instance (the emulated stack of a synthetic one forms EUI-64 addresses only)",
+      ],
+    ],
     [
       'security-groups.yaml',
       [
@@ -171,7 +266,7 @@ describe('pod file: every broken rule is one line, <file>:<line>: <path> <rule>'
     [
       'dhcp on a namespace instance',
       `${HEAD}hypervisors:\n  - name: hv1\n    instances:\n      - name: vm1\n        dhcp: true\n`,
-      ['pod.yaml:9: hypervisors[0].instances[0].dhcp applies to synthetic instances only (a namespace instance runs dhcp6c from the scenarios)'],
+      ['pod.yaml:9: hypervisors[0].instances[0].dhcp applies to synthetic instances only (a namespace instance names its guest client with client)'],
     ],
     [
       'a count of 0',

@@ -16,6 +16,12 @@ import { ioReason } from '../os/usage-error.ts';
 export type DadMode = 'optimistic' | 'full';
 export type InstanceKind = 'namespace' | 'synthetic';
 export type KeaBackend = 'config' | 'postgresql';
+/** The guest's DHCPv6 client: a real Debian 12 program (netns/guest-clients.ts), the emulated one (synthetic), or none. */
+export type GuestClient = 'dhcp6c' | 'dhcpcd' | 'dhclient' | 'networkd' | 'dibbler' | 'synthetic' | 'none';
+export const REAL_CLIENTS = ['dhcp6c', 'dhcpcd', 'dhclient', 'networkd', 'dibbler'] as const;
+export type RealClient = (typeof REAL_CLIENTS)[number];
+/** How the guest's kernel forms its addresses: EUI-64 (what CloudStack computes), stable privacy (RFC 7217), or with temporary addresses (RFC 8981). */
+export type AddressMode = 'eui64' | 'stable-privacy' | 'temporary';
 
 export interface PodSettings {
   /** The pod's L2 prefix, canonical text, exactly a /64 (instances derive SLAAC addresses from it). */
@@ -44,6 +50,9 @@ export interface KeaDatabase {
 export interface Kea extends NamedNode {
   readonly backend: KeaBackend;
   readonly dynamicPool: boolean;
+  /** T1 and T2 (seconds) Kea puts in every IA_PD. */
+  readonly renewTimer: number;
+  readonly rebindTimer: number;
   /** The user's PostgreSQL server for the postgresql backend; absent: a private cluster per run. */
   readonly database?: KeaDatabase;
 }
@@ -54,8 +63,11 @@ export interface Instance extends NamedNode {
   readonly prefixes: number;
   readonly securityGroup: string;
   readonly kind: InstanceKind;
-  /** Synthetic instances run their DHCPv6 PD client from boot; namespace instances never do (scenarios run dhcp6c). */
+  /** Synthetic instances run their DHCPv6 PD client from boot (client: synthetic). */
   readonly dhcp: boolean;
+  /** The DHCPv6 client the guest runs from boot (none: scenarios drive their own). */
+  readonly client: GuestClient;
+  readonly addressing: AddressMode;
 }
 export interface Hypervisor extends NamedNode {
   readonly instances: readonly Instance[];
@@ -291,17 +303,46 @@ function meaningProblems(f: Fields): Problem[] {
 }
 
 function kindProblems(f: Fields): Problem[] {
-  return instancePaths(f)
-    .filter((p) => f.get([...p, 'dhcp']) !== undefined && (f.get([...p, 'kind']) ?? 'namespace') !== 'synthetic')
-    .map((p) => ({ path: [...p, 'dhcp'], rule: 'applies to synthetic instances only (a namespace instance runs dhcp6c from the scenarios)' }));
+  const problems: Problem[] = [];
+  for (const p of instancePaths(f)) {
+    const synthetic = (f.get([...p, 'kind']) ?? 'namespace') === 'synthetic';
+    const dhcp = f.get([...p, 'dhcp']);
+    const client = f.get([...p, 'client']);
+    const addressing = f.get([...p, 'addressing']);
+    if (dhcp !== undefined && !synthetic)
+      problems.push({ path: [...p, 'dhcp'], rule: 'applies to synthetic instances only (a namespace instance names its guest client with client)' });
+    if (client === 'synthetic' && !synthetic)
+      problems.push({
+        path: [...p, 'client'],
+        rule: "'synthetic' is the emulated client of synthetic instances only (set kind: synthetic, or name a real client)",
+      });
+    if (client !== undefined && client !== 'synthetic' && client !== 'none' && synthetic)
+      problems.push({
+        path: [...p, 'client'],
+        rule: `'${String(client)}' runs in a namespace instance; a synthetic instance runs the emulated client (synthetic) or none`,
+      });
+    if (synthetic && dhcp !== undefined && client !== undefined && (client === 'synthetic') !== dhcp)
+      problems.push({ path: [...p, 'client'], rule: `'${String(client)}' contradicts dhcp: ${String(dhcp)} (give one of them)` });
+    if (synthetic && addressing !== undefined && addressing !== 'eui64')
+      problems.push({
+        path: [...p, 'addressing'],
+        rule: `'${String(addressing)}' needs a kernel instance (the emulated stack of a synthetic one forms EUI-64 addresses only)`,
+      });
+  }
+  return problems;
 }
 
 function keaProblems(f: Fields): Problem[] {
+  const problems: Problem[] = [];
   const backend = f.get(['kea', 'backend']) ?? 'config';
   if (f.get(['kea', 'database']) !== undefined && backend !== 'postgresql') {
-    return [{ path: ['kea', 'database'], rule: `names a PostgreSQL server, but kea.backend is ${String(backend)} (set it to postgresql)` }];
+    problems.push({ path: ['kea', 'database'], rule: `names a PostgreSQL server, but kea.backend is ${String(backend)} (set it to postgresql)` });
   }
-  return [];
+  const renew = f.integer(['kea', 'renewTimer']);
+  const rebind = f.integer(['kea', 'rebindTimer']);
+  if (renew !== undefined && rebind !== undefined && rebind <= renew)
+    problems.push({ path: ['kea', 'rebindTimer'], rule: `${rebind} must be greater than kea.renewTimer ${renew} (RFC 8415 §21.21: T1 < T2)` });
+  return problems;
 }
 
 function prefixProblems(f: Fields): Problem[] {
@@ -455,7 +496,17 @@ interface RawPod {
   tor: NamedNode;
   hypervisors: {
     name: string;
-    instances: { name: string; mac?: string; prefixes?: number; securityGroup?: string; kind: InstanceKind; dhcp?: boolean; count?: number }[];
+    instances: {
+      name: string;
+      mac?: string;
+      prefixes?: number;
+      securityGroup?: string;
+      kind: InstanceKind;
+      dhcp?: boolean;
+      client?: GuestClient;
+      addressing: AddressMode;
+      count?: number;
+    }[];
   }[];
   securityGroups: Record<string, SecurityGroup>;
 }
@@ -478,12 +529,20 @@ function normalize(raw: RawPod): Pod {
           prefixes: i.prefixes ?? raw.pod.prefixesPerInstance,
           securityGroup: i.securityGroup ?? DEFAULT_SECURITY_GROUP,
           kind: i.kind,
-          dhcp: i.kind === 'synthetic' && (i.dhcp ?? true),
+          dhcp: clientOf(i) === 'synthetic',
+          client: clientOf(i),
+          addressing: i.addressing,
         })),
       ),
     })),
     securityGroups: { [DEFAULT_SECURITY_GROUP]: { rules: [] }, ...raw.securityGroups },
   };
+}
+
+/** The guest client an entry runs: declared, else today's behaviour (synthetic: the emulated client unless dhcp: false; namespace: none). */
+function clientOf(i: RawPod['hypervisors'][number]['instances'][number]): GuestClient {
+  if (i.client !== undefined) return i.client;
+  return i.kind === 'synthetic' && (i.dhcp ?? true) ? 'synthetic' : 'none';
 }
 
 // ---- locating and naming paths -------------------------------------------------------------------

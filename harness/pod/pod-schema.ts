@@ -54,6 +54,9 @@ export const podSchema = {
     kea: node('kea', {
       backend: { enum: ['config', 'postgresql'], default: 'config' },
       dynamicPool: { type: 'boolean', default: false },
+      // T1 and T2 Kea puts in every IA_PD (seconds): short ones make real guests Renew and Rebind within a scenario.
+      renewTimer: { type: 'integer', minimum: 1, default: 1000 },
+      rebindTimer: { type: 'integer', minimum: 1, default: 2000 },
       // A PostgreSQL server the user names for the postgresql backend (default: a private cluster per run).
       database: {
         type: 'object',
@@ -94,6 +97,11 @@ export const podSchema = {
                 kind: { enum: ['namespace', 'synthetic'], default: 'namespace' },
                 // Synthetic only: the instance runs its DHCPv6 PD client from boot (default true).
                 dhcp: { type: 'boolean' },
+                // The guest's DHCPv6 client, started by `up` once its link-local is usable (netns/guest-clients.ts);
+                // default: none for a namespace instance (scenarios run their own), synthetic for a synthetic one.
+                client: { enum: ['dhcp6c', 'dhcpcd', 'dhclient', 'networkd', 'dibbler', 'synthetic', 'none'] },
+                // How the guest's kernel forms its addresses (addr_gen_mode, use_tempaddr): CloudStack computes eui64.
+                addressing: { enum: ['eui64', 'stable-privacy', 'temporary'], default: 'eui64' },
                 // This entry stands for `count` instances named <name>-1 … <name>-<count>; a declared
                 // MAC is the first one's, the next ones count up from it.
                 count: { type: 'integer', minimum: 1, maximum: 10000 },
