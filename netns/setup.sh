@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # One idempotent setup for v6pod on Debian 12 as root: the Debian packages the harness drives
-# (real daemons, real attack tools, capture and graph tools) and the npm packages, with the
-# native modules (cap, raw-socket) built. Fast when everything is already in place.
+# (real daemons, the guests' DHCPv6 clients, real attack tools, capture and graph tools) and the
+# npm packages, with the native modules (cap, raw-socket) built. Fast when everything is already in
+# place. The guest clients (docs/guests.md) run only inside pod namespaces: dhcpcd-base and
+# isc-dhcp-client ship no service, systemd-networkd comes with systemd and is never started here,
+# and dibbler-client's packaged service is kept from starting by the policy-rc.d below.
 #   V6POD_NO_APT=1     skip the Debian packages (e.g. a machine provisioned another way)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -9,6 +12,7 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
   iproute2 procps ethtool radvd kea-dhcp6-server kea-admin kea-common nftables iptables ebtables ipset
   tcpdump tshark wide-dhcpv6-client thc-ipv6 ipv6toolkit ndisc6 iputils-ping libpcap-dev
+  dhcpcd-base isc-dhcp-client dibbler-client systemd
   graphviz iperf3 postgresql postgresql-client
   python3 make g++
 )
@@ -35,6 +39,13 @@ if [[ "${V6POD_NO_APT:-}" != 1 ]]; then
     apt-get update -qq
     apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
   fi
+fi
+
+# dibbler-client's package enables its init script for the next boot, where it would run on the
+# host's own interfaces: keep it disabled (v6pod runs dibbler only inside instance namespaces).
+if compgen -G '/etc/rc[2-5].d/S*dibbler-client' >/dev/null && [[ $EUID -eq 0 ]]; then
+  log "disabling dibbler-client's boot service (v6pod runs it only in instance namespaces)"
+  update-rc.d dibbler-client disable >/dev/null 2>&1 || true
 fi
 
 if ! command -v node >/dev/null || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)'; then
