@@ -17,6 +17,7 @@ import { keaCommand } from '../harness/os/control-socket.ts';
 import { keaPaths } from '../harness/control/kea-config.ts';
 import { relayCommand, relayPaths } from './daemons/relay.ts';
 import { daemonAlive } from './daemons/process.ts';
+import { clientInstances } from './guest-clients.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
 
 export const STATUS_SCHEMA_VERSION = 1;
@@ -211,7 +212,7 @@ function slaacState(a: ObservedAddress | undefined): SlaacState {
   return usable(a) ? 'usable' : 'tentative';
 }
 
-/** The daemons a pod needs: Kea on its node (with PostgreSQL, in the root namespace, for that backend), radvd on each router. */
+/** The daemons a pod needs: Kea on its node (with PostgreSQL, in the root namespace, for that backend), radvd and the relay on each router, the synthetic hosts, the guests' clients. */
 function expectedDaemons(plan: Plan): Array<{ name: string; node: string; ns: string }> {
   return [
     ...(plan.pod.kea.backend === 'postgresql' ? [{ name: 'postgres', node: plan.pod.kea.name, ns: '' }] : []),
@@ -225,6 +226,8 @@ function expectedDaemons(plan: Plan): Array<{ name: string; node: string; ns: st
       node: hv,
       ns: plan.nodes.find((n) => n.name === hv)!.ns,
     })),
+    // Each guest's declared DHCPv6 client (the pod file's `client:`).
+    ...clientInstances(plan).map((i) => ({ name: i.client, node: i.name, ns: i.ns })),
   ];
 }
 

@@ -31,6 +31,7 @@ import type { Reservation } from '../harness/control/reservation-store.ts';
 import { startRadvd } from './daemons/radvd.ts';
 import { startRelay } from './daemons/relay.ts';
 import { startSynthHost, synthInstance } from './daemons/synth.ts';
+import { startGuestClients } from './guest-clients.ts';
 import { SOL_MAX_DELAY_MS } from '../harness/synth/pd-client.ts';
 import { assertAlive, daemonAlive } from './daemons/process.ts';
 import { waitUntil } from '../harness/os/wait.ts';
@@ -190,6 +191,7 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
       if (plan.pod.kea.backend === 'config') await new ConfigStore(plan).apply();
       if (opts.relays !== false) await startRelays(plan, existing);
       await startSynthHosts(plan, existing);
+      await startGuestClients({ ...plan, instances: plan.instances.filter((i) => !unfinished.includes(i)) }, existing);
       await waitInstancesReady(
         plan,
         existing,
@@ -261,8 +263,10 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
           plan.instances.filter((i) => i.kind === 'synthetic'),
         ),
       );
+    // The guests' own DHCPv6 clients start once the relays listen and each link-local is usable.
+    const clientsUp = Promise.all([relaysUp, kernelReady]).then(() => startGuestClients(plan, state));
     // All settle before any error is thrown, so the rollback sees every daemon that was started.
-    const settled = await Promise.allSettled([relaysUp, kernelReady, syntheticReady]);
+    const settled = await Promise.allSettled([relaysUp, kernelReady, syntheticReady, clientsUp]);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
     writeState({ ...state, phase: 'ready' });
     return { plan, reused: false };

@@ -16,6 +16,8 @@ export interface DaemonRecord {
   pid: number;
   argv: string[];
   log: string;
+  /** Start time of a daemon known by PID and start time rather than its command line (see StartOptions.launch). */
+  starttime?: number;
 }
 
 export interface RunState {

@@ -22,13 +22,19 @@ export interface StartOptions {
   argv: string[];
   log: string;
   env?: Record<string, string>;
+  /**
+   * What `ip netns exec` runs when that is not `argv` itself: a wrapper (`sh -c 'mount … && exec …'`)
+   * that execs the daemon. Such a daemon (and one that rewrites its process title, as dhcpcd does)
+   * is then known by its PID and start time instead of its command line.
+   */
+  launch?: string[];
 }
 
 /** Starts the daemon; resolves once it has been running for `settleMs` without exiting. */
 export async function startDaemon(opts: StartOptions): Promise<DaemonRecord> {
   const fd = openSync(opts.log, 'a');
   // `ip netns exec` enters the namespace and execs the daemon: the child PID is the daemon's.
-  const child = spawn('ip', ['netns', 'exec', opts.ns, ...opts.argv], {
+  const child = spawn('ip', ['netns', 'exec', opts.ns, ...(opts.launch ?? opts.argv)], {
     detached: true,
     stdio: ['ignore', fd, fd],
     env: { ...process.env, ...opts.env },
@@ -41,7 +47,19 @@ export async function startDaemon(opts: StartOptions): Promise<DaemonRecord> {
   child.unref();
   // Kept for the error message should the daemon die while this process still runs.
   child.once('exit', (code, sig) => exits.set(pid, sig ? `killed by ${sig}` : `exit code ${code}`));
-  return { name: opts.name, node: opts.node, ns: opts.ns, pid, argv: opts.argv, log: opts.log };
+  const starttime = opts.launch ? startTime(pid) : undefined;
+  return { name: opts.name, node: opts.node, ns: opts.ns, pid, argv: opts.argv, log: opts.log, ...(starttime !== undefined ? { starttime } : {}) };
+}
+
+/** The process's start time (clock ticks after boot, field 22 of /proc/PID/stat): fixed for its life, across execve. */
+export function startTime(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may hold spaces and parentheses: count fields after its closing one.
+    return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+  } catch {
+    return undefined;
+  }
 }
 
 function cmdline(pid: number): string[] | undefined {
@@ -64,6 +82,8 @@ export function daemonAlive(d: DaemonRecord, starting = true): boolean {
   } catch {
     return false;
   }
+  // Known by PID and start time: a recycled PID starts at another time.
+  if (d.starttime !== undefined) return startTime(d.pid) === d.starttime;
   // Mid-execve (`ip netns exec` becoming the daemon) /proc/PID/cmdline reads empty for a moment:
   // a live, non-zombie process there is the daemon starting, not a dead one.
   if (cmd.length === 0) return starting;
