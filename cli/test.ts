@@ -20,7 +20,7 @@ interface TestOptions extends Omit<ConformanceRunOptions, 'podFile' | 'profile'>
   sgPolicy?: string;
 }
 
-const PROFILES = ['quick', 'full', 'scale'] as const;
+const PROFILES = ['quick', 'full', 'scale', 'guests'] as const;
 
 export function registerTest(program: Command): void {
   program
@@ -30,7 +30,7 @@ export function registerTest(program: Command): void {
     .option('--grep <pattern>', 'only scenarios whose "ID title" matches')
     .option(
       '--profile <name>',
-      'quick (skips slow scenarios), full, or scale (every instance of the pod verified, a drop-matrix sample; for pods like fixtures/pods/scale-1000.yaml)',
+      'quick (skips slow scenarios), full, scale (every instance of the pod verified, a drop-matrix sample; for pods like fixtures/pods/scale-1000.yaml), or guests (the real guest clients and address modes, for fixtures/pods/guests.yaml)',
       'full',
     )
     .option('--shard <i/n>', 'run the I-th of N deterministic slices of the catalogue')
@@ -45,7 +45,7 @@ export function registerTest(program: Command): void {
     )
     .action(async (opts: TestOptions) => {
       const profile = PROFILES.find((p) => p === opts.profile);
-      if (!profile) throw new UsageError(`--profile '${opts.profile}' must be quick, full or scale`);
+      if (!profile) throw new UsageError(`--profile '${opts.profile}' must be quick, full, scale or guests`);
       parseShard(opts.shard);
       assertNetAdmin('v6pod test');
       // The driver every deploy and `up` use in this process (harness/sg/driver.ts driverFor).

@@ -51,8 +51,9 @@ export function iaPdsOf(client: RealClient, inst: InstancePlan): number {
 }
 
 const LAUNCHERS: Record<RealClient, (dir: string, inst: InstancePlan, iaPds: number) => Launch> = {
-  // The seed's dhcp6c.conf with one `send ia-pd` per prefix; its DUID file (a 2-byte host-order
-  // length, then the DUID) under /var/lib/dhcpv6, where it insists on keeping it.
+  // The seed's dhcp6c.conf with one `send ia-pd` per prefix and without its `send ia-na 0` (Kea has
+  // no address pool: dhcp6c would Solicit for an address every few seconds, forever); its DUID file
+  // (a 2-byte host-order length, then the DUID) under /var/lib/dhcpv6, where it insists on keeping it.
   dhcp6c(dir, inst, n) {
     const ids = Array.from({ length: n }, (_, i) => i + 1);
     const duid = duidLl(inst.mac);
@@ -66,12 +67,10 @@ const LAUNCHERS: Record<RealClient, (dir: string, inst: InstancePlan, iaPds: num
         'dhcp6c.conf': [
           'interface eth0 {',
           ...ids.map((i) => `  send ia-pd ${i};`),
-          '  send ia-na 0;',
           '  request domain-name-servers;',
           '  request domain-name;',
           '};',
           ...ids.map((i) => `id-assoc pd ${i} { };`),
-          'id-assoc na 0 { };',
           '',
         ].join('\n'),
         'dhcpv6/dhcp6c_duid': Buffer.concat([length, duid]),

@@ -20,6 +20,9 @@
  *                    proveBatch / proveBatches: that proof for many cells per window, as outcomes
  *   watching         watch / watching(where, traffic); matching frames: FramePattern, dhcpv6Of,
  *                    relayMessageOf, relayedOf, icmpv6Of, delegatedIn, remoteIdOf
+ *   real guests      guest(name): its declared DHCPv6 client shut down as its OS does and started
+ *                    again; CLIENT_FACTS / unsupportedBy (the capability table), ownAddresses,
+ *                    iaPdsIn, saysNoPrefixAvail, statusCodesOf
  *   large pods       sampleInstances, delegationShortfalls, routeShortfalls,
  *                    securityGroupShortfalls, untilNoShortfall, describeShortfalls, reservationsByMac
  *   waiting          waitUntil (bounded; the error says what did not happen), WaitTimeout
@@ -96,3 +99,17 @@ export type { DhcpClientResult, DhcpStep, IaPdOutcome, StepOutcome } from './dhc
 export type { InstancePlan, Plan, RouterPlan } from '../pod/plan.ts';
 export { waitUntil, WaitTimeout } from '../os/wait.ts';
 export { threatMatrixScenarios } from './matrix-run.ts';
+export {
+  CLIENT_FACTS,
+  GUEST_CAPABILITIES,
+  guest,
+  iaPdsIn,
+  ownAddresses,
+  saysNoPrefixAvail,
+  statusCodesOf,
+  unsupportedBy,
+  type ClientFacts,
+  type GuestCapability,
+  type GuestHandle,
+  type RealClient,
+} from './guests.ts';

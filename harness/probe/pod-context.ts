@@ -9,7 +9,7 @@ import type { Plan } from '../pod/plan.ts';
 
 /** What the run selected: its profile and `--grep`, so work shared by many scenarios is done only for those that run. */
 export interface RunSelection {
-  profile: 'quick' | 'full' | 'scale';
+  profile: 'quick' | 'full' | 'scale' | 'guests';
   grep?: RegExp;
 }
 

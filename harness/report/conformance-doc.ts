@@ -17,16 +17,17 @@ const AREAS: Record<string, string> = {
   SG: 'Security groups',
   SGM: 'Security-group threat matrix (generated from the policy)',
   SCALE: 'Every instance of a large pod (`--profile scale`, scenarios/scale/)',
+  GUEST: 'Real guests: DHCPv6 clients and address modes (`--pod fixtures/pods/guests.yaml --profile guests`, scenarios/guests/; docs/guests.md)',
 };
 
-/** Every scenario's metadata: the conformance catalogue and the scale profile's (IDs SCALE-…). */
+/** Every scenario's metadata: the conformance catalogue, the scale profile's (IDs SCALE-…) and the guest matrix's (GUEST-…). */
 export async function loadScenarioMetadata(): Promise<ScenarioMeta[]> {
   const g = globalThis as Record<string, unknown>;
   const saved = { describe: g.describe, it: g.it, before: g.before, after: g.after, beforeEach: g.beforeEach, afterEach: g.afterEach };
   const noop = () => undefined;
   Object.assign(g, { describe: (_t: string, fn: () => void) => fn(), it: noop, before: noop, after: noop, beforeEach: noop, afterEach: noop });
   try {
-    for (const f of [...scenarioFiles('conformance'), ...scenarioFiles('scale')]) await import(pathToFileURL(f).href);
+    for (const f of [...scenarioFiles('conformance'), ...scenarioFiles('scale'), ...scenarioFiles('guests')]) await import(pathToFileURL(f).href);
     // Read the registry through the same loader the scenario files used (a static import may be a second instance).
     const { scenarioRegistry } = (await import(new URL('../probe/scenario.ts', import.meta.url).href)) as typeof import('../probe/scenario.ts');
     return [...scenarioRegistry()];
@@ -36,6 +37,27 @@ export async function loadScenarioMetadata(): Promise<ScenarioMeta[]> {
 }
 
 const cell = (s: string) => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
+
+/**
+ * A matrix area other than the threat matrix (which has its own generated section): rows × columns,
+ * each cell what it expects (or "unsupported" and why), then every cell's ID, title and reference.
+ */
+function matrixTable(list: readonly ScenarioMeta[]): string[] {
+  const rows = [...new Set(list.map((m) => m.matrix!.row))];
+  const columns = [...new Set(list.map((m) => m.matrix!.column))];
+  const at = new Map(list.map((m) => [`${m.matrix!.row}.${m.matrix!.column}`, m]));
+  return [
+    `| row \\ column | ${columns.join(' | ')} |`,
+    `|---|${columns.map(() => '---|').join('')}`,
+    ...rows.map((r) => `| ${r} | ${columns.map((c) => cell(at.get(`${r}.${c}`)?.matrix?.expect ?? 'n.a.')).join(' | ')} |`),
+    '',
+    '| ID | Scenario | Reference | Proves |',
+    '|---|---|---|---|',
+    ...list.map(
+      (m) => `| ${m.id} | ${cell(m.unsupported ? `${m.title} (unsupported: ${m.unsupported})` : m.title)} | ${cell(m.reference)} | ${cell(m.proves)} |`,
+    ),
+  ];
+}
 
 export function renderConformanceDoc(metas: readonly ScenarioMeta[]): string {
   const byArea = new Map<string, ScenarioMeta[]>();
@@ -52,8 +74,12 @@ export function renderConformanceDoc(metas: readonly ScenarioMeta[]): string {
   ];
   for (const [area, list] of byArea) {
     lines.push('', `## ${AREAS[area] ?? area}`, '');
-    if (list.every((m) => m.matrix)) {
+    if (area === 'SGM') {
       lines.push(...matrixCatalogue());
+      continue;
+    }
+    if (list.every((m) => m.matrix)) {
+      lines.push(...matrixTable(list));
       continue;
     }
     lines.push('| ID | Scenario | Reference | Proves |', '|---|---|---|---|');

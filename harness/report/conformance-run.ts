@@ -1,6 +1,6 @@
 /**
  * The conformance run (`v6pod test`): brings up a pod under a run name of its own, runs the
- * catalogue (scenarios/*.scenario.ts, or scenarios/scale/) against it with mocha, keeps the
+ * catalogue (scenarios/*.scenario.ts, scenarios/scale/ or scenarios/guests/) against it with mocha, keeps the
  * evidence, tears the pod down and returns the run's result; the caller writes the reports.
  */
 import Mocha from 'mocha';
@@ -25,7 +25,7 @@ export interface ConformanceRunOptions {
   /** The pod file's path (recorded in the result). */
   podFile: string;
   grep?: string;
-  profile: 'quick' | 'full' | 'scale';
+  profile: 'quick' | 'full' | 'scale' | 'guests';
   /** "I/N": the I-th of N deterministic slices of the catalogue. */
   shard?: string;
   /** Leave the pod up afterwards. */
@@ -69,7 +69,7 @@ interface Scenarios {
 async function runScenarios(plan: Plan, artifacts: string, opts: ConformanceRunOptions): Promise<Scenarios> {
   const started = Date.now();
   const mocha = new Mocha({ reporter: Mocha.reporters.Base, timeout: 60_000, ...(opts.grep ? { grep: opts.grep } : {}) });
-  scenarioFiles(opts.profile === 'scale' ? 'scale' : 'conformance').forEach((f) => mocha.addFile(f));
+  scenarioFiles(opts.profile === 'scale' || opts.profile === 'guests' ? opts.profile : 'conformance').forEach((f) => mocha.addFile(f));
   await mocha.loadFilesAsync();
   // Scenarios that share work (the matrix's capture windows) do it only for what this run selects: the grep as mocha applies it.
   const grep = mocha.options.grep;
@@ -108,7 +108,8 @@ async function runScenarios(plan: Plan, artifacts: string, opts: ConformanceRunO
     });
     runner.on('pending', (t) => {
       record(t, 'skip');
-      process.stdout.write(`  - ${t.title} (skipped)\n`);
+      const unsupported = scenarioOf(t.title)?.unsupported;
+      process.stdout.write(`  - ${t.title} (${unsupported ? `unsupported: ${unsupported}` : 'skipped'})\n`);
     });
   });
   if (!opts.keepArtifacts) dropPassingEvidence(artifacts, results);

@@ -44,7 +44,7 @@ export function matrixTable(cells: readonly ScenarioResult[]): string {
   const td = (c: ScenarioResult | undefined) => {
     if (!c) return '<td class="na">n.a.</td>';
     const text = `${c.verdict === 'fail' ? '✘' : c.verdict === 'pass' ? '✔' : '–'} ${esc(c.matrix!.expect)}`;
-    const title = `${c.id}: ${c.proves}`;
+    const title = `${c.id}: ${c.unsupported ? `unsupported: ${c.unsupported}` : c.proves}`;
     return `<td class="${c.verdict}" title="${esc(title)}">${c.verdict === 'fail' ? `<a href="#${esc(c.id)}">${text}</a>` : text}</td>`;
   };
   const head = `<tr><th>row \\ column</th>${columns.map((c) => `<th>${esc(c)}</th>`).join('')}</tr>`;
