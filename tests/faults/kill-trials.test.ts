@@ -1,7 +1,7 @@
 /**
  * v6pod killed with SIGKILL at random points of `up`, `test` and `down`, then
  * `v6pod down <run>` (or `down --all`, only when no run of anyone else is sweepable) leaves zero
- * namespaces of the run, zero processes that were in them (the synthetic host's among them), no run directory and no /run/netns
+ * namespaces of the run, zero processes that were in them (the synthetic host's and a guest's dhcpcd among them), no run directory and no /run/netns
  * mounts; the decoys (a namespace without the v6pod prefix, one that only resembles it, a veth in
  * the root namespace, processes v6pod did not start, one of them named like Kea) survive.
  *
@@ -47,8 +47,9 @@ const SCHEDULE: KillVerb[] = [
 describe('SIGKILL at random points of up, test and down: down leaves nothing, decoys survive', function () {
   this.timeout(60_000);
   const POD = `kt${(process.pid % 0xffff).toString(16)}`;
-  // A kernel and a synthetic instance: the synthetic host daemon is among what a kill may leave running.
-  const podFile = smallPodFile(POD, 1, 1);
+  // A kernel and a synthetic instance: the synthetic host daemon is among what a kill may leave
+  // running; the kernel one runs dhcpcd, a guest client with privilege-separation helpers.
+  const podFile = smallPodFile(POD, 1, 1, 'dhcpcd');
   const pod = loadPodFile(podFile);
   const decoys = new Decoys('kt');
   const trials = killSchedule(SEED, SCHEDULE);

@@ -53,12 +53,14 @@ export function spawnV6pod(args: string[], env: NodeJS.ProcessEnv = process.env)
   return { child, output: () => out, exited };
 }
 
-/** A pod file of the test's own: the default pod's shape, its own name (so no other run shares its prefix), `vms` instances on hv1. */
-export function smallPodFile(name: string, vms = 1, synthetic = 0): string {
+/** A pod file of the test's own: the default pod's shape, its own name (so no other run shares its prefix), `vms` instances on hv1 (the first running `client`, when given). */
+export function smallPodFile(name: string, vms = 1, synthetic = 0, client?: string): string {
   const dir = mkdtempSync(join(tmpdir(), `${name}-`));
   const instances =
-    Array.from({ length: vms }, (_, i) => `      - name: vm${i + 1}\n${i === 0 ? '        mac: 06:7a:88:00:00:8b\n' : ''}`).join('') +
-    Array.from({ length: synthetic }, (_, i) => `      - name: s${i + 1}\n        kind: synthetic\n`).join('');
+    Array.from(
+      { length: vms },
+      (_, i) => `      - name: vm${i + 1}\n${i === 0 ? `        mac: 06:7a:88:00:00:8b\n${client ? `        client: ${client}\n` : ''}` : ''}`,
+    ).join('') + Array.from({ length: synthetic }, (_, i) => `      - name: s${i + 1}\n        kind: synthetic\n`).join('');
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
     file,
