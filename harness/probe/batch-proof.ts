@@ -1,10 +1,13 @@
 /**
- * The drop proof of traffic-proof.ts (`expectDropped`), for many frames in one capture window: a
- * batch guards one instance's port in one direction, and each of its cells is one frame whose
- * verdict there is expected to be `pass` or `drop`. One batch is one window:
+ * The frame-based drop proof, for one frame or many in one capture window: the scenario API's
+ * `expectDropped` and `expectDelivered` (traffic-proof.ts) of frames are one batch each, the threat
+ * matrix runs hundreds of cells in batches. A batch guards one instance's port in one direction,
+ * and each of its cells is one frame whose verdict there is expected to be `pass` or `drop`. One
+ * batch is one window:
  *
  *   1. captures start where the frames enter (outgoing: the instance's hypervisor port; incoming: the
- *      hypervisor's uplink) and beyond (outgoing: the uplink; incoming: the instance's port);
+ *      hypervisor's uplink) and beyond (outgoing: the uplink; incoming: the instance's port; or the
+ *      batch's `beyond`);
  *   2. `before()`, then the controls: legitimate frames from the same sender that must all be seen
  *      beyond, or no cell is proved (a dead path cannot prove a drop: every cell is `inconclusive`);
  *   3. the window is 4 × the slowest control's latency, within 50 ms – 1 s;
@@ -17,8 +20,12 @@
  *      as many packets as frames were seen dropped, or those cells are not proved.
  *
  * Frames are recognised by their exact bytes, decoded or not (fragments too), so cells and controls
- * must be byte-for-byte distinct. A cell's outcome is data, never an assertion: the caller (the
- * threat matrix) reports and judges them all at once.
+ * must be byte-for-byte distinct. A batch of controls and no cells proves that every control
+ * crossed (expectDelivered). A cell's outcome is data, never an assertion: the caller reports and
+ * judges them all at once.
+ *
+ * The steps are also the pieces of the drop proof of a real tool's frames (traffic-proof.ts), which
+ * are not known in advance: pathOf, startCaptures, windowFor, waitOrTimeout, watchUntilWindow.
  */
 import { ProbeAgent, type Capture, type SeenFrame } from './agent-client.ts';
 import { instance, portOf, resolvePort, routers, uplinkOf, type Port } from './nodes.ts';
@@ -30,8 +37,8 @@ import { WaitTimeout } from '../os/wait.ts';
 import type { InstancePlan } from '../pod/plan.ts';
 
 /** How long the controls get to cross, and the cells to show up entering. */
-const CONTROL_MS = 2000;
-const ENTERING_MS = 2000;
+export const CONTROL_MS = 2000;
+export const ENTERING_MS = 2000;
 /** The window: 4 × the slowest control's latency, within these bounds. */
 const WINDOW_MIN_MS = 50;
 const WINDOW_MAX_MS = 1000;
@@ -44,12 +51,25 @@ export interface ProbeCell {
   expect: 'pass' | 'drop';
 }
 
+/**
+ * Whose port, which way: outgoing `from` an instance (sent out of its eth0), or incoming `to` it
+ * (injected `via` a port of the pod, by default the first router's LAN port, "r1:lan"); an instance
+ * by name, or the plan of one a scenario deployed. Exactly one of `from` and `to`.
+ */
+export interface Guarded {
+  /** The instance whose outgoing traffic is guarded. */
+  from?: string | InstancePlan;
+  /** The instance whose incoming traffic is guarded. */
+  to?: string | InstancePlan;
+  /** Incoming: the port frames are injected on (default: the first router's LAN, "r1:lan"). */
+  via?: Port;
+}
+
 export interface ProbeBatch {
-  /**
-   * Outgoing from an instance (sent out of its eth0), or incoming to it (injected `via` a port of
-   * the pod, by default the first router's LAN port, "r1:lan").
-   */
-  guard: { from: string } | { to: string; via?: Port };
+  /** Whose port, which way. */
+  guard: Guarded;
+  /** Where the frames are watched beyond the port, instead of the default (see the file's comment). */
+  beyond?: Port;
   /** Legitimate frames (unique bytes) from the same sender that must cross in the same window: the positive control. */
   controls: Buffer[];
   cells: ProbeCell[];
@@ -57,6 +77,8 @@ export interface ProbeBatch {
   label: string;
   /** Done after the captures are live and before the controls (e.g. the instance opens a flow whose reply is a cell). */
   before?: () => Promise<void>;
+  /** Done once the cells have been watched, alongside the read of the drop counters (e.g. reading other counters). */
+  after?: () => Promise<void>;
 }
 
 export type Seen = 'passed' | 'dropped' | 'not-entering' | 'inconclusive';
@@ -78,30 +100,46 @@ export interface BatchProof {
   /** The slowest control's latency (0 when a control did not cross). */
   controlLatencyMs: number;
   windowMs: number;
-  /** Outgoing with the reference driver: packets the instance's drop rules counted while the cells were watched. */
+  /** Outgoing with the reference driver, and cells: packets the instance's drop rules counted while the cells were watched. */
   droppedCounted?: number;
+  /** The pcaps: entering, then beyond. */
+  evidence: string[];
+  /** Set when a control did not cross (every cell is then inconclusive): its index, and what was seen of it. */
+  stalled?: { control: number; detail: string };
 }
 
-interface Path {
+/** A guarded port, resolved: where frames are sent from, where they enter, and beyond. */
+export interface Path {
   inst: InstancePlan;
   direction: 'out' | 'in';
-  /** An instance's name (out of its eth0) or a port (`NODE:IFACE`). */
-  sender: string;
+  /** The instance (out of its eth0) or a port (`NODE:IFACE`). */
+  sender: InstancePlan | Port;
   entering: Port;
   beyond: Port;
 }
 
-function pathOf(guard: ProbeBatch['guard']): Path {
-  if ('from' in guard) {
-    const inst = instance(guard.from);
-    return { inst, direction: 'out', sender: inst.name, entering: portOf(inst), beyond: uplinkOf(inst) };
-  }
-  const inst = instance(guard.to);
-  return { inst, direction: 'in', sender: guard.via ?? `${routers()[0]!.name}:lan`, entering: uplinkOf(inst), beyond: portOf(inst) };
+/** Resolves a guard; `beyond`, when given, replaces where frames are watched beyond the port. */
+export function pathOf(guard: Guarded, beyond?: Port): Path {
+  if ((guard.from === undefined) === (guard.to === undefined)) throw new Error('name exactly one of from (outgoing) or to (incoming)');
+  const inst = instance((guard.from ?? guard.to)!);
+  const p: Path =
+    guard.from !== undefined
+      ? { inst, direction: 'out', sender: inst, entering: portOf(inst), beyond: beyond ?? uplinkOf(inst) }
+      : { inst, direction: 'in', sender: guard.via ?? `${routers()[0]!.name}:lan`, entering: uplinkOf(inst), beyond: beyond ?? portOf(inst) };
+  if (p.beyond === p.entering) throw new Error(`${p.entering} is where the frames enter: it cannot also be where they are watched beyond`);
+  return p;
 }
 
+/** `from vm1`, `to vm2`. */
+export const fromTo = (p: Path) => `${p.direction === 'out' ? 'from' : 'to'} ${p.inst.name}`;
+
+const senderName = (p: Path) => (typeof p.sender === 'string' ? p.sender : p.sender.name);
+
 /** The instance a batch guards: batches guarding different ones may share the pod's time. */
-const guarded = (b: ProbeBatch) => ('from' in b.guard ? b.guard.from : b.guard.to);
+const guarded = (b: ProbeBatch) => {
+  const who = b.guard.from ?? b.guard.to!;
+  return typeof who === 'string' ? who : who.name;
+};
 
 /** A frame's bytes as a Map key: latin1 maps each byte to one character, so equal keys are equal bytes. */
 const keyOf = (b: Buffer) => b.toString('latin1');
@@ -185,10 +223,10 @@ function brief(frame: Buffer): string {
  * path's, not an agent's start (a synthetic instance sends through its host daemon: nothing to open).
  */
 async function readySender(p: Path): Promise<void> {
-  if (p.sender.includes(':')) {
+  if (typeof p.sender === 'string') {
     const at = resolvePort(p.sender);
     await (await ProbeAgent.in(at.ns)).open(at.iface);
-  } else if (p.inst.kind === 'namespace') await (await ProbeAgent.in(p.inst.ns)).open('eth0');
+  } else if (p.sender.kind === 'namespace') await (await ProbeAgent.in(p.sender.ns)).open('eth0');
 }
 
 async function startCapture(port: Port, label: string): Promise<Capture> {
@@ -196,8 +234,8 @@ async function startCapture(port: Port, label: string): Promise<Capture> {
   return (await ProbeAgent.in(at.ns)).capture(at.iface, '', evidence(`${label}-${at.node}-${at.iface}`));
 }
 
-/** Starts every capture, or none: one that started is stopped when another fails. */
-async function startCaptures(spots: Array<[Port, string]>): Promise<Capture[]> {
+/** Starts every capture (of everything, kept as evidence named after the label), or none: one that started is stopped when another fails. */
+export async function startCaptures(spots: Array<[Port, string]>): Promise<Capture[]> {
   const started = await Promise.allSettled(spots.map(([port, label]) => startCapture(port, label)));
   const failed = started.find((s): s is PromiseRejectedResult => s.status === 'rejected');
   const ok = started.flatMap((s) => (s.status === 'fulfilled' ? [s.value] : []));
@@ -209,7 +247,7 @@ async function startCaptures(spots: Array<[Port, string]>): Promise<Capture[]> {
 }
 
 /** Resolves when `select` is satisfied or `ms` has passed (a timeout is an answer here, not an error). */
-async function waitOrTimeout(capture: Capture, select: (fs: SeenFrame[]) => boolean, ms: number, what: string): Promise<boolean> {
+export async function waitOrTimeout(capture: Capture, select: (fs: SeenFrame[]) => boolean, ms: number, what: string): Promise<boolean> {
   try {
     return await capture.waitForAny((fs) => select(fs), Math.max(1, ms), what);
   } catch (err) {
@@ -218,22 +256,53 @@ async function waitOrTimeout(capture: Capture, select: (fs: SeenFrame[]) => bool
   }
 }
 
+/**
+ * The positive control's latency (sent at `sentAtMs` by this clock, seen crossing at `crossedAtMs` by
+ * the capture's) and the window it sets: 4 × the latency, within 50 ms – 1 s.
+ */
+export function windowFor(sentAtMs: number, crossedAtMs: number): { latencyMs: number; windowMs: number } {
+  const latencyMs = Math.max(1, crossedAtMs - sentAtMs);
+  return { latencyMs, windowMs: Math.min(WINDOW_MAX_MS, Math.max(WINDOW_MIN_MS, 4 * latencyMs)) };
+}
+
+/**
+ * Watches `beyond` until `windowMs` has passed since the last frame entered (`lastEnteredMs`, asked
+ * again after each wait: frames may still be entering; undefined when none did, which ends the watch),
+ * or until `settled` says nothing is left to watch for. Returns when it stopped.
+ */
+export async function watchUntilWindow(
+  beyond: Capture,
+  lastEnteredMs: () => number | undefined,
+  windowMs: number,
+  settled: (beyond: SeenFrame[]) => boolean,
+  what: string,
+): Promise<number> {
+  for (;;) {
+    const last = lastEnteredMs();
+    if (last === undefined) break;
+    const left = last + windowMs - Date.now();
+    if (left <= 0 || settled(beyond.everyFrame())) break;
+    await waitOrTimeout(beyond, settled, Math.ceil(left), what);
+  }
+  return Date.now();
+}
+
 const ms = (v: number) => `${v.toFixed(1)} ms`;
 
 /** One batch, one window; see the file's comment. */
 export async function proveBatch(batch: ProbeBatch): Promise<BatchProof> {
   checkBatch(batch);
-  const p = pathOf(batch.guard);
+  const p = pathOf(batch.guard, batch.beyond);
   const frames = batch.cells.map((c) => c.frame);
-  const fromTo = `${p.direction === 'out' ? 'from' : 'to'} ${p.inst.name}`;
-  // The drop counters are read before anything is sent: what before() or the controls might make
-  // the driver drop can only add to what it counts.
+  const where = fromTo(p);
+  // The drop counters are read before anything is sent (without cells, nothing to check): what
+  // before() or the controls might make the driver drop can only add to what it counts.
   const [captures, ready] = await Promise.allSettled([
     startCaptures([
       [p.entering, `${batch.label}-entering`],
       [p.beyond, `${batch.label}-beyond`],
     ]),
-    Promise.all([p.direction === 'out' ? dropCount(p.inst, 'out') : undefined, readySender(p)]),
+    Promise.all([p.direction === 'out' && frames.length ? dropCount(p.inst, 'out') : undefined, readySender(p)]),
   ]);
   if (ready.status === 'rejected') {
     if (captures.status === 'fulfilled') await Promise.allSettled(captures.value.map((c) => c.stop()));
@@ -255,8 +324,7 @@ export async function proveBatch(batch: ProbeBatch): Promise<BatchProof> {
 
   const entered = new Sightings(frames);
   const passed = new Sightings(frames);
-  let latencyMs: number;
-  let windowMs: number;
+  let timing: { latencyMs: number; windowMs: number };
   let cellsSentAt: number;
   let stoppedAt: number;
   try {
@@ -266,32 +334,31 @@ export async function proveBatch(batch: ProbeBatch): Promise<BatchProof> {
     const controlsSentAt = Date.now();
     await send(p.sender, ...batch.controls);
     const crossed = new Sightings(batch.controls);
-    const alive = await waitOrTimeout(beyond, (fs) => crossed.update(fs).all, CONTROL_MS, `the ${batch.controls.length} control frames ${fromTo}`);
+    const alive = await waitOrTimeout(beyond, (fs) => crossed.update(fs).all, CONTROL_MS, `the ${batch.controls.length} control frames ${where}`);
     if (!alive) {
       const seenEntering = new Sightings(batch.controls).update(entering.everyFrame());
       const k = crossed.at.findIndex((t) => t === undefined);
-      const where = seenEntering.at[k] !== undefined ? `entered ${p.entering} but` : `was never seen entering ${p.entering} and`;
-      const why = `control ${k + 1} of ${batch.controls.length} (${brief(batch.controls[k]!)}) ${where} did not cross to ${p.beyond} within ${CONTROL_MS / 1000} s: a dead path cannot prove a drop`;
-      return { outcomes: batch.cells.map((c) => outcome(c, 'inconclusive', why, false)), controlLatencyMs: 0, windowMs: 0 };
+      const seen = seenEntering.at[k] !== undefined ? `entered ${p.entering} but` : `was never seen entering ${p.entering} and`;
+      const stalled = { control: k, detail: `(${brief(batch.controls[k]!)}) ${seen} did not cross to ${p.beyond} within ${CONTROL_MS / 1000} s` };
+      const why = `control ${k + 1} of ${batch.controls.length} ${stalled.detail}: a dead path cannot prove a drop`;
+      return { outcomes: batch.cells.map((c) => outcome(c, 'inconclusive', why, false)), controlLatencyMs: 0, windowMs: 0, evidence: files, stalled };
     }
-    latencyMs = Math.max(1, crossed.lastMs()! - controlsSentAt);
-    windowMs = Math.min(WINDOW_MAX_MS, Math.max(WINDOW_MIN_MS, 4 * latencyMs));
+    timing = windowFor(controlsSentAt, crossed.lastMs()!);
 
     // The cells: all sent, then awaited entering.
     cellsSentAt = Date.now();
     if (frames.length) await send(p.sender, ...frames);
-    await waitOrTimeout(entering, (fs) => entered.update(fs).all, ENTERING_MS, `the ${frames.length} cell frames ${fromTo} entering ${p.entering}`);
+    await waitOrTimeout(entering, (fs) => entered.update(fs).all, ENTERING_MS, `the ${frames.length} cell frames ${where} entering ${p.entering}`);
 
     // Beyond, for the window after the last one entered; done early once all that entered were seen beyond.
     const everyEnteredPassed = () => entered.at.every((t, i) => t === undefined || passed.at[i] !== undefined);
-    for (;;) {
-      const last = entered.update(entering.everyFrame()).lastMs();
-      if (last === undefined) break;
-      const left = last + windowMs - Date.now();
-      if (left <= 0 || everyEnteredPassed()) break;
-      await waitOrTimeout(beyond, (fs) => passed.update(fs) && everyEnteredPassed(), Math.ceil(left), `the cell frames ${fromTo} at ${p.beyond}`);
-    }
-    stoppedAt = Date.now();
+    stoppedAt = await watchUntilWindow(
+      beyond,
+      () => entered.update(entering.everyFrame()).lastMs(),
+      timing.windowMs,
+      (fs) => passed.update(fs) && everyEnteredPassed(),
+      `the cell frames ${where} at ${p.beyond}`,
+    );
   } finally {
     await Promise.all([entering.stop(), beyond.stop()]);
   }
@@ -314,9 +381,10 @@ export async function proveBatch(batch: ProbeBatch): Promise<BatchProof> {
       return outcome(
         c,
         'not-entering',
-        `never seen entering ${p.entering} within ${ENTERING_MS / 1000} s of being sent from ${p.sender}: nothing to prove (the sender or the kernel did not put it on the wire)`,
+        `never seen entering ${p.entering} within ${ENTERING_MS / 1000} s of being sent from ${senderName(p)}: nothing to prove (the sender or the kernel did not put it on the wire)`,
         false,
       );
+    const { windowMs } = timing;
     const watched = stoppedAt - inAt / 1000;
     if (watched < windowMs)
       return outcome(
@@ -333,9 +401,10 @@ export async function proveBatch(batch: ProbeBatch): Promise<BatchProof> {
   });
 
   // The reference driver must have counted what it dropped.
+  const [countedAfter] = await Promise.all([countedBefore !== undefined ? dropCount(p.inst, 'out') : undefined, batch.after?.()]);
   let droppedCounted: number | undefined;
   if (countedBefore !== undefined) {
-    droppedCounted = (await dropCount(p.inst, 'out'))! - countedBefore;
+    droppedCounted = countedAfter! - countedBefore;
     const dropped = outcomes.filter((o) => o.seen === 'dropped');
     if (droppedCounted < dropped.length)
       for (const o of dropped) {
@@ -343,7 +412,13 @@ export async function proveBatch(batch: ProbeBatch): Promise<BatchProof> {
         o.detail = `the driver's drop counters rose by ${droppedCounted} for ${dropped.length} dropped frames (${o.detail})`;
       }
   }
-  return { outcomes, controlLatencyMs: latencyMs, windowMs, ...(droppedCounted !== undefined ? { droppedCounted } : {}) };
+  return {
+    outcomes,
+    controlLatencyMs: timing.latencyMs,
+    windowMs: timing.windowMs,
+    evidence: files,
+    ...(droppedCounted !== undefined ? { droppedCounted } : {}),
+  };
 }
 
 /**

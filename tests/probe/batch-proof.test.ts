@@ -3,7 +3,8 @@
  * passed or dropped at an instance's port; it can fail (expectations flipped, every cell is not ok
  * with what was really seen); a frame that never reaches the guarded point proves nothing; incoming
  * batches are judged the same way; a frame dropped by something other than the driver is not
- * credited to it; and 8 batches of 40 frames take a few seconds.
+ * credited to it; controls without cells (expectDelivered) are proved crossing, beyond another port
+ * too; and 8 batches of 40 frames take a few seconds.
  *
  * Nothing here changes the pod: the forbidden frames are a spoofed echo and an RA with router
  * lifetime 0 from an instance's own link-local (not a router's), and the reference driver drops both.
@@ -144,7 +145,7 @@ describe('batched verdicts (proveBatch) on a real pod', function () {
     // A control to vm2's MAC stays on hv1's bridge (it has learned vm2 on its port, from the frame
     // `before` sends), so it never crosses hv1's uplink.
     const stays = buildFrame(echoRequest({ mac: vm1.mac, dstMac: vm2.mac, src: vm1.slaac, dst: vm2.slaac, identifier: next() }));
-    const { outcomes, controlLatencyMs } = await proveBatch({
+    const { outcomes, controlLatencyMs, stalled } = await proveBatch({
       guard: { from: 'vm1' },
       before: () => send('vm2', echoOut(vm2)),
       controls: [echoOut(vm1), stays],
@@ -152,10 +153,31 @@ describe('batched verdicts (proveBatch) on a real pod', function () {
       label: 'vm1-dead-path',
     });
     expect(controlLatencyMs).to.equal(0);
+    expect(stalled?.control).to.equal(1);
     expect(outcomes[0]).to.include({ seen: 'inconclusive', ok: false });
     expect(outcomes[0]!.detail).to.match(
       /^control 2 of 2 \(ICMPv6 echo-request .*\) entered hv1:vnet\d+ but did not cross to hv1:uplink within 2 s: a dead path cannot prove a drop$/,
     );
+  });
+
+  it('controls without cells prove they crossed, beyond another port when told; no drop counters are read', async () => {
+    const vm1 = vmPlan('vm1');
+    const vm2 = vmPlan('vm2');
+    const toVm2 = buildFrame(echoRequest({ mac: vm1.mac, dstMac: vm2.mac, src: vm1.slaac, dst: vm2.slaac, identifier: next() }));
+    const proof = await proveBatch({
+      guard: { from: vm1 },
+      beyond: portOf('vm2'),
+      before: () => send('vm2', echoOut(vm2)),
+      controls: [toVm2],
+      cells: [],
+      label: 'vm1-to-vm2',
+    });
+    expect(proof.outcomes).to.deep.equal([]);
+    expect(proof.stalled).to.equal(undefined);
+    expect(proof.controlLatencyMs).to.be.above(0);
+    expect(proof.droppedCounted).to.equal(undefined);
+    expect(proof.evidence).to.have.length(2);
+    expect(proof.evidence[1]).to.match(new RegExp(`-beyond-${portOf('vm2').replace(':', '-')}-\\d+\\.pcap$`));
   });
 
   it('incoming to vm2 via r1:lan: an echo from the core passes, UDP to port 9 is dropped', async () => {
