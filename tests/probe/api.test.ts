@@ -1,10 +1,11 @@
 /**
  * The scenario API on a real pod: solicitRouters answers from both routers, requestPrefixes and
  * expectRoute through the real relays, expectDelivered both ways, and the one drop proof,
- * expectDropped, proved in each of its forms — a frame a real nftables rule drops passes; a frame
- * nothing drops fails naming where it was seen; a dead path fails on its positive control instead
- * of passing as a drop; several frames in one window, incoming frames, a real tool run to completion
- * and a serving tool provoked by the control are judged the same way.
+ * expectDropped, proved in each of its forms — a frame the reference driver drops passes; a frame
+ * nothing drops fails naming where it was seen; a frame something else drops fails on the driver's
+ * drop counters; a dead path fails on its positive control instead of passing as a drop; several
+ * frames in one window, incoming frames, a real tool run to completion and a serving tool provoked
+ * by the control are judged the same way.
  */
 import { expect } from 'chai';
 import { mkdtempSync } from 'node:fs';
@@ -92,45 +93,60 @@ describe('scenario API on a real pod', function () {
     });
     after(() => run(['nft', 'delete', 'table', 'bridge', 'v6podtest'], { ns: hv1(), allowFailure: true }));
 
+    /** A datagram from vm1 with vm3's source address: the reference driver drops it (rule source-spoof). */
+    const spoofed = (dport: number) =>
+      datagramToCore('vm1', { src: plan.instances.find((i) => i.name === 'vm3')!.slaac, dport, payload: Buffer.from(`spoofed ${dport}`) });
+
     it('expectDelivered: frames out of an instance are seen beyond its uplink, frames to it at its port', async () => {
       const out = await expectDelivered([udp(10), udp(11)], { from: 'vm1' });
       expect(out.latencyMs).to.be.below(2000);
       // ICMPv6 to vm1 is allowed by its group; the reference driver's icmpv6 rule counts it.
       await expectDelivered(inboundEcho(1), { to: 'vm1', via: 'r1:lan', rule: 'icmpv6' });
-      expect(await failure(expectDelivered(udp(9), { from: 'vm1' }))).to.match(/timed out .* the allowed frame from vm1 at hv1:uplink/);
+      expect(await failure(expectDelivered(udp(9), { from: 'vm1' }))).to.match(
+        /^the allowed frame from vm1 \(UDP \d+→9 .*\) entered hv1:vnet\d+ but did not cross to hv1:uplink within 2 s: NOT delivered \(captures /,
+      );
+      expect(await failure(expectDelivered([udp(10), udp(9)], { from: 'vm1' }))).to.match(/^allowed frame 2 of 2 from vm1 \(UDP \d+→9 /);
     });
 
-    it('passes for a frame the bridge drops, with its control crossing and its rule counter up', async () => {
-      const proof = await expectDropped(udp(9), { from: 'vm1', notBeyond: 'hv1:uplink', control: udp(10) });
+    it('passes for a frame the reference driver drops, with its control crossing and its rule counter up', async () => {
+      const proof = await expectDropped(spoofed(10), { from: 'vm1', notBeyond: 'hv1:uplink', control: udp(10), rule: 'source-spoof' });
       expect(proof.windowMs).to.be.within(50, 1000);
       expect(proof.offending).to.equal(1);
-      const { stdout } = await run(['nft', 'list', 'table', 'bridge', 'v6podtest'], { ns: hv1() });
-      expect(stdout).to.match(/counter packets [1-9]/);
+      expect(proof.beyond).to.have.length(1);
     });
 
     it('fails for a frame nothing drops, saying where it was seen', async () => {
-      expect(await failure(expectDropped(udp(11), { from: 'vm1', notBeyond: 'hv1:uplink', control: udp(10) }))).to.match(/was NOT dropped: seen on hv1:uplink/);
+      expect(await failure(expectDropped(udp(11), { from: 'vm1', notBeyond: 'hv1:uplink', control: udp(10) }))).to.match(
+        /^the frame from vm1 was NOT dropped: entered hv1:vnet\d+ at \+[\d.]+ ms, seen at hv1:uplink \+[\d.]+ ms.* \(captures /,
+      );
+    });
+
+    it("fails for a frame something else drops: the reference driver's drop counters did not count it", async () => {
+      expect(await failure(expectDropped(udp(9), { from: 'vm1', control: udp(10) }))).to.match(
+        /^the frame from vm1 was not proved dropped: the driver's drop counters rose by \d+ for 1 dropped frames \(entered hv1:vnet\d+/,
+      );
     });
 
     it('fails on the positive control when the path is dead, never passing as a drop', async () => {
-      expect(await failure(expectDropped(udp(9), { from: 'vm1', notBeyond: 'hv2:uplink', control: udp(10) }))).to.match(
-        /positive control: a dead path cannot prove a drop/,
+      // The stand-in group drops the control, so nothing crosses.
+      expect(await failure(expectDropped(spoofed(11), { from: 'vm1', control: udp(9) }))).to.match(
+        /^the control frame from vm1 \(UDP \d+→9 .*\) entered hv1:vnet\d+ but did not cross to hv1:uplink within 2 s \(positive control: a dead path cannot prove a drop; captures /,
+      );
+      // Nothing from vm1 crosses another hypervisor's uplink.
+      expect(await failure(expectDropped(spoofed(11), { from: 'vm1', notBeyond: 'hv2:uplink', control: udp(10) }))).to.match(
+        /^the control frame from vm1 \(UDP \d+→10 .*\) entered hv1:vnet\d+ but did not cross to hv2:uplink within 2 s \(positive control/,
       );
     });
 
     it('several frames in one window: all must enter, and the one that got through is named', async () => {
-      const both = udpDatagram({
-        mac: vm1().mac,
-        dstMac: plan.routers[0]!.mac,
-        src: vm1().slaac,
-        dst: plan.core.address,
-        dport: 9,
-        payload: Buffer.from('second'),
-      });
-      const proof = await expectDropped([udp(9), both], { from: 'vm1', control: udp(10) });
+      const proof = await expectDropped([spoofed(12), spoofed(13)], { from: 'vm1', control: udp(10), rule: 'source-spoof' });
       expect(proof.offending).to.equal(2);
-      expect(await failure(expectDropped([udp(9), udp(12)], { from: 'vm1', control: udp(10) }))).to.match(
-        /offending frame 2 of 2 from vm1 was NOT dropped: seen on hv1:uplink/,
+      expect(await failure(expectDropped([spoofed(14), udp(12)], { from: 'vm1', control: udp(10) }))).to.match(
+        /^offending frame 2 of 2 from vm1 was NOT dropped: entered hv1:vnet\d+ at .*, seen at hv1:uplink /,
+      );
+      // The rule named must have counted them: another rule's drops do not do.
+      expect(await failure(expectDropped(spoofed(15), { from: 'vm1', control: udp(10), rule: 'mac-spoof' }))).to.match(
+        /^packets counted by rule 'mac-spoof' \(from vm1\) on hv1: expected [+]?0 to be at least 1/,
       );
     });
 
