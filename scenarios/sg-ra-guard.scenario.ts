@@ -58,8 +58,10 @@ describe('SG: security groups — RA guard', () => {
       });
 
       // Act: vm1 sends its RS, then the atomic fragment and both fragments of the hidden RA.
-      // Pass criteria: the RS crosses; none of the three fragments leaves vm1's port (rule link-local-fragment).
-      await expectDropped([atomic, ...hidden], { from: vm1, control: routerSolicitation({ mac: vm1.mac }), rule: 'link-local-fragment' });
+      // Pass criteria: the RS crosses; none of the three fragments leaves vm1's port — the atomic fragment
+      // (rule link-local-fragment), the hidden RA's two fragments (rule fragmented-header-chain, checked first).
+      await expectDropped(atomic, { from: vm1, control: routerSolicitation({ mac: vm1.mac }), rule: 'link-local-fragment' });
+      await expectDropped(hidden, { from: vm1, control: routerSolicitation({ mac: vm1.mac }), rule: 'fragmented-header-chain' });
     },
   );
 
