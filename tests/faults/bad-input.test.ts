@@ -210,7 +210,7 @@ function cases(D: string): Array<[string, Case]> {
     c('vm show', ['vm', 'show', 'vm1', '--run', 'BAD'], `v6pod: run name 'BAD' ${RUN_NAME_RULE}`),
     c('vm', ['vm', 'bogus'], "error: unknown command 'bogus'"),
     // test (refused before any pod is built)
-    c('test', ['test', '--profile', 'slow'], "v6pod: --profile 'slow' must be quick, full or scale"),
+    c('test', ['test', '--profile', 'slow'], "v6pod: --profile 'slow' must be quick, full, scale or guests"),
     c('test', ['test', '--shard', '3/2'], "v6pod: --shard '3/2' must be I/N with 1 ≤ I ≤ N"),
     c('test', ['test', '--shard', 'x'], "v6pod: --shard 'x' must be I/N with 1 ≤ I ≤ N"),
     c('test', ['test', '--pod', `${D}/missing.yaml`], `v6pod: ${D}/missing.yaml: cannot read: no such file or directory`),
