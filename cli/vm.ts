@@ -5,7 +5,7 @@ import { instanceReport } from '../netns/instance-report.ts';
 import { assertNetAdmin } from '../netns/privileges.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
 import { resolveRun } from './run-option.ts';
-import type { InstanceKind } from '../harness/pod/pod-file.ts';
+import type { AddressMode, GuestClient, InstanceKind } from '../harness/pod/pod-file.ts';
 
 function count(value: string): number {
   const n = Number(value);
@@ -24,21 +24,34 @@ export function registerVm(program: Command): void {
     .option('--prefixes <k>', 'delegated prefixes (default: the pod’s prefixesPerInstance)', count)
     .option('--sg <group>', 'security group (default: default)')
     .option('--kind <kind>', 'namespace (the kernel’s stack) or synthetic (a TAP served by an emulated stack)', 'namespace')
-    .action(async (name: string, o: { run?: string; hv?: string; mac?: string; prefixes?: number; sg?: string; kind: string }) => {
-      assertNetAdmin('v6pod vm deploy');
-      const kind = o.kind as InstanceKind;
-      const { instance, prefixes } = await deployInstance(resolveRun(o.run), {
-        name,
-        hypervisor: o.hv,
-        mac: o.mac,
-        prefixes: o.prefixes,
-        securityGroup: o.sg,
-        kind,
-      });
-      process.stdout.write(
-        `deployed ${instance.kind} instance ${name} on ${instance.hypervisor}:${instance.port}: MAC ${instance.mac}, SLAAC ${instance.slaac}, prefixes ${prefixes.join(', ') || 'none'}\n`,
-      );
-    });
+    .option('--client <client>', 'the guest’s DHCPv6 client: dhcp6c, dhcpcd, dhclient, networkd, dibbler or none (synthetic: synthetic or none)')
+    .option('--addressing <mode>', 'how the guest forms its addresses: eui64, stable-privacy or temporary (namespace only)')
+    .action(
+      async (
+        name: string,
+        o: { run?: string; hv?: string; mac?: string; prefixes?: number; sg?: string; kind: string; client?: string; addressing?: string },
+      ) => {
+        assertNetAdmin('v6pod vm deploy');
+        const kind = o.kind as InstanceKind;
+        const { instance, prefixes } = await deployInstance(resolveRun(o.run), {
+          name,
+          hypervisor: o.hv,
+          mac: o.mac,
+          prefixes: o.prefixes,
+          securityGroup: o.sg,
+          kind,
+          client: o.client as GuestClient | undefined,
+          addressing: o.addressing as AddressMode | undefined,
+        });
+        process.stdout.write(
+          `deployed ${instance.kind} instance ${name} on ${instance.hypervisor}:${instance.port}: MAC ${instance.mac}, SLAAC ${instance.slaac}, prefixes ${prefixes.join(', ') || 'none'}, client ${instance.client}, addressing ${instance.addressing}\n`,
+        );
+        if (instance.addressing === 'stable-privacy')
+          process.stdout.write(
+            `note: ${name} forms its addresses from a stable secret, not its MAC: its security group drops its RS, NS and DHCPv6, so it waits for the routers' periodic RA and its traffic is dropped (fix: addr_gen_mode=0; docs/guests.md)\n`,
+          );
+      },
+    );
   vm.command('destroy')
     .description('remove the instance and its port, delete its leases and reservation, release its prefixes')
     .argument('<name>')

@@ -5,7 +5,7 @@
  * reservation and quarantines the prefixes. Each step is recorded first (state.pending), so an
  * interrupted deploy or destroy is finished by the next one; the SLAAC address is computed, never stored.
  */
-import type { Instance, InstanceKind, Pod } from '../harness/pod/pod-file.ts';
+import { REAL_CLIENTS, type AddressMode, type GuestClient, type Instance, type InstanceKind, type Pod } from '../harness/pod/pod-file.ts';
 import { buildPlan, instanceSteps, nsShellScript, type InstancePlan, type Plan } from '../harness/pod/plan.ts';
 import { readState, writeState, type RunState } from './run-state.ts';
 import { withRunLock } from './run-lock.ts';
@@ -13,6 +13,7 @@ import { removeNamespaces } from './teardown.ts';
 import { waitInstancesReady } from './realize.ts';
 import { run } from '../harness/os/exec.ts';
 import { DaemonError, daemonAlive } from './daemons/process.ts';
+import { isRealClient, startGuestClient, waitLinkLocalReady } from './guest-clients.ts';
 import { startSynthHost, synthCommand, synthInstance, synthPaths } from './daemons/synth.ts';
 import { keaPaths } from '../harness/control/kea-config.ts';
 import { relayCommand, relayPaths } from './daemons/relay.ts';
@@ -33,7 +34,13 @@ export interface DeploySpec {
   mac?: string;
   prefixes?: number;
   securityGroup?: string;
+  /** The guest's DHCPv6 client (default: none in a namespace, the emulated one in a synthetic instance). */
+  client?: GuestClient;
+  /** How the guest's kernel forms its addresses (default eui64; other modes need a namespace). */
+  addressing?: AddressMode;
 }
+
+const ADDRESS_MODES: readonly AddressMode[] = ['eui64', 'stable-privacy', 'temporary'];
 
 /** A crash-injection point for tests: V6POD_CRASH_AT=<step> kills this process at that step. */
 function step(name: string): void {
@@ -90,6 +97,13 @@ function validateDeploy(state: RunState, spec: DeploySpec): { hv: string; inst: 
     throw new UsageError(`unknown security group '${securityGroup}' (groups: ${Object.keys(pod.securityGroups).join(', ')})`);
   const kind = spec.kind ?? 'namespace';
   if (kind !== 'namespace' && kind !== 'synthetic') throw new UsageError(`--kind '${String(kind)}' must be namespace or synthetic`);
+  const clients: readonly GuestClient[] = kind === 'synthetic' ? ['synthetic', 'none'] : [...REAL_CLIENTS, 'none'];
+  const client = spec.client ?? (kind === 'synthetic' ? 'synthetic' : 'none');
+  if (!clients.includes(client)) throw new UsageError(`--client '${client}' must be ${clients.join(', ')} for a ${kind} instance`);
+  const addressing = spec.addressing ?? 'eui64';
+  if (!ADDRESS_MODES.includes(addressing)) throw new UsageError(`--addressing '${addressing}' must be ${ADDRESS_MODES.join(', ')}`);
+  if (kind === 'synthetic' && addressing !== 'eui64')
+    throw new UsageError(`--addressing '${addressing}' needs a namespace instance (the emulated stack forms EUI-64 addresses only)`);
   return {
     hv,
     inst: {
@@ -98,9 +112,9 @@ function validateDeploy(state: RunState, spec: DeploySpec): { hv: string; inst: 
       prefixes,
       securityGroup,
       kind,
-      dhcp: kind === 'synthetic',
-      client: kind === 'synthetic' ? 'synthetic' : 'none',
-      addressing: 'eui64',
+      dhcp: client === 'synthetic',
+      client,
+      addressing,
     },
   };
 }
@@ -126,7 +140,19 @@ async function createKernelObjects(plan: Plan, inst: InstancePlan, state: RunSta
   // The port is in the bridge and eth0 still down: the security group is in force before the instance's first frame.
   await (await driverFor()).add(hypervisorRef(plan, inst.hypervisor), instanceModel(plan, inst, prefixes));
   await run(['ip', 'netns', 'exec', inst.ns, 'sh', '-es'], { input: nsShellScript({ sysctls: [], ip: steps.attach }) });
-  await waitInstancesReady(plan, forReadiness(state), 15_000, [inst]);
+  // A stable-privacy guest's link-local is not the one its group allows: its RS is dropped, so its
+  // addresses and routes wait for the routers' periodic RA (docs/guests.md). Ready once it can speak.
+  if (inst.addressing === 'stable-privacy') await waitLinkLocalReady([inst], 15_000);
+  else await waitInstancesReady(plan, forReadiness(state), 15_000, [inst]);
+  if (isRealClient(inst.client)) await startClient(plan, inst);
+}
+
+/** Starts the guest's declared DHCPv6 client, as `up` does, and records it with the run's daemons (`down` stops it). */
+async function startClient(plan: Plan, inst: InstancePlan): Promise<void> {
+  await waitLinkLocalReady([inst]);
+  const record = await startGuestClient(plan, inst);
+  const now = readState(plan.run)!;
+  writeState({ ...now, daemons: [...now.daemons.filter((d) => !(d.name === record.name && d.node === inst.name)), record] });
 }
 
 /**
@@ -258,7 +284,9 @@ function forgetInState(runName: string, instance: InstancePlan): void {
   delete after.pending[instance.name];
   delete after.ports[instance.name];
   const namespaces = instance.kind === 'namespace' ? after.namespaces.filter((n) => n !== instance.ns) : after.namespaces;
-  writeState({ ...after, pod: withoutInstance(after.pod, instance.name), namespaces });
+  // Its guest client died with its namespace: the run keeps no record of it.
+  const daemons = after.daemons.filter((d) => d.node !== instance.name);
+  writeState({ ...after, pod: withoutInstance(after.pod, instance.name), namespaces, daemons });
 }
 
 export async function destroyInstance(runName: string, name: string): Promise<{ instance: InstancePlan; prefixes: string[] }> {

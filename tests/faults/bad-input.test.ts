@@ -204,6 +204,22 @@ function cases(D: string): Array<[string, Case]> {
     ),
     c('vm deploy', ['vm', 'deploy', 'vm9', '--run', 'fake', '--mac', '06:7a:88:00:00:8b'], 'v6pod: MAC 06:7a:88:00:00:8b belongs to instance vm1 already'),
     c('vm deploy', ['vm', 'deploy', 'vm9', '--run', 'fake', '--sg', 'nosuch'], "v6pod: unknown security group 'nosuch' (groups: default, web)"),
+    c(
+      'vm deploy',
+      ['vm', 'deploy', 'vm9', '--run', 'fake', '--client', 'udhcpc'],
+      "v6pod: --client 'udhcpc' must be dhcp6c, dhcpcd, dhclient, networkd, dibbler, none for a namespace instance",
+    ),
+    c(
+      'vm deploy',
+      ['vm', 'deploy', 'vm9', '--run', 'fake', '--kind', 'synthetic', '--client', 'dhcpcd'],
+      "v6pod: --client 'dhcpcd' must be synthetic, none for a synthetic instance",
+    ),
+    c('vm deploy', ['vm', 'deploy', 'vm9', '--run', 'fake', '--addressing', 'random'], "v6pod: --addressing 'random' must be eui64, stable-privacy, temporary"),
+    c(
+      'vm deploy',
+      ['vm', 'deploy', 'vm9', '--run', 'fake', '--kind', 'synthetic', '--addressing', 'temporary'],
+      "v6pod: --addressing 'temporary' needs a namespace instance (the emulated stack forms EUI-64 addresses only)",
+    ),
     c('vm destroy', ['vm', 'destroy', 'vm9', '--run', 'fake'], "v6pod: no instance 'vm9' in run fake"),
     c('vm destroy', ['vm', 'destroy'], "error: missing required argument 'name'"),
     c('vm show', ['vm', 'show', 'vm9', '--run', 'fake'], "v6pod: no instance 'vm9' in run fake"),

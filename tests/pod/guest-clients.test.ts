@@ -13,6 +13,9 @@ import { teardownRun } from '../../netns/teardown.ts';
 import { readState } from '../../netns/run-state.ts';
 import { daemonAlive } from '../../netns/daemons/process.ts';
 import { guestDir } from '../../netns/guest-clients.ts';
+import { deployInstance, destroyInstance } from '../../netns/instance-lifecycle.ts';
+import { buildPlan } from '../../harness/pod/plan.ts';
+import { run as runCommand } from '../../harness/os/exec.ts';
 import { relayRoutes } from '../../harness/probe/dhcp.ts';
 import { waitUntil } from '../../harness/os/wait.ts';
 import { processesInRun, stillRunning, type ProcRef } from '../faults/testing.ts';
@@ -78,6 +81,30 @@ describe('guest clients: started by up as daemons of the run, stopped by down', 
     clientProcs = (await processesInRun(run)).filter((p) => /dhcp6c|dhcpcd|dhclient|networkd|dibbler/.test(p.cmd));
     expect(clientProcs.length, 'client processes seen').to.be.at.least(CLIENTS.length);
     expect(hostSnapshot(), 'the host: resolv.conf, lease and DUID folders, /run/dhcpcd').to.deep.equal(before);
+  });
+
+  it('vm deploy --client --addressing: the new instance runs its client with its addressing, gets its prefix routed; vm destroy ends the client and its record', async () => {
+    const { instance, prefixes } = await deployInstance(run, { name: 'late', client: 'dhcp6c', addressing: 'temporary', prefixes: 1 });
+    expect(prefixes).to.have.length(1);
+    const sysctl = async (key: string) => (await runCommand(['ip', 'netns', 'exec', instance.ns, 'sysctl', '-n', `net.ipv6.conf.eth0.${key}`])).stdout.trim();
+    expect(await sysctl('use_tempaddr'), 'temporary: use_tempaddr').to.equal('2');
+    const d = readState(run)!.daemons.find((x) => x.name === 'dhcp6c' && x.node === 'late');
+    expect(d && daemonAlive(d), 'dhcp6c recorded and alive').to.equal(true);
+    const plan = buildPlan(readState(run)!.pod, run, readState(run)!.ports);
+    await waitUntil(async () => (await Promise.all(plan.routers.map(relayRoutes))).every((routes) => routes.some((r) => r.prefix === prefixes[0])), {
+      timeoutMs: 15_000,
+      what: `both routers to route ${prefixes[0]} (late's reservation)`,
+    });
+    await destroyInstance(run, 'late');
+    await waitUntil(() => !daemonAlive(d!), { timeoutMs: 5000, what: `late's dhcp6c (pid ${d!.pid}) to be gone after destroy` });
+    expect(
+      readState(run)!.daemons.filter((x) => x.node === 'late'),
+      'records of late after destroy',
+    ).to.deep.equal([]);
+    // A stable-privacy guest is deployed once it can speak (its RS is dropped by its group: no routes to wait for).
+    const priv = await deployInstance(run, { name: 'priv', addressing: 'stable-privacy', prefixes: 0 });
+    expect((await runCommand(['ip', 'netns', 'exec', priv.instance.ns, 'sysctl', '-n', 'net.ipv6.conf.eth0.addr_gen_mode'])).stdout.trim()).to.equal('2');
+    await destroyInstance(run, 'priv');
   });
 
   it('down stops every client and its helpers: no client process is left', async () => {
