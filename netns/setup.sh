@@ -4,7 +4,8 @@
 # npm packages, with the native modules (cap, raw-socket) built. Fast when everything is already in
 # place. The guest clients (docs/guests.md) run only inside pod namespaces: dhcpcd-base and
 # isc-dhcp-client ship no service, systemd-networkd comes with systemd and is never started here,
-# and dibbler-client's packaged service is kept from starting by the policy-rc.d below.
+# and dibbler-client's packaged service is kept from starting by the policy-rc.d below. So is
+# isc-dhcp-relay's (ISC dhcrelay, a relay the pod's routers may run instead of v6pod's).
 #   V6POD_NO_APT=1     skip the Debian packages (e.g. a machine provisioned another way)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -12,7 +13,7 @@ cd "$(dirname "$0")/.."
 DEBIAN_PACKAGES=(
   iproute2 procps ethtool radvd kea-dhcp6-server kea-admin kea-common nftables iptables ebtables ipset
   tcpdump tshark wide-dhcpv6-client thc-ipv6 ipv6toolkit ndisc6 iputils-ping libpcap-dev
-  dhcpcd-base isc-dhcp-client dibbler-client systemd
+  dhcpcd-base isc-dhcp-client dibbler-client systemd isc-dhcp-relay
   graphviz iperf3 postgresql postgresql-client
   python3 make g++
 )
@@ -41,12 +42,14 @@ if [[ "${V6POD_NO_APT:-}" != 1 ]]; then
   fi
 fi
 
-# dibbler-client's package enables its init script for the next boot, where it would run on the
-# host's own interfaces: keep it disabled (v6pod runs dibbler only inside instance namespaces).
-if compgen -G '/etc/rc[2-5].d/S*dibbler-client' >/dev/null && [[ $EUID -eq 0 ]]; then
-  log "disabling dibbler-client's boot service (v6pod runs it only in instance namespaces)"
-  update-rc.d dibbler-client disable >/dev/null 2>&1 || true
-fi
+# dibbler-client's and isc-dhcp-relay's packages enable their init scripts for the next boot, where
+# they would run on the host's own interfaces: keep them disabled (v6pod runs them only in its namespaces).
+for service in dibbler-client isc-dhcp-relay; do
+  if compgen -G "/etc/rc[2-5].d/S*$service" >/dev/null && [[ $EUID -eq 0 ]]; then
+    log "disabling $service's boot service (v6pod runs it only in pod namespaces)"
+    update-rc.d "$service" disable >/dev/null 2>&1 || true
+  fi
+done
 
 if ! command -v node >/dev/null || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)'; then
   echo "setup: Node.js >= 20 is required (found: $(node --version 2>/dev/null || echo none))" >&2
