@@ -19,6 +19,17 @@ function readResult(dir: string): RunResult {
   }
 }
 
+/** Slices of a `--shard I/N` split merge only when all N are there: a merged report covers the whole selection. */
+function assertWholeSplit(parts: readonly RunResult[]): void {
+  const shards = parts.flatMap((p) => (p.shard ? [p.shard] : []));
+  if (!shards.length) return;
+  const counts = [...new Set(shards.map((s) => s.count))];
+  if (counts.length > 1) throw new UsageError(`the results come from different splits (/${counts.join(', /')}): merge the slices of one split`);
+  const n = counts[0]!;
+  const missing = Array.from({ length: n }, (_, i) => i + 1).filter((i) => !shards.some((s) => s.index === i));
+  if (missing.length) throw new UsageError(`slice ${missing.map((i) => `${i}/${n}`).join(', ')} missing: merge all ${n} slices`);
+}
+
 export function registerReport(program: Command): void {
   const report = program.command('report').description('work with the results of `v6pod test`');
   report
@@ -27,7 +38,9 @@ export function registerReport(program: Command): void {
     .argument('<dirs...>', 'artifacts directories of the runs')
     .option('--out <dir>', 'where the merged reports go', 'artifacts/merged')
     .action((dirs: string[], opts: { out: string }) => {
-      const merged = mergeResults(dirs.map(readResult));
+      const parts = dirs.map(readResult);
+      assertWholeSplit(parts);
+      const merged = mergeResults(parts);
       const ids = merged.scenarios.map((s) => s.id);
       const dup = ids.find((id, i) => ids.indexOf(id) !== i);
       if (dup) throw new UsageError(`scenario ${dup} appears in more than one result: merge disjoint shards`);

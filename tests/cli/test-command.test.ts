@@ -49,6 +49,8 @@ describe('v6pod test (the conformance run)', function () {
       'in both shards',
     ).to.deep.equal([]);
     const merged = join(dir, 'merged');
+    const partial = v6pod(['report', 'merge', shards[1]!, '--out', merged]);
+    expect([partial.status, partial.stderr], 'a merge missing a slice').to.deep.equal([2, 'v6pod: slice 1/2 missing: merge all 2 slices\n']);
     const m = v6pod(['report', 'merge', ...shards, '--out', merged]);
     expect(m.status, m.stdout + m.stderr).to.equal(0);
     expect(result(merged).scenarios.map((s) => s.id)).to.deep.equal([...ids[0]!, ...ids[1]!].sort());
