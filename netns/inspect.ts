@@ -16,6 +16,7 @@ import type { InstanceKind } from '../harness/pod/pod-file.ts';
 import { keaCommand } from '../harness/os/control-socket.ts';
 import { keaPaths } from '../harness/control/kea-config.ts';
 import { relayCommand, relayPaths } from './daemons/relay.ts';
+import { relayIsV6pod } from './daemons/router-relays.ts';
 import { daemonAlive } from './daemons/process.ts';
 import { clientInstances } from './guest-clients.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
@@ -299,7 +300,8 @@ export async function inspectRun(runName: string): Promise<RunStatus> {
   };
 
   const relays: RelayStatus[] = await Promise.all(
-    plan.routers.map(async (r) => {
+    // Only v6pod's relay has a control socket; another relay (docs/relays.md) is a daemon like radvd.
+    (relayIsV6pod(plan) ? plan.routers : []).map(async (r) => {
       const socket = relayPaths(runName, r.name).socket;
       const answer = await relayCommand(socket, 'counters', undefined, 1000).catch(() => undefined);
       const answering = answer?.result === 0;

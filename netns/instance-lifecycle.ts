@@ -17,6 +17,7 @@ import { isRealClient, startGuestClient, waitLinkLocalReady } from './guest-clie
 import { startSynthHost, synthCommand, synthInstance, synthPaths } from './daemons/synth.ts';
 import { keaPaths } from '../harness/control/kea-config.ts';
 import { relayCommand, relayPaths } from './daemons/relay.ts';
+import { relayIsV6pod } from './daemons/router-relays.ts';
 import { hypervisorRef } from '../harness/sg/driver.ts';
 import { driverFor } from '../harness/sg/pod-groups.ts';
 import { instanceModel } from '../harness/sg/model.ts';
@@ -266,7 +267,8 @@ async function forget(runName: string, plan: Plan, instance: InstancePlan, state
   step('after-namespace-removed');
   const prefixes = await withControl(plan, state, (control) => control.release(instance.mac));
   // Its leases are gone, so no Release will ever pass a relay: every relay drops its routes now.
-  const relays = plan.routers.filter((r) => state.daemons.some((d) => d.name === 'dhcp6-relay' && d.node === r.name));
+  // Only v6pod's relay keeps routes to drop; another relay (docs/relays.md) installs its own, or none.
+  const relays = relayIsV6pod(plan) ? plan.routers.filter((r) => state.daemons.some((d) => d.name === 'dhcp6-relay' && d.node === r.name)) : [];
   for (const r of relays) {
     const answer = await relayCommand(relayPaths(runName, r.name).socket, 'drop-routes', { mac: instance.mac }).catch((err: Error) => ({
       result: 1,

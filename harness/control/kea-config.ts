@@ -45,8 +45,10 @@ export function keaConfig(plan: Plan, reservations: readonly KeaReservation[] = 
       'data-directory': p.data,
       'control-socket': { 'socket-type': 'unix', 'socket-name': p.socket },
       'lease-database': { type: 'memfile', persist: true, name: p.leases, 'lfc-interval': 0 },
-      // The client's MAC is taken only from the relay's option 37: the DUID is client-chosen and untrusted.
-      'mac-sources': ['remote-id'],
+      // By default the client's MAC is taken only from the relay's option 37: the DUID is client-chosen
+      // and untrusted. The pod file's kea.macSources names others, for relays that insert no option 37
+      // (docs/relays.md).
+      'mac-sources': [...(plan.pod.kea.macSources ?? ['remote-id'])],
       'host-reservation-identifiers': ['hw-address'],
       ...(opts.hostsDatabase ? { 'hosts-database': opts.hostsDatabase } : {}),
       'hooks-libraries': [{ library: keaHook('libdhcp_lease_cmds.so') }],

@@ -22,6 +22,12 @@ export const REAL_CLIENTS = ['dhcp6c', 'dhcpcd', 'dhclient', 'networkd', 'dibble
 export type RealClient = (typeof REAL_CLIENTS)[number];
 /** How the guest's kernel forms its addresses: EUI-64 (what CloudStack computes), stable privacy (RFC 7217), or with temporary addresses (RFC 8981). */
 export type AddressMode = 'eui64' | 'stable-privacy' | 'temporary';
+/** The routers' DHCPv6 relay: v6pod's own (harness/relay/), Debian's ISC dhcrelay -6, or the user's command (docs/relays.md). */
+export type RelayKind = 'v6pod' | 'isc-dhcrelay' | 'external';
+export const RELAY_KINDS: readonly RelayKind[] = ['v6pod', 'isc-dhcrelay', 'external'];
+/** Where Kea learns a client's MAC (Kea's `mac-sources`, tried in order). */
+export type MacSource = 'remote-id' | 'client-link-addr-option' | 'ipv6-link-local' | 'duid';
+export const MAC_SOURCES: readonly MacSource[] = ['remote-id', 'client-link-addr-option', 'ipv6-link-local', 'duid'];
 
 export interface PodSettings {
   /** The pod's L2 prefix, canonical text, exactly a /64 (instances derive SLAAC addresses from it). */
@@ -31,6 +37,11 @@ export interface PodSettings {
   readonly delegatedLength: number;
   readonly prefixesPerInstance: number;
   readonly dad: DadMode;
+  /**
+   * The switches snoop MLD (the ToR bridge is the querier, the routers' ports are multicast-router
+   * ports): multicast reaches only the ports that joined its group instead of every port.
+   */
+  readonly mldSnooping: boolean;
 }
 
 export interface NamedNode {
@@ -53,6 +64,8 @@ export interface Kea extends NamedNode {
   /** T1 and T2 (seconds) Kea puts in every IA_PD. */
   readonly renewTimer: number;
   readonly rebindTimer: number;
+  /** Kea's mac-sources, in order (default: remote-id only, option 37). */
+  readonly macSources: readonly MacSource[];
   /** The user's PostgreSQL server for the postgresql backend; absent: a private cluster per run. */
   readonly database?: KeaDatabase;
 }
@@ -84,6 +97,10 @@ export interface Pod {
   readonly core: NamedNode;
   readonly kea: Kea;
   readonly tor: NamedNode;
+  /** The routers' DHCPv6 relay (default v6pod). */
+  readonly relay: RelayKind;
+  /** relay: external — the command run on each router (docs/relays.md). */
+  readonly relayCommand?: string;
   readonly hypervisors: readonly Hypervisor[];
   /** Always holds "default" (empty when the file declares none), like CloudStack's per-account group. */
   readonly securityGroups: Readonly<Record<string, SecurityGroup>>;
@@ -194,6 +211,8 @@ function shapeProblems(data: unknown): Problem[] {
       }
       case 'minimum':
         return [{ path, rule: `${e.data} must be at least ${e.params.limit}` }];
+      case 'uniqueItems':
+        return [{ path: [...path, e.params.i as number], rule: `${quote((e.data as unknown[])[e.params.i as number])} is listed twice` }];
       case 'minItems':
         return [{ path, rule: `must have at least ${e.params.limit} ${e.params.limit === 1 ? 'entry' : 'entries'}` }];
       default:
@@ -299,7 +318,50 @@ function nthMac(first: string, i: number): string {
 }
 
 function meaningProblems(f: Fields): Problem[] {
-  return [...prefixProblems(f), ...nameProblems(f), ...macProblems(f), ...securityGroupProblems(f), ...keaProblems(f), ...kindProblems(f)];
+  return [
+    ...prefixProblems(f),
+    ...nameProblems(f),
+    ...macProblems(f),
+    ...securityGroupProblems(f),
+    ...keaProblems(f),
+    ...kindProblems(f),
+    ...relayProblems(f.get(['relay']), f.get(['relayCommand'])),
+  ];
+}
+
+/** relayCommand goes with relay: external, and only with it (also for `v6pod test --relay`). */
+function relayProblems(relay: unknown, command: unknown): Problem[] {
+  if (relay === 'external' && command === undefined)
+    return [{ path: ['relay'], rule: "'external' needs relayCommand, the command run on each router (docs/relays.md)" }];
+  if (command !== undefined && relay !== undefined && relay !== 'external')
+    return [{ path: ['relayCommand'], rule: `applies to relay: external only (relay is ${String(relay)})` }];
+  if (command !== undefined && relay === undefined) return [{ path: ['relayCommand'], rule: 'applies to relay: external only (relay is v6pod)' }];
+  return [];
+}
+
+/**
+ * The pod with the relay and Kea's MAC sources `v6pod test --relay/--relay-command/--mac-sources`
+ * chose over the file's; the same rules as the file's fields, one line each (path and rule).
+ */
+export function withRelayChoice(pod: Pod, choice: { relay?: string; relayCommand?: string; macSources?: readonly string[] }): Pod {
+  const relay = choice.relay ?? (choice.relayCommand !== undefined ? 'external' : pod.relay);
+  const errors: string[] = [];
+  if (!RELAY_KINDS.includes(relay as RelayKind)) errors.push(`--relay '${relay}' must be one of ${RELAY_KINDS.join(', ')}`);
+  const command = choice.relayCommand ?? (relay === 'external' ? pod.relayCommand : undefined);
+  if (relay === 'external' && !command?.trim()) errors.push('--relay external needs --relay-command CMD, the command run on each router (docs/relays.md)');
+  const sources = choice.macSources ?? pod.kea.macSources;
+  for (const s of sources) if (!MAC_SOURCES.includes(s as MacSource)) errors.push(`--mac-sources '${s}' must be one of ${MAC_SOURCES.join(', ')}`);
+  if (sources.length === 0) errors.push(`--mac-sources needs at least one of ${MAC_SOURCES.join(', ')}`);
+  if (new Set(sources).size !== sources.length) errors.push(`--mac-sources lists a source twice (${sources.join(',')})`);
+  if (errors.length) throw new PodFileError(errors);
+  const { relayCommand: _dropped, ...rest } = pod;
+  void _dropped;
+  return {
+    ...rest,
+    relay: relay as RelayKind,
+    ...(relay === 'external' ? { relayCommand: command!.trim() } : {}),
+    kea: { ...pod.kea, macSources: [...sources] as MacSource[] },
+  };
 }
 
 function kindProblems(f: Fields): Problem[] {
@@ -494,6 +556,8 @@ interface RawPod {
   core: NamedNode;
   kea: Kea;
   tor: NamedNode;
+  relay: RelayKind;
+  relayCommand?: string;
   hypervisors: {
     name: string;
     instances: {
@@ -520,6 +584,8 @@ function normalize(raw: RawPod): Pod {
     core: raw.core,
     kea: raw.kea,
     tor: raw.tor,
+    relay: raw.relay,
+    ...(raw.relayCommand !== undefined ? { relayCommand: raw.relayCommand } : {}),
     hypervisors: raw.hypervisors.map((h) => ({
       name: h.name,
       instances: h.instances.flatMap((i) =>

@@ -42,6 +42,8 @@ export const podSchema = {
         delegatedLength: { type: 'integer', default: 60 },
         prefixesPerInstance: { ...count, default: 1 },
         dad: { enum: ['optimistic', 'full'], default: 'optimistic' },
+        // MLD snooping on the pod's switches, the ToR bridge as MLD querier (docs/facts.md: measured at 1,000 and 5,000 instances).
+        mldSnooping: { type: 'boolean', default: false },
       },
     },
     routers: {
@@ -51,12 +53,25 @@ export const podSchema = {
       default: [{ name: 'r1' }, { name: 'r2' }],
     },
     core: node('core'),
+    // The routers' DHCPv6 relay (docs/relays.md): v6pod's own, Debian's ISC dhcrelay -6, or the user's command (relayCommand).
+    relay: { enum: ['v6pod', 'isc-dhcrelay', 'external'], default: 'v6pod' },
+    // relay: external only — the command run on each router under the contract of docs/relays.md.
+    relayCommand: { type: 'string', minLength: 1 },
     kea: node('kea', {
       backend: { enum: ['config', 'postgresql'], default: 'config' },
       dynamicPool: { type: 'boolean', default: false },
       // T1 and T2 Kea puts in every IA_PD (seconds): short ones make real guests Renew and Rebind within a scenario.
       renewTimer: { type: 'integer', minimum: 1, default: 1000 },
       rebindTimer: { type: 'integer', minimum: 1, default: 2000 },
+      // Where Kea learns a client's MAC, in order (Kea's mac-sources): the relay's option 37 (remote-id),
+      // RFC 6939 option 79 (client-link-addr-option), the EUI-64 link-local (ipv6-link-local), the DUID.
+      macSources: {
+        type: 'array',
+        minItems: 1,
+        uniqueItems: true,
+        items: { enum: ['remote-id', 'client-link-addr-option', 'ipv6-link-local', 'duid'] },
+        default: ['remote-id'],
+      },
       // A PostgreSQL server the user names for the postgresql backend (default: a private cluster per run).
       database: {
         type: 'object',
