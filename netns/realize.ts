@@ -17,7 +17,7 @@ import { copyRunLogs, readState, writeState, type DaemonRecord, type RunState } 
 import { teardownRun, v6podNamespaces } from './teardown.ts';
 import { observeAll, usable, type ObservedInstance } from './observe.ts';
 import { Prefix } from '../harness/addr/prefix.ts';
-import { waitSwitchesForwarding } from './switches.ts';
+import { waitLinksSettled } from './switches.ts';
 import { startKea } from './daemons/kea.ts';
 import { keaCommand } from '../harness/os/control-socket.ts';
 import { keaPaths } from '../harness/control/kea-config.ts';
@@ -29,7 +29,7 @@ import { applyAll, driverFor, instanceModels } from '../harness/sg/pod-groups.ts
 import { ConfigStore } from '../harness/control/config-store.ts';
 import type { Reservation } from '../harness/control/reservation-store.ts';
 import { startRadvd } from './daemons/radvd.ts';
-import { startRouterRelay } from './daemons/router-relays.ts';
+import { startRelay } from './daemons/relay.ts';
 import { startSynthHost, synthInstance } from './daemons/synth.ts';
 import { startGuestClients } from './guest-clients.ts';
 import { SOL_MAX_DELAY_MS } from '../harness/synth/pd-client.ts';
@@ -47,6 +47,24 @@ export interface UpOptions {
   relays?: boolean;
   /** false: no security groups on the hypervisors (for tests of the relay's own defences from an instance). */
   securityGroups?: boolean;
+  /** Called as each phase of a new pod ends, with milliseconds since `up` began (bench/up-down.ts). */
+  onPhase?: (phase: string, ms: number) => void;
+}
+
+/**
+ * Phase timing of `up`: `opts.onPhase`, and with V6POD_TRACE set one line per phase on stderr
+ * (`v6pod trace: <phase> <ms since up began> (+<ms since the previous phase>)`).
+ */
+function phaseTimer(opts: UpOptions): (phase: string) => void {
+  const start = performance.now();
+  let last = start;
+  const print = !!process.env.V6POD_TRACE;
+  return (phase) => {
+    const now = performance.now();
+    opts.onPhase?.(phase, now - start);
+    if (print) process.stderr.write(`v6pod trace: ${phase} ${(now - start).toFixed(0)} ms (+${(now - last).toFixed(0)})\n`);
+    last = now;
+  };
 }
 
 export function podHash(pod: Pod): string {
@@ -61,29 +79,35 @@ async function inNamespaces(scripts: Record<string, string>): Promise<void> {
   );
 }
 
-async function startDaemons(plan: Plan, state: RunState): Promise<void> {
-  const started: DaemonRecord[] = [];
-  const record = (d: DaemonRecord) => {
+/** Records a daemon this `up` started in the run's state (written at once: a crash leaves it findable by `down`). */
+function recorder(state: RunState, started: DaemonRecord[]): (d: DaemonRecord) => DaemonRecord {
+  return (d) => {
     started.push(d);
     state.daemons = [...state.daemons.filter((x) => !(x.name === d.name && x.node === d.node)), d];
     writeState(state);
     return d;
   };
-  const missing = (name: string, node: string) => !state.daemons.some((d) => d.name === name && d.node === node && daemonAlive(d));
+}
+
+const missingDaemon = (state: RunState, name: string, node: string) => !state.daemons.some((d) => d.name === name && d.node === node && daemonAlive(d));
+
+/** Kea (and its private PostgreSQL cluster, if any), started if not running; resolves once Kea's control socket answers. */
+async function startKeaReady(plan: Plan, state: RunState): Promise<void> {
+  const started: DaemonRecord[] = [];
+  const record = recorder(state, started);
   const db = plan.pod.kea.database;
   if (plan.pod.kea.backend === 'postgresql' && db && !state.pg) {
     // The user's server: v6pod checks it answers and holds Kea's schema, and never stops it.
     state.pg = await connectPostgres({ host: db.host, port: db.port, user: db.user, database: db.name, password: db.password });
     writeState(state);
-  } else if (plan.pod.kea.backend === 'postgresql' && !db && missing('postgres', plan.pod.kea.name)) {
+  } else if (plan.pod.kea.backend === 'postgresql' && !db && missingDaemon(state, 'postgres', plan.pod.kea.name)) {
     // A private cluster in the run directory, unix socket only; Kea reads reservations from it on every packet.
     const pg = await startPostgres(`${runDir(plan.run)}/postgres`);
     state.pg = pg.target;
     record(postgresDaemonRecord(pg, plan.pod.kea.name));
   }
   const keaOptions = state.pg ? { hostsDatabase: keaHostsDatabase(state.pg) } : {};
-  const kea = missing('kea-dhcp6', plan.pod.kea.name) ? record(await startKea(plan, [], keaOptions)) : undefined;
-  for (const r of plan.routers) if (missing('radvd', r.name)) record(await startRadvd(plan, r));
+  const kea = missingDaemon(state, 'kea-dhcp6', plan.pod.kea.name) ? record(await startKea(plan, [], keaOptions)) : undefined;
   const socket = keaPaths(plan.run).socket;
   await waitUntil(
     async () => {
@@ -94,10 +118,24 @@ async function startDaemons(plan: Plan, state: RunState): Promise<void> {
   );
 }
 
+/**
+ * radvd on each router that has none running. radvd advertises as it starts (docs/facts.md): started
+ * once the instances' IPv6 is on, that first RA reaches every instance together.
+ */
+async function startRadvds(plan: Plan, state: RunState): Promise<void> {
+  const record = recorder(state, []);
+  for (const r of plan.routers) if (missingDaemon(state, 'radvd', r.name)) record(await startRadvd(plan, r));
+}
+
+/** Kea and radvd, for a running pod whose daemon died (up's reconcile). */
+async function startDaemons(plan: Plan, state: RunState): Promise<void> {
+  await Promise.all([startKeaReady(plan, state), startRadvds(plan, state)]);
+}
+
 /** The routers' DHCPv6 relays, after Kea: each reconciles its routes against Kea's leases as it starts. */
 async function startRelays(plan: Plan, state: RunState): Promise<void> {
   const missing = plan.routers.filter((r) => !state.daemons.some((d) => d.name === 'dhcp6-relay' && d.node === r.name && daemonAlive(d)));
-  const started = await Promise.all(missing.map((r) => startRouterRelay(plan, r)));
+  const started = await Promise.all(missing.map((r) => startRelay(plan, r)));
   state.daemons = [...state.daemons.filter((d) => !(d.name === 'dhcp6-relay' && missing.some((r) => r.name === d.node))), ...started];
   writeState(state);
 }
@@ -173,6 +211,7 @@ async function reserveDeclared(plan: Plan, state: RunState): Promise<Reservation
 
 export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ plan: Plan; reused: boolean }> {
   const say = opts.progress ?? (() => undefined);
+  const phase = phaseTimer(opts);
   const hash = podHash(pod);
   const existing = readState(runName);
   if (existing) {
@@ -225,35 +264,52 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
   try {
     say(`creating ${plan.nodes.length} namespaces and ${plan.links.length} links`);
     await run(['ip', '-batch', '-'], { input: `${plan.root.join('\n')}\n` });
+    phase('root');
+    // Every link comes up here, the instances' eth0 with IPv6 off (plan.ts).
     await inNamespaces(Object.fromEntries(Object.entries(plan.setup).map(([ns, s]) => [ns, nsShellScript(s)])));
-    await inNamespaces(Object.fromEntries(Object.entries(plan.routes).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })])));
-    say('starting Kea and radvd');
-    // Meanwhile the switches' ports start forwarding (an instance's first RS must not be lost).
-    await Promise.all([startDaemons(plan, state), waitSwitchesForwarding(plan)]);
-    say(`reserving prefixes for ${plan.instances.length} instances`);
-    const reserved = await reserveDeclared(plan, state);
-    if (opts.securityGroups !== false) {
-      say('applying security groups');
-      await applyAll(plan, await driverFor(), instanceModels(plan, reserved));
-    }
-    say(`bringing up ${plan.instances.length} instances and the relays`);
+    phase('setup');
+    say('starting Kea; reserving prefixes, applying security groups while the links settle');
     // Many synthetic instances share two cores with their daemons: a little more time for each.
     const timeoutMs = opts.readyTimeoutMs ?? 15_000 + 10 * plan.instances.filter((i) => i.kind === 'synthetic').length;
-    const relaysUp = opts.relays === false ? Promise.resolve() : startRelays(plan, state);
-    // Kernel instances come up (SLAAC needs only radvd) while the relays start (DHCPv6 needs them).
-    const kernelReady = inNamespaces(
-      Object.fromEntries(Object.entries(plan.attach).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })])),
-    ).then(() =>
-      waitInstancesReady(
-        plan,
-        state,
-        timeoutMs,
-        plan.instances.filter((i) => i.kind === 'namespace'),
-      ),
-    );
+    const routesAdded = inNamespaces(
+      Object.fromEntries(Object.entries(plan.routes).map(([ns, lines]) => [ns, nsShellScript({ sysctls: [], ip: lines })])),
+    ).then(() => phase('routes'));
+    // The kernel's link watcher settles every port meanwhile (netns/switches.ts).
+    const linksSettled = waitLinksSettled(plan).then(() => phase('links-settled'));
+    const keaUp = startKeaReady(plan, state).then(() => phase('kea'));
+    const relaysUp = keaUp.then(() => (opts.relays === false ? Promise.resolve() : startRelays(plan, state))).then(() => phase('relays'));
+    const groupsApplied = keaUp
+      .then(() => reserveDeclared(plan, state))
+      .then(async (reserved) => {
+        phase('reserve');
+        if (opts.securityGroups === false) return;
+        await applyAll(plan, await driverFor(), instanceModels(plan, reserved));
+        phase('security-groups');
+      });
+    // IPv6 on in every kernel instance once its port forwards and its security group is in force: its
+    // first DAD probe and RS are not lost (tests/pod/first-frames.test.ts).
+    const attached = Promise.all([linksSettled, groupsApplied])
+      .then(() => {
+        say(`bringing up ${plan.instances.length} instances, then radvd`);
+        return inNamespaces(Object.fromEntries(Object.entries(plan.attach).map(([ns, s]) => [ns, nsShellScript(s)])));
+      })
+      .then(() => phase('attach'));
+    // radvd's first RA, sent as it starts, configures every instance at once; each instance's own
+    // RS follows when its link-local's DAD ends (a second later), and is answered too.
+    const radvdUp = attached.then(() => startRadvds(plan, state)).then(() => phase('radvd'));
+    const kernelReady = radvdUp
+      .then(() =>
+        waitInstancesReady(
+          plan,
+          state,
+          timeoutMs,
+          plan.instances.filter((i) => i.kind === 'namespace'),
+        ),
+      )
+      .then(() => phase('instances-ready'));
     // Synthetic instances solicit prefixes as they boot: they boot once every relay listens, or only
     // the relays already up would see their exchange and hold their routes.
-    const syntheticReady = relaysUp
+    const syntheticReady = Promise.all([relaysUp, radvdUp])
       .then(() => startSynthHosts(plan, state))
       .then(() =>
         waitInstancesReady(
@@ -265,10 +321,23 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
       );
     // The guests' own DHCPv6 clients start once the relays listen and each link-local is usable.
     const clientsUp = Promise.all([relaysUp, kernelReady]).then(() => startGuestClients(plan, state));
-    // All settle before any error is thrown, so the rollback sees every daemon that was started.
-    const settled = await Promise.allSettled([relaysUp, kernelReady, syntheticReady, clientsUp]);
+    // All settle before any error is thrown, so the rollback sees every daemon that was started; the
+    // first failure in this order is the cause (those after it fail because of it).
+    const settled = await Promise.allSettled([
+      keaUp,
+      routesAdded,
+      linksSettled,
+      relaysUp,
+      groupsApplied,
+      attached,
+      radvdUp,
+      kernelReady,
+      syntheticReady,
+      clientsUp,
+    ]);
     for (const r of settled) if (r.status === 'rejected') throw r.reason;
     writeState({ ...state, phase: 'ready' });
+    phase('ready');
     return { plan, reused: false };
   } catch (err) {
     say(`up failed: removing run '${runName}'`);

@@ -1,39 +1,72 @@
 /**
  * The pod's L2 switches (the ToR, the hypervisors' cloudbr0, Kea's service bridge) forward on a
- * port only once the kernel's link watcher has seen its carrier come up, which it batches up to a
- * second later. A Router Solicitation sent before then is lost, and the instance waits 4 s for its
- * next one (or a router's next unsolicited RA): instances come up only once every port with a
- * carrier forwards. One spawn reads every switch's ports (`bridge -j link show`).
+ * port only once the kernel's link watcher has seen its carrier come up, and a veth's own IPv6
+ * (addrconf) starts only once the link watcher has marked it operationally up. The link watcher
+ * handles such an event at once or batches it into its once-a-second run (docs/facts.md). A frame
+ * sent before its port forwards is lost — an instance's first DAD probe or RS, which it does not
+ * repeat for seconds — so `up` enables an instance's IPv6 only once the pod's links have settled:
+ * every bridge port with a carrier forwards and every other veth that is up is operationally up.
+ * One spawn reads every namespace's links (`ip -d -j link show`).
  */
 import { run } from '../harness/os/exec.ts';
 import { waitUntil } from '../harness/os/wait.ts';
 import type { Plan } from '../harness/pod/plan.ts';
 
-interface BridgePort {
+interface IpLink {
   ifname: string;
   flags?: string[];
-  state?: string;
+  operstate?: string;
+  linkinfo?: { info_kind?: string; info_slave_kind?: string; info_slave_data?: { state?: string } };
 }
 
-const MARK = '@@v6pod-bridge@@';
+const MARK = '@@v6pod-links@@';
 
-/** Ports that have a carrier and do not forward yet, as "node:port". */
-export async function portsNotForwarding(plan: Plan): Promise<string[]> {
-  const switches = plan.nodes.filter((n) => n.role === 'tor' || n.role === 'hypervisor' || n.role === 'kea');
-  const script = switches.map((n) => `echo '${MARK}'; bridge -n '${n.ns}' -j link show; echo`).join('\n');
+async function readLinks(namespaces: readonly { name: string; ns: string }[]): Promise<Map<string, IpLink[] | undefined>> {
+  const script = namespaces.map((n) => `echo '${MARK}'; ip -n '${n.ns}' -d -j link show; echo`).join('\n');
   const { stdout } = await run(['sh', '-c', script], { allowFailure: true });
   const parts = stdout.split(`${MARK}\n`).slice(1);
-  return switches.flatMap((n, i) => {
-    let ports: BridgePort[];
-    try {
-      ports = JSON.parse(parts[i]?.trim() || '[]') as BridgePort[];
-    } catch {
-      return [`${n.name}: unreadable bridge state`];
-    }
-    return ports.filter((p) => p.flags?.includes('LOWER_UP') && p.state !== 'forwarding').map((p) => `${n.name}:${p.ifname} (${p.state ?? 'no state'})`);
+  return new Map(
+    namespaces.map((n, i) => {
+      try {
+        return [n.name, JSON.parse(parts[i]?.trim() || '[]') as IpLink[]];
+      } catch {
+        return [n.name, undefined];
+      }
+    }),
+  );
+}
+
+const isBridgePort = (l: IpLink) => l.linkinfo?.info_slave_kind === 'bridge';
+
+/** Ports of the switches that have a carrier and do not forward yet, as "node:port (state)". */
+export async function portsNotForwarding(plan: Plan): Promise<string[]> {
+  return (await linksUnsettled(plan, ['tor', 'hypervisor', 'kea'])).filter((s) => !s.endsWith('(not operationally up)'));
+}
+
+/**
+ * What has not settled among the links of the nodes with the given roles: bridge ports with a
+ * carrier that do not forward, and veths set up that are not operationally up (a bridge port's
+ * peer not up yet is no fault: it has no carrier).
+ */
+export async function linksUnsettled(plan: Plan, roles: readonly string[] = ['tor', 'hypervisor', 'kea', 'router', 'core', 'instance']): Promise<string[]> {
+  const nodes = plan.nodes.filter((n) => roles.includes(n.role));
+  const links = await readLinks(nodes);
+  return nodes.flatMap((n) => {
+    const seen = links.get(n.name);
+    if (!seen) return [`${n.name}: unreadable links`];
+    return seen.flatMap((l) => {
+      const up = l.flags?.includes('UP') ?? false;
+      const carrier = l.flags?.includes('LOWER_UP') ?? false;
+      if (isBridgePort(l)) {
+        const state = l.linkinfo?.info_slave_data?.state;
+        return carrier && state !== 'forwarding' ? [`${n.name}:${l.ifname} (${state ?? 'no state'})`] : [];
+      }
+      return l.linkinfo?.info_kind === 'veth' && up && carrier && l.operstate !== 'UP' ? [`${n.name}:${l.ifname} (not operationally up)`] : [];
+    });
   });
 }
 
+/** Waits until every switch port with a carrier forwards (docs/facts.md). */
 export async function waitSwitchesForwarding(plan: Plan, timeoutMs = 5000): Promise<void> {
   let waiting: string[] = [];
   await waitUntil(
@@ -42,5 +75,21 @@ export async function waitSwitchesForwarding(plan: Plan, timeoutMs = 5000): Prom
       return waiting.length === 0;
     },
     { timeoutMs, intervalMs: 50, what: () => `the pod's switch ports to forward: ${waiting.join(', ')}` },
+  );
+}
+
+/**
+ * Waits until the pod's links have settled: every switch port with a carrier forwards and every
+ * veth set up is operationally up — the instances' eth0 among them, so that enabling IPv6 on one
+ * sends its first DAD probe at once, through a port that forwards.
+ */
+export async function waitLinksSettled(plan: Plan, timeoutMs = 5000): Promise<void> {
+  let waiting: string[] = [];
+  await waitUntil(
+    async () => {
+      waiting = await linksUnsettled(plan);
+      return waiting.length === 0;
+    },
+    { timeoutMs, intervalMs: 20, what: () => `the pod's links to settle: ${waiting.join(', ')}` },
   );
 }

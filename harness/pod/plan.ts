@@ -2,11 +2,15 @@
  * The realization plan of a pod: which namespaces, links, addresses, sysctls and routes make it,
  * as data (after Mininet's net.py building from topo.py). Pure: `v6pod up --dry-run` prints it,
  * realize.ts executes it, status/graph read it. Phases run in order:
- *   root     one `ip -batch -` in the root namespace: namespaces and veth pairs (created in place)
- *   setup    per namespace, concurrently: sysctls, bridges, addresses, links up (instances stay down)
+ *   root     one `ip -batch -` in the root namespace: namespaces and veth pairs (created in place,
+ *            the two ends of a pair with different ifindexes: see vethLine)
+ *   setup    per namespace, concurrently: sysctls, bridges, addresses, every link up — an instance's
+ *            eth0 too, with IPv6 disabled on it, so its port's carrier settles (the kernel's link
+ *            watcher) while Kea starts and the security groups are applied
  *   routes   per namespace: static routes that need both ends of a link up
- *   (daemons: Kea, radvd — see netns/daemons/)
- *   attach   per instance: eth0 up, so its first RS meets a router that is already advertising
+ *   (Kea, reservations, security groups; every port forwarding — netns/realize.ts, netns/switches.ts)
+ *   attach   per instance: IPv6 enabled on eth0, so its first DAD probe and RS cross a port that
+ *            forwards, through its security group (then radvd starts: its first RA reaches them all)
  */
 import { createHash } from 'node:crypto';
 import type { AddressMode, GuestClient, InstanceKind, Pod } from './pod-file.ts';
@@ -98,7 +102,7 @@ export interface Plan {
   root: string[];
   setup: Record<string, NsScript>;
   routes: Record<string, string[]>;
-  attach: Record<string, string[]>;
+  attach: Record<string, NsScript>;
   routers: RouterPlan[];
   instances: InstancePlan[];
   kea: { ns: string; iface: string; address: string };
@@ -224,11 +228,11 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
     });
   }
 
-  const root = [...nodes.map((n) => `netns add ${n.ns}`), ...links.map((l) => vethLine(run, l))];
+  const root = [...nodes.map((n) => `netns add ${n.ns}`), ...links.map((l, k) => vethLine(run, l, FIRST_IFINDEX + 2 * k))];
   const portsOf = (node: string) => links.flatMap((l) => (l.a.node === node ? [l.a.ifname] : l.b.node === node ? [l.b.ifname] : []));
   const setup: Record<string, NsScript> = {};
   const routes: Record<string, string[]> = {};
-  const attach: Record<string, string[]> = {};
+  const attach: Record<string, NsScript> = {};
 
   // An L2 switch: a bridge with STP off, no forwarding delay, no multicast snooping, and no IPv6 of its own.
   const l2Switch = (node: string, bridge: string, ports: string[]): NsScript => ({
@@ -288,8 +292,12 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
   setup[ns(pod.tor.name)] = l2Switch(pod.tor.name, BRIDGES.tor, portsOf(pod.tor.name));
   for (const h of pod.hypervisors) setup[ns(h.name)] = l2Switch(h.name, BRIDGES.hypervisor, portsOf(h.name));
   for (const inst of instances.filter((i) => i.kind === 'namespace')) {
-    setup[inst.ns] = { sysctls: instanceSysctls(pod.pod.dad, inst.addressing, stableSecret(pod.name, inst.name)), ip: ['link set lo up'] };
-    attach[inst.ns] = ['link set eth0 up'];
+    // eth0 comes up with IPv6 off: no frame leaves it until attach enables IPv6 (DAD, MLD, RS start then).
+    setup[inst.ns] = {
+      sysctls: [v6('eth0', 'disable_ipv6', 1), ...instanceSysctls(pod.pod.dad, inst.addressing, stableSecret(pod.name, inst.name))],
+      ip: ['link set lo up', 'link set eth0 up'],
+    };
+    attach[inst.ns] = { sysctls: [v6('eth0', 'disable_ipv6', 0)], ip: [] };
   }
   for (const n of nodes) setup[n.ns]!.offloadsOff = portsOf(n.name);
 
@@ -309,14 +317,28 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
   };
 }
 
-/** The `ip -batch` line that creates a link's veth pair directly inside its two namespaces. */
-function vethLine(run: string, l: PlanLink): string {
-  return `link add name ${l.a.ifname} netns ${namespaceName(run, l.a.node)} address ${l.a.mac} type veth peer name ${l.b.ifname} netns ${namespaceName(run, l.b.node)} address ${l.b.mac}`;
+/** The ifindex of the first link's first end at `up`; link k's ends get FIRST_IFINDEX + 2k and + 2k + 1. */
+const FIRST_IFINDEX = 100;
+
+/**
+ * The `ip -batch` line that creates a link's veth pair directly inside its two namespaces. With
+ * `index`, its ends get the ifindexes index and index + 1 (unique in every fresh namespace of `up`,
+ * each link's pair of numbers its own). The kernel's link watcher handles a carrier change at once
+ * for a device whose ifindex differs from its peer's (linkwatch_urgent_event), but batches one
+ * whose ifindex equals its peer's — two fresh namespaces number their first veths alike — into its
+ * once-a-second run (docs/facts.md): a bridge port or an instance's eth0 then waits up to a second.
+ * A deploy into a running pod lets the kernel pick (a fixed number could be taken there).
+ */
+function vethLine(run: string, l: PlanLink, index?: number): string {
+  const a = index === undefined ? '' : ` index ${index}`;
+  const b = index === undefined ? '' : ` index ${index + 1}`;
+  return `link add name ${l.a.ifname}${a} netns ${namespaceName(run, l.a.node)} address ${l.a.mac} type veth peer name ${l.b.ifname}${b} netns ${namespaceName(run, l.b.node)} address ${l.b.mac}`;
 }
 
 /**
- * The kernel objects of one instance, for deploying it into a running pod: the same pieces
- * buildPlan puts in its phases for every instance at `up`.
+ * The kernel objects of one instance, for deploying it into a running pod: buildPlan's pieces for
+ * the instance, except that eth0 stays down until attach brings it up (rather than coming up with
+ * IPv6 off, which `up` does to let every port settle while other work runs).
  */
 export function instanceSteps(
   plan: Plan,
@@ -333,8 +355,12 @@ export function instanceSteps(
         ip: [`link set ${inst.port} master ${BRIDGES.hypervisor}`, `link set ${inst.port} up`],
       },
     },
-    setup: plan.setup[inst.ns]!,
-    attach: plan.attach[inst.ns]!,
+    setup: {
+      ...plan.setup[inst.ns]!,
+      sysctls: instanceSysctls(plan.pod.pod.dad, inst.addressing, stableSecret(plan.pod.name, inst.name)),
+      ip: ['link set lo up'],
+    },
+    attach: ['link set eth0 up'],
   };
 }
 
