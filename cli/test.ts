@@ -7,7 +7,7 @@ import { assertNetAdmin } from '../netns/privileges.ts';
 import { writeReports } from '../harness/report/artifacts.ts';
 import { conformanceRun, parseShard, type ConformanceRunOptions } from '../harness/report/conformance-run.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
-import { DEFAULT_POD_FILE } from '../harness/pod/pod-file.ts';
+import { DEFAULT_POD_FILE, MAC_SOURCES, PodFileError, RELAY_KINDS, withRelayChoice, type Pod } from '../harness/pod/pod-file.ts';
 import { POLICY_VARIANTS } from '../harness/sg/threat-matrix.ts';
 import { SG_POLICY_ENV } from '../harness/probe/matrix-run.ts';
 import { loadPod } from './up.ts';
@@ -18,6 +18,9 @@ interface TestOptions extends Omit<ConformanceRunOptions, 'podFile' | 'profile'>
   profile: string;
   sgDriver?: string;
   sgPolicy?: string;
+  relay?: string;
+  relayCommand?: string;
+  macSources?: string;
 }
 
 const PROFILES = ['quick', 'full', 'scale', 'guests'] as const;
@@ -43,6 +46,9 @@ export function registerTest(program: Command): void {
       `the security-group policy variant the driver implements, for the threat matrix (${Object.keys(POLICY_VARIANTS).join(', ')}; docs/sg-policy.md)`,
       'v6pod',
     )
+    .option('--relay <kind>', `the routers' DHCPv6 relay instead of the pod file's: ${RELAY_KINDS.join(', ')} (docs/relays.md)`)
+    .option('--relay-command <cmd>', 'with --relay external: the command run on each router under the contract of docs/relays.md')
+    .option('--mac-sources <list>', `Kea's MAC sources instead of the pod file's kea.macSources, comma-separated, in order (${MAC_SOURCES.join(', ')})`)
     .action(async (opts: TestOptions) => {
       const profile = PROFILES.find((p) => p === opts.profile);
       if (!profile) throw new UsageError(`--profile '${opts.profile}' must be quick, full, scale or guests`);
@@ -53,7 +59,7 @@ export function registerTest(program: Command): void {
       if (opts.sgPolicy && !POLICY_VARIANTS[opts.sgPolicy])
         throw new UsageError(`--sg-policy '${opts.sgPolicy}' must be one of ${Object.keys(POLICY_VARIANTS).join(', ')}`);
       process.env[SG_POLICY_ENV] = opts.sgPolicy ?? 'v6pod';
-      const pod = loadPod(opts.pod);
+      const pod = relayChoice(await loadPod(opts.pod), opts);
       const { result, artifacts } = await conformanceRun(pod, { ...opts, podFile: opts.pod, profile }, progressPrinter());
       const paths = writeReports(artifacts, result);
       const f = result.figures;
@@ -66,4 +72,19 @@ export function registerTest(program: Command): void {
       );
       if (result.totals.failed > 0 || result.totals.passed === 0) process.exitCode = 1;
     });
+}
+
+/** The pod with the relay and MAC sources the options choose (the relay interoperability matrix, docs/relays.md). */
+function relayChoice(pod: Pod, opts: TestOptions): Pod {
+  if (opts.relay === undefined && opts.relayCommand === undefined && opts.macSources === undefined) return pod;
+  try {
+    return withRelayChoice(pod, {
+      ...(opts.relay !== undefined ? { relay: opts.relay } : {}),
+      ...(opts.relayCommand !== undefined ? { relayCommand: opts.relayCommand } : {}),
+      ...(opts.macSources !== undefined ? { macSources: opts.macSources.split(',').map((s) => s.trim()) } : {}),
+    });
+  } catch (err) {
+    if (err instanceof PodFileError) throw new UsageError(err.errors.join('\nv6pod: '));
+    throw err;
+  }
 }

@@ -69,6 +69,8 @@ export {
 } from './traffic-proof.ts';
 export { proveBatch, proveBatches, type BatchProof, type CellOutcome, type ProbeBatch, type ProbeCell, type Seen } from './batch-proof.ts';
 export { relayWindow, eachRouter, type RelayWindow } from './relay-proof.ts';
+export { macSources, missingRouteReason, relayInsertsRemoteId, relayInstallsRoutes, relayKind, relayName } from './relay-choice.ts';
+export { relayOptionsOf } from './relay-options.ts';
 export { watch, watching, evidence, type Traffic } from './watch.ts';
 export {
   delegatedIn,

@@ -8,7 +8,8 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { currentPod } from './pod-context.ts';
 import { run, ipJson } from '../os/exec.ts';
-import { waitUntil } from '../os/wait.ts';
+import { waitUntil, WaitTimeout } from '../os/wait.ts';
+import { missingRouteReason } from './relay-choice.ts';
 import { readState } from '../../netns/run-state.ts';
 import { buildPlan, type InstancePlan, type RouterPlan } from '../pod/plan.ts';
 import { relayCommand, relayPaths } from '../../netns/daemons/relay.ts';
@@ -85,6 +86,7 @@ export function delegatedPrefixes(result: DhcpClientResult, step = 0): string[] 
 /** Asserts the router routes `prefix` (the relay's route on its LAN), via the given next hop. */
 export async function expectRoute(r: RouterPlan, prefix: string, opts: { via: string }): Promise<void> {
   const held = await relayRoutes(r);
+  if (!held.some((x) => x.prefix === prefix)) expect.fail(missingRouteReason(r.name, prefix));
   expect(
     held.filter((x) => x.prefix === prefix).map((x) => x.via),
     `${r.name} routes ${prefix}: expected exactly one route via ${opts.via}, saw ${JSON.stringify(held.filter((x) => x.prefix === prefix))}`,
@@ -99,18 +101,31 @@ export async function routesVia(via: string): Promise<Array<RelayRoute & { route
   return all.flat();
 }
 
-/** Waits until every router holds exactly one route for each prefix, via `via`. */
-export function waitRoutesOnAllRouters(prefixes: readonly string[], via: string, timeoutMs = 5000): Promise<true> {
-  return waitUntil(
-    async () => {
-      for (const r of currentPod().routers) {
-        const held = await relayRoutes(r);
-        if (!prefixes.every((p) => held.filter((x) => x.prefix === p && x.via === via).length === 1)) return false;
-      }
-      return true;
-    },
-    { timeoutMs, what: `every router to route ${prefixes.join(', ')} via ${via}` },
-  );
+/**
+ * Waits until every router holds exactly one route for each prefix, via `via`. On the deadline a
+ * prefix a router does not route at all is named with the relay that should have routed it
+ * (relay-choice.ts).
+ */
+export async function waitRoutesOnAllRouters(prefixes: readonly string[], via: string, timeoutMs = 5000): Promise<true> {
+  let unrouted: { router: string; prefix: string } | undefined;
+  try {
+    return await waitUntil(
+      async () => {
+        unrouted = undefined;
+        for (const r of currentPod().routers) {
+          const held = await relayRoutes(r);
+          const missing = prefixes.find((p) => !held.some((x) => x.prefix === p));
+          if (missing) unrouted = { router: r.name, prefix: missing };
+          if (!prefixes.every((p) => held.filter((x) => x.prefix === p && x.via === via).length === 1)) return false;
+        }
+        return true;
+      },
+      { timeoutMs, what: `every router to route ${prefixes.join(', ')} via ${via}` },
+    );
+  } catch (err) {
+    if (err instanceof WaitTimeout && unrouted) throw new WaitTimeout(`${missingRouteReason(unrouted.router, unrouted.prefix)} (${err.message})`);
+    throw err;
+  }
 }
 
 /** Waits until no router holds a route for any of the prefixes. */

@@ -14,6 +14,7 @@ const AREAS: Record<string, string> = {
   POD: 'Pod reachability',
   PD: 'Prefix delegation',
   RELAY: 'The routers’ DHCPv6 relay',
+  TRUST: 'Trust: the client is who the network saw (relay × Kea MAC source; docs/relays.md)',
   SG: 'Security groups',
   SGM: 'Security-group threat matrix (generated from the policy)',
   SCALE: 'Every instance of a large pod (`--profile scale`, scenarios/scale/)',
