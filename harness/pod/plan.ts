@@ -234,16 +234,26 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
   const routes: Record<string, string[]> = {};
   const attach: Record<string, NsScript> = {};
 
-  // An L2 switch: a bridge with STP off, no forwarding delay, no multicast snooping, and no IPv6 of its own.
-  const l2Switch = (node: string, bridge: string, ports: string[]): NsScript => ({
-    sysctls: ['net/ipv6/conf/all/disable_ipv6=1', 'net/ipv6/conf/default/disable_ipv6=1'],
-    ip: [
-      'link set lo up',
-      `link add name ${bridge} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`,
-      ...ports.flatMap((p) => [`link set ${p} master ${bridge}`, `link set ${p} up`]),
-      `link set ${bridge} up`,
-    ],
-  });
+  // An L2 switch: a bridge with STP off, no forwarding delay and no IPv6 of its own; multicast
+  // snooping as the pod says (mldSwitch), else every multicast frame floods to every port.
+  const l2Switch = (node: string, bridge: string, ports: string[]): NsScript => {
+    const snooping = pod.pod.mldSnooping
+      ? mldSwitch(
+          node === pod.tor.name,
+          countInstances(pod),
+          pod.routers.map((r) => r.name),
+        )
+      : undefined;
+    return {
+      sysctls: ['net/ipv6/conf/all/disable_ipv6=1', 'net/ipv6/conf/default/disable_ipv6=1', ...(snooping?.sysctls ?? [])],
+      ip: [
+        'link set lo up',
+        `link add name ${bridge} type bridge stp_state 0 forward_delay 0 ${snooping?.options ?? 'mcast_snooping 0'}`,
+        ...ports.flatMap((p) => [`link set ${p} master ${bridge}`, `link set ${p} up`, ...(snooping?.port(p) ?? [])]),
+        `link set ${bridge} up`,
+      ],
+    };
+  };
 
   const core = pod.core.name;
   setup[ns(core)] = {
@@ -314,6 +324,46 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
     instances,
     kea: { ns: ns(kea), iface: BRIDGES.service, address: INFRA.keaAddress },
     core: { ns: ns(core), address: INFRA.coreAddress },
+  };
+}
+
+/** Every instance the pod declares. */
+function countInstances(pod: Pod): number {
+  return pod.hypervisors.reduce((n, h) => n + h.instances.length, 0);
+}
+
+/**
+ * A switch that snoops MLD (RFC 4541), so multicast reaches only the ports whose hosts joined its
+ * group — a Neighbor Solicitation one instance, a Solicit the routers — instead of every port
+ * (flooding hands every port a copy of every frame: docs/facts.md has the cost). ff02::1 still floods
+ * everywhere (the kernel never snoops all-nodes). The ToR is the pod's MLD querier (MLDv2): it
+ * needs an IPv6 link-local of its own to query from, which its bridge alone gets (not its ports;
+ * no RAs, no SLAAC, no DAD, so it queries at once). Its ports to the routers are permanent
+ * multicast-router ports, as a router's port is on a real ToR: every group's traffic reaches the
+ * routers, so RSs and Solicits never depend on the routers' reports having been snooped. The
+ * hypervisors learn their uplink as the router port from the ToR's queries, and snoop only until
+ * those stop (then they flood again). The group table must hold every instance's solicited-node
+ * group (the bridge refuses groups past hash_max and the traffic for them goes astray), so it
+ * grows with the pod. Startup queries come every second so that snooping begins with `up`, not
+ * 31 s into it (the default startup interval), then every 125 s. Members answer within 1 s (not
+ * the default 10 s): a bridge that first hears a querier keeps flooding for that long, to learn.
+ */
+export function mldSwitch(
+  querier: boolean,
+  instances: number,
+  routerPorts: readonly string[],
+): { sysctls: string[]; options: string; port: (p: string) => string[] } {
+  let hashMax = 4096;
+  while (hashMax < 2 * (instances + 64)) hashMax *= 2;
+  const common = `mcast_snooping 1 mcast_hash_max ${hashMax} mcast_mld_version 2`;
+  if (!querier) return { sysctls: [], options: `${common} mcast_querier 0`, port: () => [] };
+  return {
+    // The bridge (created after these run) takes the defaults; the ports exist already and keep IPv6 off.
+    sysctls: ['default/disable_ipv6=0', 'default/accept_ra=0', 'default/autoconf=0', 'default/accept_dad=0', 'default/forwarding=0'].map(
+      (s) => `net/ipv6/conf/${s}`,
+    ),
+    options: `${common} mcast_querier 1 mcast_query_response_interval 100 mcast_startup_query_count 5 mcast_startup_query_interval 100`,
+    port: (p) => (routerPorts.includes(p) ? [`link set ${p} type bridge_slave mcast_router 2`] : []),
   };
 }
 

@@ -25,7 +25,7 @@ describe('pod file: fixtures/pods/default.yaml', () => {
   it('loads the seed pod with every default filled in', () => {
     expect(loadPodFile(`${pods}default.yaml`)).to.deep.equal({
       name: 'default',
-      pod: { l2Prefix: '2001:db8:100::/64', pdPool: '2001:db8:200::/40', delegatedLength: 60, prefixesPerInstance: 1, dad: 'optimistic' },
+      pod: { l2Prefix: '2001:db8:100::/64', pdPool: '2001:db8:200::/40', delegatedLength: 60, prefixesPerInstance: 1, dad: 'optimistic', mldSnooping: false },
       routers: [
         { name: 'r1', mac: '00:0c:db:f9:cf:00' },
         { name: 'r2', mac: '00:12:f2:9c:33:00' },
@@ -97,6 +97,7 @@ describe('pod file: fixtures/pods/default.yaml', () => {
       delegatedLength: 60,
       prefixesPerInstance: 1,
       dad: 'optimistic',
+      mldSnooping: false,
     });
     expect(pod.routers).to.deep.equal([
       { name: 'r1', mac: generateMac('mini/r1') },
@@ -190,8 +191,9 @@ describe('pod file: every broken rule is one line, <file>:<line>: <path> <rule>'
       'name-too-long.yaml',
       ["6: hypervisors[0].name 'hypervisor1' is 11 characters; at most 8 fit (kernel interface names hold 15: 4 run prefix + 8 name + 3 suffix)"],
     ],
-    ['unknown-key.yaml', ['5: pod.prefixLength is not a known key (known: l2Prefix, pdPool, delegatedLength, prefixesPerInstance, dad)']],
+    ['unknown-key.yaml', ['5: pod.prefixLength is not a known key (known: l2Prefix, pdPool, delegatedLength, prefixesPerInstance, dad, mldSnooping)']],
     ['missing-pool.yaml', ['2: pod.pdPool is required']],
+    ['mld-snooping.yaml', ['5: pod.mldSnooping must be true or false']],
     [
       'wrong-types.yaml',
       ['5: pod.delegatedLength must be an integer', "6: pod.dad 'fast' must be one of optimistic, full", '8: kea.dynamicPool must be true or false'],

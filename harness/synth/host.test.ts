@@ -9,12 +9,13 @@ import { buildFrame, type DecodedFrame } from '../packet/frame.ts';
 import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
 import type { Icmpv6Message } from '../packet/icmpv6.ts';
 import type { NdOption } from '../packet/nd-options.ts';
-import { SyntheticHost, type DadMode } from './host.ts';
+import { maxResponseDelayMs, SyntheticHost, type DadMode } from './host.ts';
 import { FakeClock } from './testing/fake-clock.ts';
 import { FakeLink } from './testing/fake-link.ts';
 import { mutate, randomFrame } from '../packet/testing/mutate.ts';
 import { prng } from '../os/prng.ts';
 import { multicastMac, solicitedNodeAddress } from '../addr/multicast.ts';
+import { ipv6ToBytes } from '../addr/bytes.ts';
 import type { DhcpClient, DhcpClientOptions, DhcpSnapshot } from './dhcp-client.ts';
 
 // CloudStack's EUI-64 test vector (fixtures/pods/default.yaml vm1).
@@ -214,6 +215,40 @@ describe('synthetic host', () => {
         type: 'mld2-report',
         records: [{ recordType: 2, auxData: Buffer.alloc(0), multicastAddress: 'ff02::1:ff00:8b', sources: [] }],
       });
+    });
+
+    it('spreads its answer over the Maximum Response Delay the query asks for, and ignores a query for another group', () => {
+      const { link, clock } = configured();
+      const query = (maxResponseCode: number, group = '::') => {
+        const body = Buffer.alloc(24);
+        body.writeUInt16BE(maxResponseCode, 0);
+        Buffer.from(group === '::' ? Buffer.alloc(16) : ipv6ToBytes(group)).copy(body, 4);
+        return buildFrame({
+          ethernet: { src: R1.mac, dst: '33:33:00:00:00:01', etherType: ETHERTYPE_IPV6 },
+          ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 1, src: R1.ll, dst: 'ff02::1' },
+          extensions: [
+            {
+              type: 'hop-by-hop',
+              options: [
+                { optionType: 5, data: Buffer.of(0, 0) },
+                { optionType: 1, data: Buffer.alloc(0) },
+              ],
+            },
+          ],
+          icmpv6: { type: 'unknown', icmpType: 130, code: 0, body },
+        });
+      };
+      link.deliver(query(10_000, 'ff02::1:ff00:1234'));
+      clock.advance(20_000);
+      expect(link.take(), 'a query for a group it is not in').to.have.length(0);
+      link.deliver(query(10_000));
+      clock.advance(4_999);
+      expect(link.take(), 'random() = 0.5 of the 10 s asked for: not before 5 s').to.have.length(0);
+      clock.advance(1);
+      expect(link.take(), 'answered at 5 s').to.have.length(1);
+      // 0x8000 | exp 1 | mant 0: (0x1000) << 4 = 65,536 ms (RFC 3810 §5.1.3).
+      expect(maxResponseDelayMs(0x9000)).to.equal(65_536);
+      expect(maxResponseDelayMs(10_000)).to.equal(10_000);
     });
 
     it('a tentative address is not answered for (RFC 4862 §5.4.3)', () => {

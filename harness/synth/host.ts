@@ -19,7 +19,7 @@ import type { NdOption, PrefixInformationOption } from '../packet/nd-options.ts'
 import { encodeDuid } from '../packet/duid.ts';
 import { linkLocalAddress, slaacAddress } from '../addr/slaac.ts';
 import { ipv6ToBigInt, Prefix } from '../addr/prefix.ts';
-import { macToBytes } from '../addr/bytes.ts';
+import { ipv6FromBytes, macToBytes } from '../addr/bytes.ts';
 import { formatMac } from '../addr/mac.ts';
 import { AddressTable, addressState, isUsable, lifetimeEnd, updatedValidUntil, type AddressState, type HostAddress } from './addresses.ts';
 import { DefaultRouters } from './routers.ts';
@@ -94,7 +94,8 @@ const ROUTER_ALERT = [
   { optionType: 5, data: Buffer.of(0, 0) },
   { optionType: 1, data: Buffer.alloc(0) }, // PadN to the 8-byte boundary
 ];
-const MLD_QUERY_RESPONSE_MS = 1000;
+/** Below this many bytes after the checksum a query names no group (MLDv1 and v2 both carry one). */
+const MLD_QUERY_BODY = 20;
 
 export class SyntheticHost {
   readonly name: string;
@@ -438,13 +439,20 @@ export class SyntheticHost {
     this.sendUnicast(dst, src, DEFAULT_HOP_LIMIT, reply);
   }
 
-  /** RFC 3810 §6.2, reduced: any query is answered with the current state after a random delay, once. */
+  /**
+   * RFC 3810 §6.2, reduced: a general query, or one for our group, is answered with the current
+   * state once, after a random delay within the query's Maximum Response Delay (§5.1.3), so a
+   * querier's thousands of members spread their reports over the interval it asked for.
+   */
   private onMldQuery(f: DecodedFrame): void {
     const ll = this.addresses.get(this.linkLocal);
-    if (f.ipv6!.hopLimit !== 1 || !isLinkLocal(f.ipv6!.src)) {
+    const body = f.icmpv6?.type === 'unknown' ? f.icmpv6.body : Buffer.alloc(0);
+    if (f.ipv6!.hopLimit !== 1 || !isLinkLocal(f.ipv6!.src) || body.length < MLD_QUERY_BODY) {
       this.counters.malformed++;
       return;
     }
+    const group = ipv6FromBytes(body, 4);
+    if (group !== '::' && group !== solicitedNodeAddress(this.linkLocal)) return;
     if (!ll || ll.dad === 'duplicate' || this.mldPending) return;
     this.mldPending = true;
     this.timer(
@@ -452,7 +460,7 @@ export class SyntheticHost {
         this.mldPending = false;
         this.sendMldReport(isUsable(ll) ? ll.address : '::', MODE_IS_EXCLUDE);
       },
-      Math.floor(this.random() * MLD_QUERY_RESPONSE_MS),
+      Math.floor(this.random() * maxResponseDelayMs(body.readUInt16BE(0))),
     );
   }
 
@@ -637,6 +645,12 @@ export class SyntheticHost {
     this.clock.clearTimeout(handle);
     this.timers.delete(handle);
   }
+}
+
+/** RFC 3810 §5.1.3: the Maximum Response Code in milliseconds (MLDv1's field reads the same below 32768). */
+export function maxResponseDelayMs(code: number): number {
+  if (code < 0x8000) return code;
+  return ((code & 0x0fff) | 0x1000) << (((code >> 12) & 0x7) + 3);
 }
 
 function isMldQuery(f: DecodedFrame): boolean {

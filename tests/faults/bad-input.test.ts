@@ -103,6 +103,7 @@ function cases(D: string): Array<[string, Case]> {
     c('validate', ['validate', `${D}/empty.yaml`], `${D}/empty.yaml:1: (top level) must be a mapping`),
     c('validate', ['validate', inv('l2-not-64.yaml')], `${inv('l2-not-64.yaml')}:4: pod.l2Prefix 2001:db8::/56 must be exactly a /64 (SLAAC needs it)`),
     c('validate', ['validate', inv('missing-pool.yaml')], `${inv('missing-pool.yaml')}:2: pod.pdPool is required`),
+    c('validate', ['validate', inv('mld-snooping.yaml')], `${inv('mld-snooping.yaml')}:5: pod.mldSnooping must be true or false`),
     c(
       'validate',
       ['validate', inv('multicast-mac.yaml')],
@@ -111,7 +112,7 @@ function cases(D: string): Array<[string, Case]> {
     c(
       'validate',
       ['validate', inv('unknown-key.yaml')],
-      `${inv('unknown-key.yaml')}:5: pod.prefixLength is not a known key (known: l2Prefix, pdPool, delegatedLength, prefixesPerInstance, dad)`,
+      `${inv('unknown-key.yaml')}:5: pod.prefixLength is not a known key (known: l2Prefix, pdPool, delegatedLength, prefixesPerInstance, dad, mldSnooping)`,
     ),
     c(
       'validate',
