@@ -36,7 +36,8 @@ import type { DaemonRecord } from '../netns/run-state.ts';
 import { run } from '../harness/os/exec.ts';
 import { waitUntil } from '../harness/os/wait.ts';
 import { IpBatch } from '../harness/os/ip-batch.ts';
-import { RouteTable } from '../harness/relay/routes.ts';
+import { IpBatchRoutes, RouteTable, type RouteWriter } from '../harness/relay/routes.ts';
+import { NetlinkRoutes } from '../harness/relay/route-netlink.ts';
 import { Counters } from '../harness/relay/counters.ts';
 import { Prefix } from '../harness/addr/prefix.ts';
 import { emit, median, progress } from './_stats.ts';
@@ -163,9 +164,9 @@ async function startDhcrelay(plan: Plan, router: RouterPlan): Promise<DaemonReco
   return record;
 }
 
-async function routeInstallRate(ns: string, stateFile: string): Promise<{ install: number; remove: number }> {
-  const batch = new IpBatch(ns);
-  const table = new RouteTable(batch, { dev: 'eth0', protocol: 201, stateFile }, new Counters());
+/** Installs and removes ROUTES routes in `ns` through `writer`, as the relay's RouteTable does. */
+async function routeInstallRate(ns: string, stateFile: string, writer: RouteWriter): Promise<{ install: number; remove: number }> {
+  const table = new RouteTable(writer, { dev: 'eth0', protocol: 201, stateFile }, new Counters());
   const pool = Prefix.parse('2001:db8:200::/40');
   const routes = Array.from({ length: ROUTES }, (_, i) => ({
     prefix: `${pool.address(BigInt(i) << 68n)}/60`,
@@ -183,7 +184,7 @@ async function routeInstallRate(ns: string, stateFile: string): Promise<{ instal
   await table.remove(routes.map((r) => r.prefix));
   const remove = ROUTES / ((performance.now() - t) / 1000);
   table.persist();
-  await batch.close();
+  await writer.close();
   return { install, remove };
 }
 
@@ -251,8 +252,10 @@ try {
     dhcrelay = undefined;
   }
 
-  const routes = await routeInstallRate(clientNs, `${runDir(runName)}/bench-routes.json`);
-  progress(`routes: ${round(routes.install)} installs/s, ${round(routes.remove)} removals/s`);
+  const routes = await routeInstallRate(clientNs, `${runDir(runName)}/bench-routes.json`, new NetlinkRoutes('eth0', 201, { netns: clientNs }));
+  progress(`routes (netlink, the relay's): ${round(routes.install)} installs/s, ${round(routes.remove)} removals/s`);
+  const ipRoutes = await routeInstallRate(clientNs, `${runDir(runName)}/bench-routes.json`, new IpBatchRoutes(new IpBatch(clientNs), 'eth0', 201));
+  progress(`routes (ip -batch): ${round(ipRoutes.install)} installs/s, ${round(ipRoutes.remove)} removals/s`);
 
   const rate = (rs: RunResult[]) => round(medianOf(rs, (r) => r.done));
   const direct = rate(runs.direct);
@@ -287,6 +290,8 @@ try {
     kernel_us_per_exchange: { v6pod_relay: v6podCpu.node.system, dhcrelay: iscCpu.system },
     route_installs_per_s: round(routes.install),
     route_removals_per_s: round(routes.remove),
+    route_installs_per_s_ip_batch: round(ipRoutes.install),
+    route_removals_per_s_ip_batch: round(ipRoutes.remove),
     runs: Object.fromEntries(Object.entries(runs).map(([k, rs]) => [k, rs.map((r) => ({ offered: r.offered, done: round(r.done) }))])),
     relay_counters: counters,
     wall_s: round((performance.now() - started) / 1000),

@@ -33,6 +33,11 @@ export interface FrameIoAddon {
     filter: Uint32Array | null,
     receiveBuffer: number,
   ): NativePort;
+  /** A NETLINK_ROUTE socket in `netns` (null: ours) and the ifindex of `ifname` there: [fd, ifindex]. */
+  openRouteNetlink(ifname: string, netns: string | null): [fd: number, ifindex: number];
+  /** Sends `request` (netlink messages back to back) in one sendmsg; returns every answer the kernel queued meanwhile. */
+  netlinkTransact(fd: number, request: Uint8Array): Buffer;
+  netlinkClose(fd: number): void;
   readonly BATCH: number;
   readonly MAX_FRAME: number;
   readonly ETH_P_ALL: number;

@@ -13,6 +13,8 @@ import { createInterface } from 'node:readline';
 export interface BatchFailure {
   line: string;
   error: string;
+  /** The line's index in its submission (lines may repeat). */
+  index: number;
 }
 
 interface Waiter {
@@ -79,7 +81,9 @@ export class IpBatch {
     } else if (SENTINEL_OUTPUT.test(line)) {
       const g = this.pending.shift();
       for (const w of g?.waiters ?? []) {
-        w.resolve(g!.failures.filter((f) => f.index >= w.from && f.index < w.to).map((f) => ({ line: g!.lines[f.index]!, error: f.error })));
+        w.resolve(
+          g!.failures.filter((f) => f.index >= w.from && f.index < w.to).map((f) => ({ line: g!.lines[f.index]!, error: f.error, index: f.index - w.from })),
+        );
       }
     } else {
       this.lastError = line.trim();

@@ -5,8 +5,8 @@
  */
 import { loadRelayConfig } from './config.ts';
 import { Counters } from './counters.ts';
-import { IpBatch } from '../os/ip-batch.ts';
 import { RouteTable } from './routes.ts';
+import { NetlinkRoutes } from './route-netlink.ts';
 import { fetchLeases, reconcile } from './reconcile.ts';
 import { RelayAgent } from './relay-agent.ts';
 import { LanPort } from './lan-port.ts';
@@ -17,7 +17,7 @@ import { serveControl } from '../os/control-socket.ts';
 const EXPIRY_SWEEP_MS = 1000;
 /** How often the relay looks for binding exchanges answered through the other router only (lease-repair.ts). */
 const REPAIR_TICK_MS = 500;
-/** Route changes wait this long to share one write to `ip -batch` (a route lands a few ms after its Reply). */
+/** Route changes wait this long to share one netlink send (a route lands a few ms after its Reply). */
 const ROUTE_COALESCE_MS = 5;
 
 const log = (msg: string) => process.stdout.write(`${new Date().toISOString()} ${msg}\n`);
@@ -30,8 +30,8 @@ if (!file) {
 }
 const cfg = loadRelayConfig(file);
 const counters = new Counters();
-const batch = new IpBatch(undefined, ROUTE_COALESCE_MS);
-const routes = new RouteTable(batch, { dev: cfg.lanInterface, protocol: cfg.routeProtocol, stateFile: cfg.stateFile }, counters, log);
+const writer = new NetlinkRoutes(cfg.lanInterface, cfg.routeProtocol, { coalesceMs: ROUTE_COALESCE_MS });
+const routes = new RouteTable(writer, { dev: cfg.lanInterface, protocol: cfg.routeProtocol, stateFile: cfg.stateFile }, counters, log);
 
 log("reconciling routes with Kea's leases");
 const report = await reconcile(cfg, routes, log);
@@ -80,7 +80,7 @@ async function stop(signal: string): Promise<void> {
   open.server?.close();
   control.close();
   routes.persist();
-  await batch.close();
+  await writer.close();
   log(`stopped (${signal})`);
   process.exit(0);
 }

@@ -4,6 +4,8 @@
  * protocol number so removal and reconciliation never touch another route. The table is the
  * relay's memory of them (with the MAC each was delegated to, for `drop-routes`) and is persisted
  * to the state file, so a restarted relay knows each prefix's link-local (Kea does not store it).
+ * The kernel is changed through a RouteWriter: rtnetlink straight from the relay (route-netlink.ts),
+ * or an `ip -batch` child (IpBatchRoutes).
  */
 import { readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { IpBatch } from '../os/ip-batch.ts';
@@ -31,6 +33,47 @@ const MAX_KERNEL_EXPIRES_S = 2_000_000;
  */
 const PERSIST_DELAY_MS_PER_ROUTE = 0.05;
 
+/** One change of the kernel's routes: `ip route replace … expires S` or `ip route del …`. */
+export type RouteChange = { op: 'replace'; prefix: string; via: string; expiresS: number | null } | { op: 'delete'; prefix: string };
+
+export interface RouteChangeFailure {
+  /** Its index among the changes applied. */
+  index: number;
+  /** ip's message ("RTNETLINK answers: No such process"). */
+  error: string;
+}
+
+/** Applies route changes in order for one interface and routing protocol; resolves with those that failed. */
+export interface RouteWriter {
+  apply(changes: readonly RouteChange[]): Promise<RouteChangeFailure[]>;
+  close(): Promise<void>;
+}
+
+/** The change as an `ip` command line (what IpBatchRoutes runs, and what a failure is logged as). */
+export function routeLine(c: RouteChange, dev: string, protocol: number): string {
+  return c.op === 'replace'
+    ? `route replace ${c.prefix} via ${c.via} dev ${dev} proto ${protocol}${c.expiresS === null ? '' : ` expires ${c.expiresS}`}`
+    : `route del ${c.prefix} dev ${dev} proto ${protocol}`;
+}
+
+/** Route changes as lines to a long-lived `ip -batch -` (harness/os/ip-batch.ts). */
+export class IpBatchRoutes implements RouteWriter {
+  constructor(
+    private readonly batch: IpBatch,
+    private readonly dev: string,
+    private readonly protocol: number,
+  ) {}
+
+  async apply(changes: readonly RouteChange[]): Promise<RouteChangeFailure[]> {
+    const failures = await this.batch.submit(changes.map((c) => routeLine(c, this.dev, this.protocol)));
+    return failures.map((f) => ({ index: f.index, error: f.error }));
+  }
+
+  close(): Promise<void> {
+    return this.batch.close();
+  }
+}
+
 export interface RouteTableOptions {
   dev: string;
   protocol: number;
@@ -57,41 +100,41 @@ export class RouteTable {
   private persistTimer: NodeJS.Timeout | undefined;
 
   constructor(
-    private readonly batch: IpBatch,
+    private readonly writer: RouteWriter,
     private readonly opts: RouteTableOptions,
     private readonly counters: Counters,
     private readonly log: (msg: string) => void = () => undefined,
   ) {}
 
-  private replaceLine(r: DelegatedRoute, now: number): string {
-    const expires = r.expiresAt === null ? '' : ` expires ${Math.min(MAX_KERNEL_EXPIRES_S, Math.max(1, Math.ceil((r.expiresAt - now) / 1000)))}`;
-    return `route replace ${r.prefix} via ${r.via} dev ${this.opts.dev} proto ${this.opts.protocol}${expires}`;
+  private replace(r: DelegatedRoute, now: number): RouteChange {
+    const expiresS = r.expiresAt === null ? null : Math.min(MAX_KERNEL_EXPIRES_S, Math.max(1, Math.ceil((r.expiresAt - now) / 1000)));
+    return { op: 'replace', prefix: r.prefix, via: r.via, expiresS };
   }
 
-  private deleteLine(prefix: string): string {
-    return `route del ${prefix} dev ${this.opts.dev} proto ${this.opts.protocol}`;
+  private deletions(prefixes: readonly string[]): RouteChange[] {
+    return prefixes.map((prefix) => ({ op: 'delete', prefix }));
   }
 
   /** Installs or refreshes routes (`replace`: a prefix never has two routes). */
   async install(routes: readonly DelegatedRoute[], now = Date.now()): Promise<void> {
     if (!routes.length) return;
-    const lines: string[] = [];
+    const changes: RouteChange[] = [];
     const fresh: boolean[] = [];
     for (const r of routes) {
-      lines.push(this.replaceLine(r, now));
+      changes.push(this.replace(r, now));
       // One lookup per route in a table of up to ~10^5: a new prefix is one that grew it.
       const size = this.routes.size;
       fresh.push(this.routes.set(r.prefix, r).size > size);
     }
     this.changed();
     const failed = new Set(
-      (await this.batch.submit(lines)).map((f) => {
-        this.log(`route install failed: ${f.line}: ${f.error}`);
-        return f.line;
+      (await this.writer.apply(changes)).map((f) => {
+        this.log(`route install failed: ${routeLine(changes[f.index]!, this.opts.dev, this.opts.protocol)}: ${f.error}`);
+        return f.index;
       }),
     );
     routes.forEach((r, i) => {
-      if (failed.has(lines[i]!)) {
+      if (failed.has(i)) {
         this.counters.routes.failed++;
         if (this.routes.get(r.prefix) === r) this.routes.delete(r.prefix);
       } else if (fresh[i]) this.counters.routes.installed++;
@@ -107,7 +150,7 @@ export class RouteTable {
     this.counters.routes[reason] += held.length;
     this.changed();
     // A route the kernel expired already fails with "No such process": nothing left to do.
-    await this.batch.submit(held.map((p) => this.deleteLine(p)));
+    await this.writer.apply(this.deletions(held));
     return held;
   }
 
@@ -126,7 +169,7 @@ export class RouteTable {
   /** Deletes kernel routes with the relay's protocol that the table does not hold (left by an earlier run). */
   async deleteStray(prefixes: readonly string[]): Promise<number> {
     const stray = prefixes.filter((p) => !this.routes.has(p));
-    if (stray.length) await this.batch.submit(stray.map((p) => this.deleteLine(p)));
+    if (stray.length) await this.writer.apply(this.deletions(stray));
     return stray.length;
   }
 

@@ -22,6 +22,12 @@
  * spawning helpers. The created objects stay in the namespace they were created in. If switching
  * back ever failed the main thread would silently live in the wrong namespace, so that aborts.
  *
+ * Route netlink (openRouteNetlink/netlinkTransact/netlinkClose): a relay installs a route per Reply,
+ * and an `ip -batch` child costs a pipe write, a parse and a netlink round trip per line in another
+ * process. rtnetlink handles a request synchronously inside sendmsg, queueing its answers to our
+ * socket before sendmsg returns, so one call sends many messages in one datagram and reads every
+ * answer back without polling. NETLINK_CAP_ACK keeps error answers short (no echoed request).
+ *
  * Lifetime: while a port is being polled it holds a strong reference to its JS object (it cannot be
  * garbage-collected while frames may arrive); close() is idempotent, stops the poll handle before
  * closing the fd (libuv forbids closing a polled fd), and the C struct is freed only when both the
@@ -33,6 +39,7 @@
 #include <linux/filter.h>
 #include <linux/if_packet.h>
 #include <linux/if_tun.h>
+#include <linux/netlink.h>
 #include <net/ethernet.h>
 #include <net/if.h>
 #include <arpa/inet.h>
@@ -719,6 +726,117 @@ static napi_value open_packet_socket(napi_env env, napi_callback_info info) {
   return make_port(env, fd, 1, label, ifname, ifindex);
 }
 
+/* ---- route netlink ---- */
+
+#ifndef NETLINK_CAP_ACK
+#define NETLINK_CAP_ACK 10
+#endif
+
+/* openRouteNetlink(ifname, netnsPath) -> [fd, ifindex of ifname]: a NETLINK_ROUTE socket in that namespace. */
+static napi_value open_route_netlink(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2) {
+    napi_throw_type_error(env, NULL, "openRouteNetlink: 2 arguments expected");
+    return NULL;
+  }
+  char ifname[IFNAMSIZ + 1], netns[4096] = "", who[64], what[160];
+  if (get_string(env, argv[0], ifname, sizeof ifname, "openRouteNetlink: ifname") < 0) return NULL;
+  if (!is_nullish(env, argv[1]) && get_string(env, argv[1], netns, sizeof netns, "openRouteNetlink: netns") < 0)
+    return NULL;
+  snprintf(who, sizeof who, "openRouteNetlink %s", ifname);
+  int saved;
+  if (enter_netns(env, netns, &saved, who) < 0) return NULL;
+  int fd = socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+  int err = 0;
+  unsigned ifindex = 0;
+  if (fd < 0) {
+    err = errno;
+    snprintf(what, sizeof what, "%s: socket(AF_NETLINK)", who);
+  } else if (!(ifindex = if_nametoindex(ifname))) {
+    err = errno;
+    snprintf(what, sizeof what, "%s: no such interface%s%s", who, netns[0] ? " in " : "", netns);
+  }
+  if (!err) {
+    int one = 1;
+    struct sockaddr_nl snl;
+    memset(&snl, 0, sizeof snl);
+    snl.nl_family = AF_NETLINK;
+    if (setsockopt(fd, SOL_NETLINK, NETLINK_CAP_ACK, &one, sizeof one) < 0) {
+      err = errno;
+      snprintf(what, sizeof what, "%s: NETLINK_CAP_ACK", who);
+    } else if (bind(fd, (struct sockaddr *)&snl, sizeof snl) < 0) {
+      err = errno;
+      snprintf(what, sizeof what, "%s: bind", who);
+    }
+  }
+  leave_netns(saved);
+  if (err) {
+    if (fd >= 0) close(fd);
+    return throw_errno(env, err, what);
+  }
+  napi_value out, v;
+  CHECK(env, napi_create_array_with_length(env, 2, &out));
+  CHECK(env, napi_create_int32(env, fd, &v));
+  CHECK(env, napi_set_element(env, out, 0, v));
+  CHECK(env, napi_create_uint32(env, ifindex, &v));
+  CHECK(env, napi_set_element(env, out, 1, v));
+  return out;
+}
+
+/*
+ * netlinkTransact(fd, request) -> Buffer: sends the request (netlink messages back to back) to the
+ * kernel in one sendmsg and returns every answer the kernel queued meanwhile, back to back.
+ */
+static napi_value netlink_transact(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  int32_t fd;
+  size_t length;
+  void *data;
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || !uint8_arg(env, 1, argv[1], &data, &length)) {
+    napi_throw_type_error(env, NULL, "netlinkTransact: (fd, request Buffer) expected");
+    return NULL;
+  }
+  ssize_t r;
+  do {
+    r = send(fd, data, length, 0);
+  } while (r < 0 && errno == EINTR);
+  if (r < 0) return throw_errno(env, errno, "netlinkTransact: send");
+  instance_data *inst;
+  napi_get_instance_data(env, (void **)&inst);
+  size_t used = 0;
+  /* Answers are already queued: read until the queue is empty (each read one datagram, at most 64 KiB). */
+  while (used + MAX_FRAME <= sizeof inst->scratch) {
+    r = recv(fd, inst->scratch + used, MAX_FRAME, MSG_DONTWAIT);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      return throw_errno(env, errno, "netlinkTransact: recv");
+    }
+    used += (size_t)r;
+  }
+  napi_value out;
+  void *copy;
+  CHECK(env, napi_create_buffer_copy(env, used, inst->scratch, &copy, &out));
+  return out;
+}
+
+static napi_value netlink_close(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  int32_t fd;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || napi_get_value_int32(env, argv[0], &fd) != napi_ok || fd < 0) {
+    napi_throw_type_error(env, NULL, "netlinkClose: fd expected");
+    return NULL;
+  }
+  close(fd);
+  return NULL;
+}
+
 /* ---- module ---- */
 
 static void free_instance(napi_env env, void *data, void *hint) {
@@ -759,6 +877,12 @@ NAPI_MODULE_INIT() {
   CHECK(env, napi_set_named_property(env, exports, "openTap", fn));
   CHECK(env, napi_create_function(env, "openPacketSocket", NAPI_AUTO_LENGTH, open_packet_socket, NULL, &fn));
   CHECK(env, napi_set_named_property(env, exports, "openPacketSocket", fn));
+  CHECK(env, napi_create_function(env, "openRouteNetlink", NAPI_AUTO_LENGTH, open_route_netlink, NULL, &fn));
+  CHECK(env, napi_set_named_property(env, exports, "openRouteNetlink", fn));
+  CHECK(env, napi_create_function(env, "netlinkTransact", NAPI_AUTO_LENGTH, netlink_transact, NULL, &fn));
+  CHECK(env, napi_set_named_property(env, exports, "netlinkTransact", fn));
+  CHECK(env, napi_create_function(env, "netlinkClose", NAPI_AUTO_LENGTH, netlink_close, NULL, &fn));
+  CHECK(env, napi_set_named_property(env, exports, "netlinkClose", fn));
   constant(env, exports, "BATCH", BATCH);
   constant(env, exports, "MAX_FRAME", MAX_FRAME);
   constant(env, exports, "ETH_P_ALL", ETH_P_ALL);
