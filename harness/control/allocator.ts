@@ -69,7 +69,7 @@ export class Allocator {
 
   /**
    * An allocator holding exactly `reserved` (the store's prefixes), with the store's quarantine
-   * records. Without records (a store that keeps none), the free indices below the highest reserved
+   * records (those of other pools or lengths are ignored). Without records (a store that keeps none), the free indices below the highest reserved
    * one may have been released moments before the restart: they all go into quarantine from now,
    * which can only delay reuse, never hand a prefix out early.
    */
@@ -89,7 +89,10 @@ export class Allocator {
     const until = new Map<number, number>();
     if (opts.quarantined) {
       for (const q of opts.quarantined) {
-        const index = a.indexOf(toPrefix(q.prefix));
+        const p = toPrefix(q.prefix);
+        // A record of a prefix outside this pool (a store shared with other pools) says nothing about it.
+        if (p.length !== length || !a.pool.containsPrefix(p)) continue;
+        const index = a.indexOf(p);
         if (!a.live.has(index)) until.set(index, Math.max(until.get(index) ?? -Infinity, q.until));
       }
     } else {

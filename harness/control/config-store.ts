@@ -90,6 +90,11 @@ export class ConfigStore implements ReservationStore {
     return (await this.read()).reservations;
   }
 
+  async find(macs: readonly string[]): Promise<Reservation[]> {
+    const wanted = new Set(macs.map(parseMac));
+    return (await this.list()).filter((r) => wanted.has(r.mac));
+  }
+
   async quarantined(): Promise<Quarantined[]> {
     return (await this.read()).quarantined;
   }

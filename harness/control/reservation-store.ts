@@ -36,6 +36,8 @@ export interface ReservationStore {
   readonly kind: StoreKind;
   /** Every reservation, MACs in ascending order, each one's prefixes in the order written. */
   list(): Promise<Reservation[]>;
+  /** The reservations of these MACs (absent ones left out), MACs in ascending order. */
+  find(macs: readonly string[]): Promise<Reservation[]>;
   /** Released prefixes still (or recently) in quarantine. */
   quarantined(): Promise<Quarantined[]>;
   /**

@@ -39,7 +39,9 @@ describe('instance lifecycle on a real pod', function () {
       const reserved = await c.store.list();
       const prefixes = reserved.flatMap((r) => r.prefixes);
       expect(new Set(prefixes).size, 'a prefix reserved twice').to.equal(prefixes.length);
-      expect([...c.allocator.livePrefixes()].map(String).sort()).to.deep.equal([...prefixes].sort());
+      const rebuilt = await c.rebuiltAllocator();
+      expect([...rebuilt.livePrefixes()].map(String).sort()).to.deep.equal([...prefixes].sort());
+      expect(await c.nextPrefixes(2), 'the next allocation').to.deep.equal(rebuilt.allocate(2).map(String));
       return new Map(reserved.map((r) => [r.mac, r.prefixes]));
     } finally {
       await c.close();

@@ -8,7 +8,9 @@ import fc from 'fast-check';
 import pg from 'pg';
 import { PgStore, keaHostsDatabase } from '../../harness/control/pg-store.ts';
 import { upTestPod, type TestPod } from '../support/kea-pod.ts';
-import { runLifecycle, stepArb } from '../../harness/control/testing/lifecycle-model.ts';
+import { runLifecycle, stepArb, type Step } from '../../harness/control/testing/lifecycle-model.ts';
+import { Allocator, PoolExhaustedError } from '../../harness/control/allocator.ts';
+import { Prefix } from '../../harness/addr/prefix.ts';
 import { storeContract } from '../support/store-contract.ts';
 import { postgresDaemonRecord, removePostgres, startPostgres, type PgCluster } from '../../netns/daemons/postgres.ts';
 import { runDir } from '../../harness/pod/names.ts';
@@ -77,5 +79,73 @@ describe('control/pg-store (real Kea, real PostgreSQL)', function () {
       { numRuns: 20 },
     );
     expect(await store.list()).to.deep.equal([]);
+  });
+
+  it('property: reserveNext (the allocation in the database) hands out exactly what the allocator rebuilt from the store would', async function () {
+    this.timeout(120_000);
+    const pool = '2001:db8:2f0::/58';
+    const quarantineMs = 1000;
+    let run = 0;
+    await fc.assert(
+      fc.asyncProperty(fc.array(stepArb(3, quarantineMs), { maxLength: 14 }), async (steps: Step[]) => {
+        const macPrefix = `02:fe:00:${(run++ & 0xff).toString(16).padStart(2, '0')}`;
+        let now = 1_000_000;
+        let serial = 0;
+        const live: string[] = [];
+        for (const step of steps) {
+          if (step.op === 'deploy') {
+            const rebuilt = Allocator.fromReserved(
+              pool,
+              60,
+              // The store is shared with the other tests, whose prefixes lie outside this pool.
+              (await store.list()).flatMap((r) => r.prefixes).filter((p) => Prefix.parse(pool).containsPrefix(Prefix.parse(p))),
+              { quarantineMs, now: () => now, quarantined: await store.quarantined() },
+            );
+            let expected: string[] | 'exhausted';
+            try {
+              expected = rebuilt.allocate(step.k).map(String);
+            } catch (err) {
+              if (!(err instanceof PoolExhaustedError)) throw err;
+              expected = 'exhausted';
+            }
+            const mac = `${macPrefix}:00:${(serial++ & 0xff).toString(16).padStart(2, '0')}`;
+            const got = await store.reserveNext([{ mac, count: step.k }], { pool, length: 60, now }).then(
+              (r) => r[0]!.prefixes,
+              (err: Error) => {
+                if (!(err instanceof PoolExhaustedError)) throw err;
+                return 'exhausted' as const;
+              },
+            );
+            expect(got, `deploy of ${step.k} at ${now}`).to.deep.equal(expected);
+            if (got !== 'exhausted') live.push(mac);
+            else expect(await store.find([mac]), 'an exhausted reserveNext writes nothing').to.deep.equal([]);
+          } else if (step.op === 'destroy') {
+            if (!live.length) continue;
+            const [mac] = live.splice(step.pick % live.length, 1);
+            await store.remove([mac!], { until: now + quarantineMs, now });
+          } else if (step.op === 'advance') {
+            now += step.ms;
+          }
+        }
+        await store.remove(live, { until: 0, now });
+      }),
+      { numRuns: 25 },
+    );
+  });
+
+  it('reserveNext keeps a MAC that has a reservation as it is, and find() reads only the MACs asked for', async () => {
+    const pool = '2001:db8:2f8::/56';
+    const [a] = await store.reserveNext([{ mac: '02:fe:ff:00:00:01', count: 2 }], { pool, length: 60 });
+    const again = await store.reserveNext(
+      [
+        { mac: '02:fe:ff:00:00:01', count: 2 },
+        { mac: '02:fe:ff:00:00:02', count: 1 },
+      ],
+      { pool, length: 60 },
+    );
+    expect(a!.prefixes).to.deep.equal(['2001:db8:2f8::/60', '2001:db8:2f8:10::/60']);
+    expect(again).to.deep.equal([a, { mac: '02:fe:ff:00:00:02', prefixes: ['2001:db8:2f8:20::/60'] }]);
+    expect(await store.find(['02:fe:ff:00:00:02', '02:fe:ff:00:00:99'])).to.deep.equal([again[1]]);
+    await store.remove(['02:fe:ff:00:00:01', '02:fe:ff:00:00:02']);
   });
 });

@@ -180,11 +180,16 @@ export async function storeAgreement(runName: string): Promise<string[]> {
 
   const control = await PodControl.open(buildPlan(state.pod, runName, state.ports), state.pg);
   try {
-    const live = control.allocator.livePrefixes().map(String).sort();
+    const rebuilt = await control.rebuiltAllocator();
+    const live = rebuilt.livePrefixes().map(String).sort();
     const reserved = [...byMac.values()].flat().sort();
     if (live.join() !== reserved.join()) problems.push(`allocator holds ${live.join(' ')}, the store reserves ${reserved.join(' ')}`);
     const quarantined = (await control.store.quarantined()).filter((q) => reserved.includes(q.prefix));
     problems.push(...quarantined.map((q) => `${q.prefix} is reserved and quarantined at once`));
+    // The database's own allocation (its cursor and records) hands out what the rebuilt allocator would.
+    const next = await control.nextPrefixes(2);
+    const expected = rebuilt.allocate(2).map(String);
+    if (next.join() !== expected.join()) problems.push(`the store would allocate ${next.join(' ')} next, the rebuilt allocator ${expected.join(' ')}`);
   } finally {
     await control.close();
   }

@@ -19,6 +19,11 @@ export class MemoryStore implements ReservationStore {
     return this.reservations.map((r) => ({ mac: r.mac, prefixes: [...r.prefixes] }));
   }
 
+  async find(macs: readonly string[]): Promise<Reservation[]> {
+    const wanted = new Set(macs.map(parseMac));
+    return (await this.list()).filter((r) => wanted.has(r.mac));
+  }
+
   async quarantined(): Promise<Quarantined[]> {
     return this.released.map((q) => ({ ...q }));
   }
