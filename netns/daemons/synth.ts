@@ -52,8 +52,12 @@ export function synthHostConfig(plan: Plan, hypervisor: string, instances: reado
 const MAIN = fileURLToPath(new URL('../../harness/synth/host-main.ts', import.meta.url));
 // An absolute loader URL: the daemon must not depend on the caller's working directory.
 const TSX = import.meta.resolve('tsx');
-/** The daemon answers once every TAP is attached; a few ms per instance on top of Node's start. */
-const READY_BASE_MS = 15_000;
+/**
+ * The daemon answers once every TAP is attached; a few ms per instance on top of Node's start. A
+ * bound, not a wait: `up` starts one per hypervisor at once, and at 5,000 instances twenty Node
+ * processes starting together on two cores took over 25 s (bench/scale.ts).
+ */
+const READY_BASE_MS = 60_000;
 const READY_PER_INSTANCE_MS = 40;
 
 /** Starts the host daemon in the hypervisor's namespace; resolves once its control socket answers (every TAP attached). */
