@@ -31,8 +31,9 @@ describe('pod file: fixtures/pods/default.yaml', () => {
         { name: 'r2', mac: '00:12:f2:9c:33:00' },
       ],
       core: { name: 'core' },
-      kea: { name: 'kea', backend: 'config', dynamicPool: false, renewTimer: 1000, rebindTimer: 2000 },
+      kea: { name: 'kea', backend: 'config', dynamicPool: false, renewTimer: 1000, rebindTimer: 2000, macSources: ['remote-id'] },
       tor: { name: 'tor' },
+      relay: 'v6pod',
       hypervisors: [
         {
           name: 'hv1',
@@ -243,7 +244,7 @@ describe('pod file: every broken rule is one line, <file>:<line>: <path> <rule>'
     [
       'an unknown top-level key',
       `${HEAD}hypervisors:\n  - name: hv1\nswitch: tor\n`,
-      ['pod.yaml:7: switch is not a known key (known: name, pod, routers, core, kea, tor, hypervisors, securityGroups)'],
+      ['pod.yaml:7: switch is not a known key (known: name, pod, routers, core, kea, tor, hypervisors, securityGroups, relay, relayCommand)'],
     ],
     [
       'an instance named like a service node',

@@ -213,6 +213,8 @@ function shapeProblems(data: unknown): Problem[] {
         return [{ path, rule: `${e.data} must be at least ${e.params.limit}` }];
       case 'uniqueItems':
         return [{ path: [...path, e.params.i as number], rule: `${quote((e.data as unknown[])[e.params.i as number])} is listed twice` }];
+      case 'minLength':
+        return [{ path, rule: e.params.limit === 1 ? 'must not be empty' : `must be at least ${e.params.limit} characters` }];
       case 'minItems':
         return [{ path, rule: `must have at least ${e.params.limit} ${e.params.limit === 1 ? 'entry' : 'entries'}` }];
       default:
@@ -318,24 +320,16 @@ function nthMac(first: string, i: number): string {
 }
 
 function meaningProblems(f: Fields): Problem[] {
-  return [
-    ...prefixProblems(f),
-    ...nameProblems(f),
-    ...macProblems(f),
-    ...securityGroupProblems(f),
-    ...keaProblems(f),
-    ...kindProblems(f),
-    ...relayProblems(f.get(['relay']), f.get(['relayCommand'])),
-  ];
+  return [...prefixProblems(f), ...nameProblems(f), ...macProblems(f), ...securityGroupProblems(f), ...keaProblems(f), ...kindProblems(f), ...relayProblems(f)];
 }
 
-/** relayCommand goes with relay: external, and only with it (also for `v6pod test --relay`). */
-function relayProblems(relay: unknown, command: unknown): Problem[] {
-  if (relay === 'external' && command === undefined)
-    return [{ path: ['relay'], rule: "'external' needs relayCommand, the command run on each router (docs/relays.md)" }];
-  if (command !== undefined && relay !== undefined && relay !== 'external')
-    return [{ path: ['relayCommand'], rule: `applies to relay: external only (relay is ${String(relay)})` }];
-  if (command !== undefined && relay === undefined) return [{ path: ['relayCommand'], rule: 'applies to relay: external only (relay is v6pod)' }];
+/** relayCommand goes with relay: external, and only with it (a relay that broke the shape is reported already). */
+function relayProblems(f: Fields): Problem[] {
+  const relay = f.present(['relay']) ? f.get(['relay']) : 'v6pod';
+  const command = f.present(['relayCommand']);
+  if (relay === undefined) return [];
+  if (relay === 'external' && !command) return [{ path: ['relay'], rule: "'external' needs relayCommand, the command run on each router (docs/relays.md)" }];
+  if (command && relay !== 'external') return [{ path: ['relayCommand'], rule: `applies to relay: external only (relay is ${String(relay)})` }];
   return [];
 }
 

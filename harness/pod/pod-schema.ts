@@ -53,10 +53,6 @@ export const podSchema = {
       default: [{ name: 'r1' }, { name: 'r2' }],
     },
     core: node('core'),
-    // The routers' DHCPv6 relay (docs/relays.md): v6pod's own, Debian's ISC dhcrelay -6, or the user's command (relayCommand).
-    relay: { enum: ['v6pod', 'isc-dhcrelay', 'external'], default: 'v6pod' },
-    // relay: external only — the command run on each router under the contract of docs/relays.md.
-    relayCommand: { type: 'string', minLength: 1 },
     kea: node('kea', {
       backend: { enum: ['config', 'postgresql'], default: 'config' },
       dynamicPool: { type: 'boolean', default: false },
@@ -149,5 +145,9 @@ export const podSchema = {
       },
       default: {},
     },
+    // The routers' DHCPv6 relay (docs/relays.md): v6pod's own, Debian's ISC dhcrelay -6, or the user's command (relayCommand).
+    relay: { enum: ['v6pod', 'isc-dhcrelay', 'external'], default: 'v6pod' },
+    // relay: external only — the command run on each router under the contract of docs/relays.md.
+    relayCommand: { type: 'string', minLength: 1 },
   },
 } as const;
