@@ -10,7 +10,7 @@
  */
 import { run } from '../harness/os/exec.ts';
 import { waitUntil } from '../harness/os/wait.ts';
-import type { Plan } from '../harness/pod/plan.ts';
+import type { Plan, PlanNode } from '../harness/pod/plan.ts';
 
 interface IpLink {
   ifname: string;
@@ -21,7 +21,7 @@ interface IpLink {
 
 const MARK = '@@v6pod-links@@';
 
-async function readLinks(namespaces: readonly { name: string; ns: string }[]): Promise<Map<string, IpLink[] | undefined>> {
+async function readLinks(namespaces: readonly PlanNode[]): Promise<Map<string, IpLink[] | undefined>> {
   const script = namespaces.map((n) => `echo '${MARK}'; ip -n '${n.ns}' -d -j link show; echo`).join('\n');
   const { stdout } = await run(['sh', '-c', script], { allowFailure: true });
   const parts = stdout.split(`${MARK}\n`).slice(1);
@@ -40,30 +40,35 @@ const isBridgePort = (l: IpLink) => l.linkinfo?.info_slave_kind === 'bridge';
 
 /** Ports of the switches that have a carrier and do not forward yet, as "node:port (state)". */
 export async function portsNotForwarding(plan: Plan): Promise<string[]> {
-  return (await linksUnsettled(plan, ['tor', 'hypervisor', 'kea'])).filter((s) => !s.endsWith('(not operationally up)'));
+  const switches = plan.nodes.filter((n) => n.role === 'tor' || n.role === 'hypervisor' || n.role === 'kea');
+  return [...(await linksUnsettled(plan, switches)).values()].flat().filter((s) => !s.endsWith('(not operationally up)'));
 }
 
 /**
- * What has not settled among the links of the nodes with the given roles: bridge ports with a
- * carrier that do not forward, and veths set up that are not operationally up (a bridge port's
- * peer not up yet is no fault: it has no carrier).
+ * What has not settled among the links of the given nodes (default: every node), by node: bridge
+ * ports with a carrier that do not forward, and veths set up that are not operationally up (a
+ * bridge port's peer not up yet is no fault: it has no carrier).
  */
-export async function linksUnsettled(plan: Plan, roles: readonly string[] = ['tor', 'hypervisor', 'kea', 'router', 'core', 'instance']): Promise<string[]> {
-  const nodes = plan.nodes.filter((n) => roles.includes(n.role));
+export async function linksUnsettled(plan: Plan, nodes: readonly PlanNode[] = plan.nodes): Promise<Map<string, string[]>> {
   const links = await readLinks(nodes);
-  return nodes.flatMap((n) => {
-    const seen = links.get(n.name);
-    if (!seen) return [`${n.name}: unreadable links`];
-    return seen.flatMap((l) => {
-      const up = l.flags?.includes('UP') ?? false;
-      const carrier = l.flags?.includes('LOWER_UP') ?? false;
-      if (isBridgePort(l)) {
-        const state = l.linkinfo?.info_slave_data?.state;
-        return carrier && state !== 'forwarding' ? [`${n.name}:${l.ifname} (${state ?? 'no state'})`] : [];
-      }
-      return l.linkinfo?.info_kind === 'veth' && up && carrier && l.operstate !== 'UP' ? [`${n.name}:${l.ifname} (not operationally up)`] : [];
-    });
-  });
+  return new Map(
+    nodes.map((n) => {
+      const seen = links.get(n.name);
+      if (!seen) return [n.name, [`${n.name}: unreadable links`]];
+      return [
+        n.name,
+        seen.flatMap((l) => {
+          const up = l.flags?.includes('UP') ?? false;
+          const carrier = l.flags?.includes('LOWER_UP') ?? false;
+          if (isBridgePort(l)) {
+            const state = l.linkinfo?.info_slave_data?.state;
+            return carrier && state !== 'forwarding' ? [`${n.name}:${l.ifname} (${state ?? 'no state'})`] : [];
+          }
+          return l.linkinfo?.info_kind === 'veth' && up && carrier && l.operstate !== 'UP' ? [`${n.name}:${l.ifname} (not operationally up)`] : [];
+        }),
+      ];
+    }),
+  );
 }
 
 /** Waits until every switch port with a carrier forwards (docs/facts.md). */
@@ -84,11 +89,15 @@ export async function waitSwitchesForwarding(plan: Plan, timeoutMs = 5000): Prom
  * sends its first DAD probe at once, through a port that forwards.
  */
 export async function waitLinksSettled(plan: Plan, timeoutMs = 5000): Promise<void> {
+  // A node once settled stays so (nothing takes its links down): later polls read only the others.
+  let pending: PlanNode[] = plan.nodes;
   let waiting: string[] = [];
   await waitUntil(
     async () => {
-      waiting = await linksUnsettled(plan);
-      return waiting.length === 0;
+      const unsettled = await linksUnsettled(plan, pending);
+      pending = pending.filter((n) => unsettled.get(n.name)?.length);
+      waiting = [...unsettled.values()].flat();
+      return pending.length === 0;
     },
     { timeoutMs, intervalMs: 20, what: () => `the pod's links to settle: ${waiting.join(', ')}` },
   );
