@@ -31,7 +31,7 @@ import { hypervisorRef } from '../harness/sg/driver.ts';
 import { ConfigStore } from '../harness/control/config-store.ts';
 import type { Reservation } from '../harness/control/reservation-store.ts';
 import { startRadvd } from './daemons/radvd.ts';
-import { startRelay } from './daemons/relay.ts';
+import { startRouterRelay } from './daemons/router-relays.ts';
 import { startSynthHost, synthInstance } from './daemons/synth.ts';
 import { startGuestClients } from './guest-clients.ts';
 import { SOL_MAX_DELAY_MS } from '../harness/synth/pd-client.ts';
@@ -143,7 +143,7 @@ async function startDaemons(plan: Plan, state: RunState): Promise<void> {
 /** The routers' DHCPv6 relays, after Kea: each reconciles its routes against Kea's leases as it starts. */
 async function startRelays(plan: Plan, state: RunState): Promise<void> {
   const missing = plan.routers.filter((r) => !state.daemons.some((d) => d.name === 'dhcp6-relay' && d.node === r.name && daemonAlive(d)));
-  const started = await Promise.all(missing.map((r) => startRelay(plan, r)));
+  const started = await Promise.all(missing.map((r) => startRouterRelay(plan, r)));
   state.daemons = [...state.daemons.filter((d) => !(d.name === 'dhcp6-relay' && missing.some((r) => r.name === d.node))), ...started];
   writeState(state);
 }
