@@ -8,6 +8,8 @@
  *   sg_apply_s   the security-group phase of `up` (every instance's rules, one transaction per hypervisor)
  *   delegated_s  every instance holds exactly its reserved prefixes and both routers route each one
  *   verified_s   and the scale profile's checks passed for all: SLAAC, delegation, routes, groups in force
+ *   port_frames  frames the hypervisors' bridges handed to instance ports (port_frames_filtered of
+ *                them stopped by the TAPs' filters): the flooding's work, independent of the load
  *   cpu_s        CPU time the whole machine spent from `up` to verified (user, system, softirq), and
  *                synth_cpu_s the synthetic hosts' share (their TAPs' bridge flooding runs in their sends)
  *   peak_rss_mb  the peak resident memory of v6pod's processes (this orchestrator, the relays, the
@@ -21,7 +23,8 @@ import { dirname, resolve } from 'node:path';
 import { parsePodFile, type Pod } from '../harness/pod/pod-file.ts';
 import { up } from '../netns/realize.ts';
 import { teardownRun } from '../netns/teardown.ts';
-import { uniqueRunName } from '../harness/pod/names.ts';
+import { namespaceName, uniqueRunName } from '../harness/pod/names.ts';
+import { run } from '../harness/os/exec.ts';
 import { readState } from '../netns/run-state.ts';
 import { observeAll, usable } from '../netns/observe.ts';
 import type { Plan } from '../harness/pod/plan.ts';
@@ -102,7 +105,27 @@ function processCpu(pid: number): number {
   }
 }
 
+/**
+ * Frames the hypervisors' bridges handed to instance ports (each vnetN's tx, delivered or stopped by
+ * the TAP's filter), and of those the ones stopped: the flooding's work, whatever the machine's load.
+ */
+async function portFrames(plan: Plan): Promise<{ handed: number; filtered: number }> {
+  let handed = 0;
+  let filtered = 0;
+  for (const h of plan.pod.hypervisors) {
+    const { stdout } = await run(['ip', '-n', namespaceName(plan.run, h.name), '-s', '-j', 'link', 'show']);
+    for (const l of JSON.parse(stdout) as Array<{ ifname: string; stats64?: { tx: { packets: number; dropped: number } } }>) {
+      if (!l.ifname.startsWith('vnet') || !l.stats64) continue;
+      handed += l.stats64.tx.packets + l.stats64.tx.dropped;
+      filtered += l.stats64.tx.dropped;
+    }
+  }
+  return { handed, filtered };
+}
+
 interface Sample {
+  portFrames: number;
+  portFramesFiltered: number;
   load: number;
   cpu: number;
   cpuSystem: number;
@@ -139,10 +162,13 @@ async function once(n: number, pod: Pod): Promise<Sample> {
     await verifyAll(plan, reserved);
     const verified = since();
     const cpu1 = machineCpu();
+    const frames = await portFrames(plan);
     const daemons = readState(runName)!.daemons;
     const ours = daemons.filter((d) => d.name === 'dhcp6-relay' || d.name === 'synth-host').map((d) => d.pid);
     const kea = daemons.find((d) => d.name === 'kea-dhcp6')!.pid;
     return {
+      portFrames: frames.handed,
+      portFramesFiltered: frames.filtered,
       load,
       cpu: cpu1.user + cpu1.system + cpu1.softirq - (cpu0.user + cpu0.system + cpu0.softirq),
       cpuSystem: cpu1.system - cpu0.system,
@@ -181,7 +207,7 @@ for (const snooping of SNOOPING)
       samples.push(await once(n, pod));
       const s = samples.at(-1)!;
       progress(
-        `N=${n} snooping ${snooping ? 'on' : 'off'} run ${r}/${RUNS} (load ${s.load}): ready ${s.ready.toFixed(2)} s, SG ${s.sgApply.toFixed(2)} s, delegated+routed ${s.delegated.toFixed(2)} s, verified ${s.verified.toFixed(2)} s, CPU ${s.cpu.toFixed(1)} s (system ${s.cpuSystem.toFixed(1)}, softirq ${s.cpuSoftirq.toFixed(1)}, synthetic hosts ${s.synthCpu.toFixed(1)}), v6pod ${s.v6podMb.toFixed(0)} MiB, Kea ${s.keaMb.toFixed(0)} MiB`,
+        `N=${n} snooping ${snooping ? 'on' : 'off'} run ${r}/${RUNS} (load ${s.load}): ready ${s.ready.toFixed(2)} s, SG ${s.sgApply.toFixed(2)} s, delegated+routed ${s.delegated.toFixed(2)} s, verified ${s.verified.toFixed(2)} s, CPU ${s.cpu.toFixed(1)} s (system ${s.cpuSystem.toFixed(1)}, softirq ${s.cpuSoftirq.toFixed(1)}, synthetic hosts ${s.synthCpu.toFixed(1)}), ${s.portFrames} frames to instance ports (${s.portFramesFiltered} filtered), v6pod ${s.v6podMb.toFixed(0)} MiB, Kea ${s.keaMb.toFixed(0)} MiB`,
       );
     }
     const m = (k: keyof Sample) => +median(samples.map((s) => s[k])).toFixed(3);
@@ -194,6 +220,8 @@ for (const snooping of SNOOPING)
       cpu_system_s: m('cpuSystem'),
       cpu_softirq_s: m('cpuSoftirq'),
       synth_cpu_s: m('synthCpu'),
+      port_frames: m('portFrames'),
+      port_frames_filtered: m('portFramesFiltered'),
       ready_s: m('ready'),
       delegated_s: m('delegated'),
       sg_apply_s: m('sgApply'),
