@@ -21,7 +21,8 @@
  * context — which both relays pay alike (`kernel_us_per_exchange`).
  * Also measured: route installs/s of the relay's RouteTable (one long-lived `ip -batch -`).
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
+import { spawn } from 'node:child_process';
 import { readState } from '../netns/run-state.ts';
 import { parsePodFile, DEFAULT_POD_FILE } from '../harness/pod/pod-file.ts';
 import { up } from '../netns/realize.ts';
@@ -145,6 +146,55 @@ async function best(label: string, plan: Plan, rates: number[], load: (rate: num
   return top!;
 }
 
+interface SendPath {
+  share: number;
+  cpu_us_per_exchange: number;
+  send_us_per_exchange: number;
+}
+
+/** Kernel functions that carry a send from the syscall to the receiver's socket (softirqs included: veth delivers in the sender's context). */
+const SEND_PATHS = ['udpv6_sendmsg', 'packet_sendmsg'];
+/** Offered rate of the profiled run (the same for both relays, below what either completes). */
+const PROFILED_RATE = 1000;
+
+/**
+ * One run at PROFILED_RATE with `perf record -g` on the relay: the share of its sampled CPU spent
+ * inside the send paths (perf report's inclusive percentages of SEND_PATHS), and its CPU µs per
+ * exchange in that run (perf's sampling adds a little). Undefined without perf.
+ */
+async function sendShare(plan: Plan, label: string, pid: number, load: (rate: number) => Promise<number>): Promise<SendPath | undefined> {
+  const data = `${runDir(plan.run)}/perf-${label}.data`;
+  await wipeLeases(plan);
+  const perf = spawn('perf', ['record', '-q', '-e', 'cpu-clock', '-F', '1000', '-g', '-p', String(pid), '-o', data], { stdio: 'ignore' });
+  const started = await new Promise<boolean>((resolve) => {
+    perf.once('spawn', () => resolve(true));
+    perf.once('error', () => resolve(false));
+  });
+  if (!started) return undefined;
+  const exited = new Promise((resolve) => perf.once('exit', resolve));
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  const before = cpuOf(pid);
+  const done = await load(PROFILED_RATE);
+  const after = cpuOf(pid);
+  const cpuUs = (after.user + after.system - before.user - before.system) / Math.max(1, done * PERIOD_S);
+  perf.kill('SIGINT');
+  await exited;
+  const { stdout } = await run(['perf', 'report', '-i', data, '--stdio', '--children', '--sort', 'sym', '-g', 'none'], {
+    allowFailure: true,
+    timeoutMs: 60_000,
+  });
+  rmSync(data, { force: true });
+  let share = 0;
+  for (const line of stdout.split('\n')) {
+    const m = /^\s*([\d.]+)%\s+[\d.]+%\s+\[k\] (\S+)\s*$/.exec(line);
+    if (m && SEND_PATHS.includes(m[2]!)) share += Number(m[1]) / 100;
+  }
+  progress(
+    `${label} under perf: offered ${PROFILED_RATE}/s, completed ${round(done)}/s, ${round(cpuUs)} µs/exchange, ${(share * 100).toFixed(1)}% of it in ${SEND_PATHS.join(' + ')}`,
+  );
+  return { share: +share.toFixed(3), cpu_us_per_exchange: round1(cpuUs), send_us_per_exchange: round1(share * cpuUs) };
+}
+
 /** ISC dhcrelay -6 in the router's namespace, in the foreground, its PID file and log in the run directory. */
 async function startDhcrelay(plan: Plan, router: RouterPlan): Promise<DaemonRecord> {
   const dir = runDir(plan.run);
@@ -217,6 +267,7 @@ try {
 
   const runs: { direct: RunResult[]; v6pod: RunResult[]; dhcrelay: RunResult[] } = { direct: [], v6pod: [], dhcrelay: [] };
   let counters: unknown;
+  const shares: { v6pod?: SendPath; dhcrelay?: SendPath } = {};
   for (let rep = 1; rep <= REPS; rep++) {
     // Direct: Kea answers perfdhcp's Relay-Forwards (link-address = r1's LAN address) back through r1.
     await run(['ip', '-n', plan.kea.ns, ...keaRoute]);
@@ -239,15 +290,17 @@ try {
       await best(`${rep}/${REPS} v6pod relay`, plan, RATES.relayed, clients, {
         kea: () => [kea],
         relay: () => [v6pod.pid],
-        'relay-ip-batch': () => childrenOf(v6pod.pid),
+        'relay-children': () => childrenOf(v6pod.pid),
       }),
     );
     counters = (await relayCommand(relayPaths(runName, r1.name).socket, 'counters')).arguments;
+    if (rep === REPS) shares.v6pod = await sendShare(plan, 'v6pod relay', v6pod.pid, clients);
     await stopDaemon(v6pod);
     relay = undefined;
 
     const isc = (dhcrelay = await startDhcrelay(plan, r1));
     runs.dhcrelay.push(await best(`${rep}/${REPS} dhcrelay`, plan, RATES.relayed, clients, { kea: () => [kea], dhcrelay: () => [isc.pid] }));
+    if (rep === REPS) shares.dhcrelay = await sendShare(plan, 'dhcrelay', isc.pid, clients);
     await stopDaemon(isc);
     dhcrelay = undefined;
   }
@@ -265,8 +318,8 @@ try {
   const ratio = median(runs.v6pod.map((r, i) => r.done / Math.max(1, runs.dhcrelay[i]!.done)));
   const v6podCpu = {
     node: cpuFigures(runs.v6pod, 'relay'),
-    ip_batch: cpuFigures(runs.v6pod, 'relay-ip-batch'),
-    total: round1(medianOf(runs.v6pod, (r) => r.cpu.relay!.user + r.cpu.relay!.system + r.cpu['relay-ip-batch']!.user + r.cpu['relay-ip-batch']!.system)),
+    children: cpuFigures(runs.v6pod, 'relay-children'),
+    total: round1(medianOf(runs.v6pod, (r) => r.cpu.relay!.user + r.cpu.relay!.system + r.cpu['relay-children']!.user + r.cpu['relay-children']!.system)),
   };
   const iscCpu = cpuFigures(runs.dhcrelay, 'dhcrelay');
   const cpus = (await import('node:os')).cpus().length;
@@ -286,8 +339,12 @@ try {
       kea: { direct: cpuFigures(runs.direct, 'kea'), v6pod_relay: cpuFigures(runs.v6pod, 'kea'), dhcrelay: cpuFigures(runs.dhcrelay, 'kea') },
     },
     // The kernel's part of each relay's CPU: its system time (syscalls, and carrying its sends through
-    // the veths and bridges into the receiver's socket), the part both relays pay.
+    // the veths and bridges into the receiver's socket, which both relays pay alike).
     kernel_us_per_exchange: { v6pod_relay: v6podCpu.node.system, dhcrelay: iscCpu.system },
+    // One run per relay at the same offered rate under perf: the share of its CPU inside the send
+    // paths (udpv6_sendmsg, packet_sendmsg, with the softirqs they run), i.e. the cost of carrying an
+    // exchange's 4 sends (2 Relay-Forwards, 2 server messages) into the receivers' sockets, in µs.
+    send_path: { v6pod_relay: shares.v6pod ?? null, dhcrelay: shares.dhcrelay ?? null },
     route_installs_per_s: round(routes.install),
     route_removals_per_s: round(routes.remove),
     route_installs_per_s_ip_batch: round(ipRoutes.install),
