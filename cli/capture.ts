@@ -7,12 +7,7 @@
 import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { ipJson, nsArgv } from '../harness/os/exec.ts';
-import { planNode, planOfRun } from '../netns/inspect.ts';
-import { recordLine } from '../harness/packet/describe.ts';
-import { LINKTYPE_ETHERNET, readPcap } from '../harness/packet/pcap.ts';
-import { PcapStream } from '../harness/packet/pcap-stream.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
-import { resolveRun } from './run-option.ts';
 
 interface CaptureOptions {
   run?: string;
@@ -35,6 +30,13 @@ export function registerCapture(program: Command): void {
     .option('--json', 'print frames as JSON Lines (as v6pod decode --json)')
     .action(async (nodeName: string, iface: string, opts: CaptureOptions) => {
       if (opts.count !== undefined && !/^[1-9][0-9]*$/.test(opts.count)) throw new UsageError(`-c ${opts.count}: expected a positive count`);
+      const [{ planNode, planOfRun }, { recordLine }, { LINKTYPE_ETHERNET, readPcap }, { PcapStream }, { resolveRun }] = await Promise.all([
+        import('../netns/inspect.ts'),
+        import('../harness/packet/describe.ts'),
+        import('../harness/packet/pcap.ts'),
+        import('../harness/packet/pcap-stream.ts'),
+        import('./run-option.ts'),
+      ]);
       const { plan } = planOfRun(resolveRun(opts.run));
       const node = planNode(plan, nodeName);
       const ifaces = (await ipJson<Array<{ ifname: string }>>(node.ns, ['link', 'show'])).map((l) => l.ifname);

@@ -1,7 +1,5 @@
 /** `v6pod decode FILE.pcap [--json]`: one decoded frame per line, every layer and option with its fields. */
 import type { Command } from 'commander';
-import { recordLine } from '../harness/packet/describe.ts';
-import { LINKTYPE_ETHERNET, PcapError, readPcap } from '../harness/packet/pcap.ts';
 import { ioReason, UsageError } from '../harness/os/usage-error.ts';
 
 export function registerDecode(program: Command): void {
@@ -10,7 +8,11 @@ export function registerDecode(program: Command): void {
     .description('decode a pcap file: one frame per line, every layer and every DHCPv6/ND option')
     .argument('<file>', 'classic pcap file (tcpdump -w)')
     .option('--json', 'one JSON object per line (JSON Lines)')
-    .action((file: string, opts: { json?: boolean }) => {
+    .action(async (file: string, opts: { json?: boolean }) => {
+      const [{ recordLine }, { LINKTYPE_ETHERNET, PcapError, readPcap }] = await Promise.all([
+        import('../harness/packet/describe.ts'),
+        import('../harness/packet/pcap.ts'),
+      ]);
       let capture;
       try {
         capture = readPcap(file);

@@ -1,8 +1,5 @@
 /** `v6pod down [RUN] [--all]`: remove a run, or every run left up or orphaned. Only v6pod's objects. */
 import type { Command } from 'commander';
-import { sweepableRuns, teardownRun } from '../netns/teardown.ts';
-import { assertNetAdmin } from '../netns/privileges.ts';
-import { resolveRun } from './run-option.ts';
 
 export function registerDown(program: Command): void {
   program
@@ -11,6 +8,11 @@ export function registerDown(program: Command): void {
     .argument('[run]', 'run name (default: the only run)')
     .option('--all', 'every run left up, whose owner died, or whose namespaces lost their run directory')
     .action(async (named: string | undefined, opts: { all?: boolean }) => {
+      const [{ sweepableRuns, teardownRun }, { assertNetAdmin }, { resolveRun }] = await Promise.all([
+        import('../netns/teardown.ts'),
+        import('../netns/privileges.ts'),
+        import('./run-option.ts'),
+      ]);
       assertNetAdmin('v6pod down');
       const runs = opts.all ? sweepableRuns() : [resolveRun(named)];
       for (const r of runs) {

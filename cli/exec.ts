@@ -6,9 +6,7 @@ import { spawn } from 'node:child_process';
 import { constants } from 'node:os';
 import type { Command } from 'commander';
 import { nsArgv } from '../harness/os/exec.ts';
-import { planNode, planOfRun } from '../netns/inspect.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
-import { resolveRun } from './run-option.ts';
 
 /** Runs argv in a namespace with inherited stdio; resolves with its exit code. */
 export function execInherited(ns: string, argv: string[]): Promise<number> {
@@ -37,6 +35,7 @@ export function registerExec(program: Command): void {
     .action(async (node: string, cmd: string[], opts: { run?: string }) => {
       const argv = cmd[0] === '--' ? cmd.slice(1) : cmd;
       if (!argv.length) throw new UsageError('exec: no command given (v6pod exec NODE -- CMD…)');
+      const [{ planNode, planOfRun }, { resolveRun }] = await Promise.all([import('../netns/inspect.ts'), import('./run-option.ts')]);
       const { plan } = planOfRun(resolveRun(opts.run));
       process.exitCode = await execInherited(planNode(plan, node).ns, argv);
     });

@@ -5,14 +5,10 @@
  */
 import { writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
-import { buildPlan, type Plan } from '../harness/pod/plan.ts';
-import { podGraph, toDot, toMermaid } from '../harness/pod/graph.ts';
-import { planOfRun } from '../netns/inspect.ts';
-import { listRuns } from '../netns/run-state.ts';
+import type { Plan } from '../harness/pod/plan.ts';
 import { run } from '../harness/os/exec.ts';
 import { ioReason, UsageError } from '../harness/os/usage-error.ts';
 import { checkRunName } from '../harness/pod/names.ts';
-import { resolveRun } from './run-option.ts';
 import { DEFAULT_POD_FILE } from '../harness/pod/pod-file.ts';
 import { loadPod } from './up.ts';
 
@@ -20,13 +16,20 @@ const FORMATS = ['mermaid', 'dot', 'svg'] as const;
 type Format = (typeof FORMATS)[number];
 
 export async function renderGraph(plan: Plan, format: Format): Promise<string> {
+  const { podGraph, toDot, toMermaid } = await import('../harness/pod/graph.ts');
   const g = podGraph(plan);
   if (format === 'mermaid') return toMermaid(g);
   if (format === 'dot') return toDot(g);
   return (await run(['dot', '-Tsvg'], { input: toDot(g) })).stdout;
 }
 
-function planFor(file: string | undefined, runName: string | undefined): Plan {
+async function planFor(file: string | undefined, runName: string | undefined): Promise<Plan> {
+  const [{ buildPlan }, { planOfRun }, { listRuns }, { resolveRun }] = await Promise.all([
+    import('../harness/pod/plan.ts'),
+    import('../netns/inspect.ts'),
+    import('../netns/run-state.ts'),
+    import('./run-option.ts'),
+  ]);
   const bad = runName ? checkRunName(runName) : undefined;
   if (bad) throw new UsageError(bad);
   if (file) {
@@ -50,7 +53,7 @@ export function registerGraph(program: Command): void {
     .option('-o, --output <file>', 'write to this file instead of stdout')
     .action(async (file: string | undefined, opts: { run?: string; format: string; output?: string }) => {
       if (!FORMATS.includes(opts.format as Format)) throw new UsageError(`--format ${opts.format}: expected one of ${FORMATS.join(', ')}`);
-      const text = await renderGraph(planFor(file, opts.run), opts.format as Format);
+      const text = await renderGraph(await planFor(file, opts.run), opts.format as Format);
       if (opts.output) {
         try {
           writeFileSync(opts.output, text);

@@ -2,8 +2,7 @@
 import type { Command } from 'commander';
 import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { mergeResults, type RunResult } from '../harness/report/result.ts';
-import { writeReports } from '../harness/report/artifacts.ts';
+import type { RunResult } from '../harness/report/result.ts';
 import { makeDir, UsageError } from '../harness/os/usage-error.ts';
 
 function readResult(dir: string): RunResult {
@@ -37,7 +36,8 @@ export function registerReport(program: Command): void {
     .description('join the results of several runs (e.g. --shard slices) into one JUnit file and one report')
     .argument('<dirs...>', 'artifacts directories of the runs')
     .option('--out <dir>', 'where the merged reports go', 'artifacts/merged')
-    .action((dirs: string[], opts: { out: string }) => {
+    .action(async (dirs: string[], opts: { out: string }) => {
+      const [{ mergeResults }, { writeReports }] = await Promise.all([import('../harness/report/result.ts'), import('../harness/report/artifacts.ts')]);
       const parts = dirs.map(readResult);
       assertWholeSplit(parts);
       const merged = mergeResults(parts);

@@ -5,8 +5,7 @@
  */
 import type { Command } from 'commander';
 import type { CounterSnapshot } from '../harness/relay/counters.ts';
-import { inspectRun, type NodeStatus, type RunStatus } from '../netns/inspect.ts';
-import { resolveRun } from './run-option.ts';
+import type { NodeStatus, RunStatus } from '../netns/inspect.ts';
 
 /** Left-aligned columns, two spaces apart. */
 export function table(header: string[], rows: string[][]): string[] {
@@ -83,6 +82,7 @@ export function registerStatus(program: Command): void {
     .option('--run <name>', 'run name (default: the only run)')
     .option('--json', 'one JSON object (schema: docs/status.md)')
     .action(async (opts: { run?: string; json?: boolean }) => {
+      const [{ inspectRun }, { resolveRun }] = await Promise.all([import('../netns/inspect.ts'), import('./run-option.ts')]);
       const s = await inspectRun(resolveRun(opts.run));
       process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : statusText(s));
       if (s.verdict !== 'ok') process.exitCode = 1;

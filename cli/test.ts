@@ -3,13 +3,10 @@
  * scenario passes; 1 when one fails; 2 for usage or environment errors.
  */
 import type { Command } from 'commander';
-import { assertNetAdmin } from '../netns/privileges.ts';
-import { writeReports } from '../harness/report/artifacts.ts';
-import { conformanceRun, parseShard, type ConformanceRunOptions } from '../harness/report/conformance-run.ts';
+import type { ConformanceRunOptions } from '../harness/report/conformance-run.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
 import { DEFAULT_POD_FILE, MAC_SOURCES, PodFileError, RELAY_KINDS, withRelayChoice, type Pod } from '../harness/pod/pod-file.ts';
 import { POLICY_VARIANTS } from '../harness/sg/threat-matrix.ts';
-import { SG_POLICY_ENV } from '../harness/probe/matrix-run.ts';
 import { loadPod } from './up.ts';
 import { progressPrinter } from './progress.ts';
 
@@ -52,6 +49,13 @@ export function registerTest(program: Command): void {
     .action(async (opts: TestOptions) => {
       const profile = PROFILES.find((p) => p === opts.profile);
       if (!profile) throw new UsageError(`--profile '${opts.profile}' must be quick, full, scale or guests`);
+      // The run's code loads once a run is asked for: `v6pod --help` and usage errors stay fast.
+      const [{ assertNetAdmin }, { writeReports }, { conformanceRun, parseShard }, { SG_POLICY_ENV }] = await Promise.all([
+        import('../netns/privileges.ts'),
+        import('../harness/report/artifacts.ts'),
+        import('../harness/report/conformance-run.ts'),
+        import('../harness/probe/matrix-run.ts'),
+      ]);
       parseShard(opts.shard);
       assertNetAdmin('v6pod test');
       // The driver every deploy and `up` use in this process (harness/sg/driver.ts driverFor).

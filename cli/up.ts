@@ -2,10 +2,7 @@
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
 import { loadPodFile, PodFileError, type Pod } from '../harness/pod/pod-file.ts';
-import { buildPlan, nsShellScript } from '../harness/pod/plan.ts';
 import { checkRunName } from '../harness/pod/names.ts';
-import { up } from '../netns/realize.ts';
-import { assertNetAdmin } from '../netns/privileges.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
 import { DEFAULT_POD_FILE } from '../harness/pod/pod-file.ts';
 import { progressPrinter } from './progress.ts';
@@ -32,6 +29,7 @@ export function registerUp(program: Command): void {
       const bad = checkRunName(runName);
       if (bad) throw new UsageError(bad);
       if (opts.dryRun) {
+        const { buildPlan, nsShellScript } = await import('../harness/pod/plan.ts');
         const plan = buildPlan(pod, runName);
         const lines = [`ip -batch - <<'EOF'`, ...plan.root, 'EOF'];
         for (const phase of [plan.setup, plan.routes, plan.attach] as const) {
@@ -44,6 +42,7 @@ export function registerUp(program: Command): void {
         process.stdout.write(`${lines.join('\n')}\n`);
         return;
       }
+      const [{ up }, { assertNetAdmin }] = await Promise.all([import('../netns/realize.ts'), import('../netns/privileges.ts')]);
       assertNetAdmin('v6pod up');
       const started = Date.now();
       const { plan, reused } = await up(pod, runName, { podFile: resolve(file), owner: null, progress: progressPrinter() });

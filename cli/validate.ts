@@ -1,13 +1,13 @@
 /** `v6pod validate FILE`: checks a pod file and prints every problem, one line each (exit 2), or a summary. */
 import type { Command } from 'commander';
-import { loadPodFile, PodFileError } from '../harness/pod/pod-file.ts';
 
 export function registerValidate(program: Command): void {
   program
     .command('validate')
     .description('check a pod file: shape, prefixes, names, MACs; print every problem')
     .argument('<file>', 'pod file (YAML)')
-    .action((file: string) => {
+    .action(async (file: string) => {
+      const { loadPodFile, PodFileError } = await import('../harness/pod/pod-file.ts');
       try {
         const pod = loadPodFile(file);
         const all = pod.hypervisors.flatMap((h) => h.instances);

@@ -1,10 +1,6 @@
 /** `v6pod vm deploy|destroy|show`: the instance lifecycle on a running pod (netns/instance-lifecycle.ts). */
 import type { Command } from 'commander';
-import { deployInstance, destroyInstance } from '../netns/instance-lifecycle.ts';
-import { instanceReport } from '../netns/instance-report.ts';
-import { assertNetAdmin } from '../netns/privileges.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
-import { resolveRun } from './run-option.ts';
 import type { AddressMode, GuestClient, InstanceKind } from '../harness/pod/pod-file.ts';
 
 function count(value: string): number {
@@ -31,6 +27,11 @@ export function registerVm(program: Command): void {
         name: string,
         o: { run?: string; hv?: string; mac?: string; prefixes?: number; sg?: string; kind: string; client?: string; addressing?: string },
       ) => {
+        const [{ deployInstance }, { assertNetAdmin }, { resolveRun }] = await Promise.all([
+          import('../netns/instance-lifecycle.ts'),
+          import('../netns/privileges.ts'),
+          import('./run-option.ts'),
+        ]);
         assertNetAdmin('v6pod vm deploy');
         const kind = o.kind as InstanceKind;
         const { instance, prefixes } = await deployInstance(resolveRun(o.run), {
@@ -57,6 +58,11 @@ export function registerVm(program: Command): void {
     .argument('<name>')
     .option('--run <name>', 'run (default: the only run)')
     .action(async (name: string, o: { run?: string }) => {
+      const [{ destroyInstance }, { assertNetAdmin }, { resolveRun }] = await Promise.all([
+        import('../netns/instance-lifecycle.ts'),
+        import('../netns/privileges.ts'),
+        import('./run-option.ts'),
+      ]);
       assertNetAdmin('v6pod vm destroy');
       const { prefixes } = await destroyInstance(resolveRun(o.run), name);
       process.stdout.write(`destroyed ${name}: released ${prefixes.join(', ') || 'no prefixes'} (quarantined for a lease lifetime)\n`);
@@ -67,6 +73,7 @@ export function registerVm(program: Command): void {
     .option('--run <name>', 'run (default: the only run)')
     .option('--json', 'one JSON object')
     .action(async (name: string, o: { run?: string; json?: boolean }) => {
+      const [{ instanceReport }, { resolveRun }] = await Promise.all([import('../netns/instance-report.ts'), import('./run-option.ts')]);
       const r = await instanceReport(resolveRun(o.run), name);
       if (o.json) {
         process.stdout.write(`${JSON.stringify(r, null, 2)}\n`);

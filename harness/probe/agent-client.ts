@@ -9,10 +9,9 @@ import { fileURLToPath } from 'node:url';
 import { buildFrame, decodeFrame, type DecodedFrame, type Frame } from '../packet/frame.ts';
 import { DecodeError } from '../packet/errors.ts';
 import { WaitTimeout } from '../os/wait.ts';
+import { nodeArgv } from '../os/runnable.ts';
 
 const AGENT = fileURLToPath(new URL('./agent.ts', import.meta.url));
-// An absolute loader URL: the agent must not depend on the caller's working directory.
-const TSX = import.meta.resolve('tsx');
 /** How much of the agent's stderr is kept to explain a failure. */
 const STDERR_TAIL = 4096;
 
@@ -92,7 +91,7 @@ export class ProbeAgent {
 
   /** Starts an agent in namespace `ns` and waits (bounded) for its ready line. */
   static async start(ns: string, opts: ProbeAgentOptions = {}): Promise<ProbeAgent> {
-    const child = spawn('ip', ['netns', 'exec', ns, process.execPath, '--import', TSX, AGENT], { stdio: ['pipe', 'pipe', 'pipe'] });
+    const child = spawn('ip', ['netns', 'exec', ns, ...nodeArgv(AGENT)], { stdio: ['pipe', 'pipe', 'pipe'] });
     live.add(child);
     const agent = new ProbeAgent(ns, child, opts.requestTimeoutMs ?? 5000);
     const readyMs = opts.readyTimeoutMs ?? 10_000;

@@ -10,6 +10,7 @@ import { currentPod } from './pod-context.ts';
 import { run, ipJson } from '../os/exec.ts';
 import { waitUntil, WaitTimeout } from '../os/wait.ts';
 import { missingRouteReason } from './relay-choice.ts';
+import { nodeArgv } from '../os/runnable.ts';
 import { readState } from '../../netns/run-state.ts';
 import { buildPlan, type InstancePlan, type RouterPlan } from '../pod/plan.ts';
 import { relayCommand, relayPaths } from '../../netns/daemons/relay.ts';
@@ -19,7 +20,6 @@ import type { CounterSnapshot } from '../relay/counters.ts';
 import type { DhcpClientResult, DhcpStep } from './dhcp-client.ts';
 
 const CLIENT = fileURLToPath(new URL('./dhcp-client.ts', import.meta.url));
-const TSX = import.meta.resolve('tsx');
 /** The routes the relays install carry this protocol number. */
 const RELAY_ROUTE_PROTO = String(RELAY_DEFAULTS.routeProtocol);
 
@@ -41,7 +41,7 @@ export async function dhcpClient(inst: InstancePlan, opts: ClientOptions = {}): 
     steps: opts.steps ?? [{ op: 'acquire' }],
     lifetimeHint: opts.lifetimeHint,
   };
-  const { stdout } = await run([process.execPath, '--import', TSX, CLIENT, JSON.stringify(script)], { ns: inst.ns, timeoutMs: 30_000 });
+  const { stdout } = await run([...nodeArgv(CLIENT), JSON.stringify(script)], { ns: inst.ns, timeoutMs: 30_000 });
   return JSON.parse(stdout) as DhcpClientResult;
 }
 

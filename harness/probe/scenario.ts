@@ -6,6 +6,7 @@
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setCurrentScenario } from './pod-context.ts';
+import { runnableFile } from '../os/runnable.ts';
 
 const SCENARIO_DIR = new URL('../../scenarios/', import.meta.url).pathname;
 
@@ -14,14 +15,15 @@ export type Catalogue = 'conformance' | 'scale' | 'guests';
 /**
  * The scenario files of a catalogue: the conformance catalogue (scenarios/*.scenario.ts, for any
  * pod shaped like the seed's), the scale checks (scenarios/scale/, every instance of any pod), or
- * the guest matrix (scenarios/guests/, for fixtures/pods/guests.yaml).
+ * the guest matrix (scenarios/guests/, for fixtures/pods/guests.yaml). Each path is the file to load:
+ * the .ts source, or its compiled .js when this code runs compiled.
  */
 export function scenarioFiles(catalogue: Catalogue): string[] {
   const dir = catalogue === 'conformance' ? SCENARIO_DIR : join(SCENARIO_DIR, catalogue);
   return readdirSync(dir)
     .filter((f) => f.endsWith('.scenario.ts'))
     .sort()
-    .map((f) => join(dir, f));
+    .map((f) => runnableFile(join(dir, f)));
 }
 
 export interface ScenarioMeta {

@@ -3,8 +3,9 @@
  * it proves), so the catalogue a reader sees is the one that runs. Scenario files are imported
  * with stand-in `describe`/`it` that only record, not run.
  */
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { scenarioFiles, type ScenarioMeta } from '../probe/scenario.ts';
+import { runnableFile } from '../os/runnable.ts';
 import { matrixCatalogue } from './matrix-doc.ts';
 
 export const CONFORMANCE_DOC = new URL('../../docs/conformance.md', import.meta.url).pathname;
@@ -30,7 +31,9 @@ export async function loadScenarioMetadata(): Promise<ScenarioMeta[]> {
   try {
     for (const f of [...scenarioFiles('conformance'), ...scenarioFiles('scale'), ...scenarioFiles('guests')]) await import(pathToFileURL(f).href);
     // Read the registry through the same loader the scenario files used (a static import may be a second instance).
-    const { scenarioRegistry } = (await import(new URL('../probe/scenario.ts', import.meta.url).href)) as typeof import('../probe/scenario.ts');
+    const { scenarioRegistry } = (await import(
+      pathToFileURL(runnableFile(fileURLToPath(new URL('../probe/scenario.ts', import.meta.url)))).href
+    )) as typeof import('../probe/scenario.ts');
     return [...scenarioRegistry()];
   } finally {
     Object.assign(g, saved);

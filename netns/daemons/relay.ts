@@ -13,6 +13,7 @@ import { assertAlive, startDaemon } from './process.ts';
 import { keaCommand, type KeaAnswer } from '../../harness/os/control-socket.ts';
 import { keaPaths } from '../../harness/control/kea-config.ts';
 import { waitUntil } from '../../harness/os/wait.ts';
+import { nodeArgv } from '../../harness/os/runnable.ts';
 import { RELAY_DEFAULTS, type RelayConfig } from '../../harness/relay/config.ts';
 
 export interface RelayOptions {
@@ -54,8 +55,6 @@ export function relayConfig(plan: Plan, router: RouterPlan, opts: RelayOptions =
 }
 
 const MAIN = fileURLToPath(new URL('../../harness/relay/main.ts', import.meta.url));
-// An absolute loader URL: the daemon must not depend on the caller's working directory.
-const TSX = import.meta.resolve('tsx');
 
 /** Starts the relay in the router's namespace; resolves once its control socket answers. */
 export async function startRelay(plan: Plan, router: RouterPlan, opts: RelayOptions = {}): Promise<DaemonRecord> {
@@ -65,7 +64,7 @@ export async function startRelay(plan: Plan, router: RouterPlan, opts: RelayOpti
     name: 'dhcp6-relay',
     node: router.name,
     ns: router.ns,
-    argv: [process.execPath, '--import', TSX, MAIN, '--config', p.config],
+    argv: [...nodeArgv(MAIN), '--config', p.config],
     log: p.log,
   });
   await waitUntil(

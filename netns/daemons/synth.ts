@@ -13,6 +13,7 @@ import { BRIDGES } from '../../harness/pod/plan.ts';
 import { assertAlive, startDaemon } from './process.ts';
 import { keaCommand, type KeaAnswer } from '../../harness/os/control-socket.ts';
 import { waitUntil } from '../../harness/os/wait.ts';
+import { nodeArgv } from '../../harness/os/runnable.ts';
 import type { SynthHostConfig, SynthInstance } from '../../harness/synth/host-config.ts';
 import type { SynthCommand } from '../../harness/synth/control.ts';
 
@@ -50,8 +51,6 @@ export function synthHostConfig(plan: Plan, hypervisor: string, instances: reado
 }
 
 const MAIN = fileURLToPath(new URL('../../harness/synth/host-main.ts', import.meta.url));
-// An absolute loader URL: the daemon must not depend on the caller's working directory.
-const TSX = import.meta.resolve('tsx');
 /**
  * The daemon answers once every TAP is attached; a few ms per instance on top of Node's start. A
  * bound, not a wait: `up` starts one per hypervisor at once, and at 5,000 instances twenty Node
@@ -68,7 +67,7 @@ export async function startSynthHost(plan: Plan, hypervisor: string, instances: 
     name: 'synth-host',
     node: hypervisor,
     ns: namespaceName(plan.run, hypervisor),
-    argv: [process.execPath, '--import', TSX, MAIN, '--config', p.config],
+    argv: [...nodeArgv(MAIN), '--config', p.config],
     log: p.log,
   });
   await waitUntil(
