@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { currentPod } from './pod-context.ts';
 import { run, ipJson } from '../os/exec.ts';
 import { waitUntil, WaitTimeout } from '../os/wait.ts';
-import { missingRouteReason } from './relay-choice.ts';
+import { missingRouteReason, relayKind, relayName } from './relay-choice.ts';
 import { nodeArgv } from '../os/runnable.ts';
 import { readState } from '../../netns/run-state.ts';
 import { buildPlan, type InstancePlan, type RouterPlan } from '../pod/plan.ts';
@@ -140,6 +140,8 @@ export function waitNoRoutes(prefixes: readonly string[], timeoutMs = 5000): Pro
 }
 
 export async function relayCounters(router: RouterPlan): Promise<CounterSnapshot> {
+  // Only v6pod's relay counts what it drops; another relay's drops are not observable this way (docs/relays.md).
+  if (relayKind() !== 'v6pod') expect.fail(`the relay (${relayName()}) on ${router.name} keeps no drop counters v6pod can read: this check needs relay: v6pod`);
   const answer = await relayCommand(relayPaths(currentPod().run, router.name).socket, 'counters');
   return answer.arguments as unknown as CounterSnapshot;
 }
