@@ -27,13 +27,33 @@ export function v6podNamespaces(): Map<string, string[]> {
   return byRun;
 }
 
-async function pidsIn(ns: string): Promise<number[]> {
-  const { stdout } = await run(['ip', 'netns', 'pids', ns], { allowFailure: true });
-  return stdout
-    .split('\n')
-    .filter(Boolean)
-    .map(Number)
-    .filter((p) => p !== process.pid);
+/**
+ * The processes inside each of `namespaces` (not this one), by namespace: one pass over /proc
+ * comparing each process's network namespace with the namespaces' (what `ip netns pids` does for
+ * one namespace, without a spawn per namespace).
+ */
+function pidsByNamespace(namespaces: readonly string[]): Map<string, number[]> {
+  const byInode = new Map<number, string>();
+  for (const ns of namespaces) {
+    try {
+      byInode.set(statSync(`/run/netns/${ns}`).ino, ns);
+    } catch {
+      // gone already
+    }
+  }
+  const out = new Map<string, number[]>(namespaces.map((ns) => [ns, []]));
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let inode: number;
+    try {
+      inode = statSync(`/proc/${entry}/ns/net`).ino;
+    } catch {
+      continue; // exited meanwhile
+    }
+    const ns = byInode.get(inode);
+    if (ns) out.get(ns)!.push(Number(entry));
+  }
+  return out;
 }
 
 /** True while `pid` runs inside namespace `ns` (same network-namespace inode): a recycled PID elsewhere is not. */
@@ -46,8 +66,7 @@ function inNamespace(pid: number, ns: string): boolean {
 }
 
 /** Every process still inside the namespace is ours (it was started there): TERM, then KILL. */
-async function emptyNamespace(ns: string): Promise<void> {
-  const pids = await pidsIn(ns);
+async function emptyNamespace(ns: string, pids: readonly number[]): Promise<void> {
   if (!pids.length) return;
   const signal = (sig: NodeJS.Signals) => {
     for (const p of pids) if (inNamespace(p, ns)) process.kill(p, sig);
@@ -61,6 +80,11 @@ async function emptyNamespace(ns: string): Promise<void> {
 }
 
 export async function teardownRun(name: string): Promise<{ namespaces: number; daemons: number }> {
+  const start = performance.now();
+  // With V6POD_TRACE set, one line per phase on stderr, as `up` prints its own (netns/realize.ts).
+  const phase = (what: string) => {
+    if (process.env.V6POD_TRACE) process.stderr.write(`v6pod trace: down ${what} ${(performance.now() - start).toFixed(0)} ms\n`);
+  };
   const state = readState(name);
   if (state) writeState({ ...state, phase: 'removing' });
   const daemons = state?.daemons ?? [];
@@ -68,9 +92,12 @@ export async function teardownRun(name: string): Promise<{ namespaces: number; d
   // A private PostgreSQL cluster restarted since its record was written runs under another PID:
   // stopped through its own pidfile (checked against its data directory), or it outlives the run.
   await stopPostgres(`${runDir(name)}/postgres`).catch(() => undefined);
+  phase('daemons');
   const namespaces = [...new Set([...(state?.namespaces ?? []), ...(v6podNamespaces().get(name) ?? [])])];
   const removed = await removeNamespaces(name, namespaces);
+  phase('namespaces');
   rmSync(runDir(name), { recursive: true, force: true });
+  phase('run-dir');
   return { namespaces: removed, daemons: daemons.length };
 }
 
@@ -78,7 +105,8 @@ export async function teardownRun(name: string): Promise<{ namespaces: number; d
 export async function removeNamespaces(runName: string, namespaces: readonly string[]): Promise<number> {
   const existing = new Set(v6podNamespaces().get(runName) ?? []);
   const present = namespaces.filter((ns) => existing.has(ns));
-  await Promise.all(present.map(emptyNamespace));
+  const pids = pidsByNamespace(present);
+  await Promise.all(present.map((ns) => emptyNamespace(ns, pids.get(ns) ?? [])));
   const batch = present.map((ns) => `netns del ${ns}`);
   if (batch.length) await run(['ip', '-force', '-batch', '-'], { input: `${batch.join('\n')}\n`, allowFailure: true });
   return batch.length;
