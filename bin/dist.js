@@ -181,7 +181,11 @@ function alive(pid) {
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const verb = process.argv[2];
   if (verb === 'build') {
-    process.stdout.write(`${await build()}\n`);
+    const started = Date.now();
+    const fresh = freshBuild();
+    const built = fresh ?? (await build());
+    if (!fresh) process.stderr.write(`dist: built ${built} in ${((Date.now() - started) / 1000).toFixed(1)} s\n`);
+    process.stdout.write(`${built}\n`);
   } else if (verb === 'check') {
     process.exitCode = freshBuild() ? 0 : 1;
   } else {

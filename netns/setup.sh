@@ -20,6 +20,47 @@ DEBIAN_PACKAGES=(
 
 log() { printf 'setup: %s\n' "$*" >&2; }
 
+# Fast path: nothing changed since the last complete setup, checked without running a package tool.
+# Each part has a stamp whose mtime must be newer than everything it depends on (find -newer: one
+# process, no hashing); a missing input counts as changed. The system part (Debian packages, boot
+# services, npm packages, native addons) depends on this script, package.json, the lockfile, the
+# addons' sources and binaries and dpkg's status file; the compiled CLI (bin/dist.js: dist/) on
+# the TypeScript sources. A stamp is created before its part runs and put in place after it
+# succeeds, so a change made meanwhile is seen next time.
+SYSTEM_STAMP=node_modules/.v6pod-setup-stamp
+SYSTEM_ID="v1 apt=${V6POD_NO_APT:-0} uid=$EUID node=$(type -P node || true)"
+SYSTEM_INPUTS=(netns/setup.sh package.json package-lock.json native/frame-io/binding.gyp native/frame-io/*.c
+  native/frame-io/build/Release/frame_io.node node_modules/.v6pod-lock-hash
+  node_modules/cap/build/Release/cap.node node_modules/raw-socket/build/Release/raw.node)
+if [[ "${V6POD_NO_APT:-}" != 1 ]]; then
+  SYSTEM_INPUTS+=(/var/lib/dpkg/status)
+  for d in /etc/rc2.d /etc/rc3.d /etc/rc4.d /etc/rc5.d; do if [[ -d $d ]]; then SYSTEM_INPUTS+=("$d"); fi; done
+fi
+BUILD_STAMP=node_modules/.v6pod-build-stamp
+BUILD_INPUTS=(cli harness netns scenarios bin/dist.js tsconfig.json package-lock.json)
+
+# changed STAMP INPUT…: the stamp is missing, or an input is missing or newer than it.
+changed() {
+  local stamp=$1
+  shift
+  [[ ! -f $stamp ]] || [[ -n "$(find "$@" -newer "$stamp" -print -quit 2>&1)" ]]
+}
+
+# The compiled CLI: bin/dist.js builds it unless dist/ holds a build of these very sources.
+build_dist() {
+  : >"$BUILD_STAMP.$$"
+  node bin/dist.js build >/dev/null
+  mv -f "$BUILD_STAMP.$$" "$BUILD_STAMP"
+}
+
+system_id=
+if [[ -f $SYSTEM_STAMP ]]; then read -r system_id <"$SYSTEM_STAMP" || true; fi
+if [[ $system_id == "$SYSTEM_ID" ]] && ! changed "$SYSTEM_STAMP" "${SYSTEM_INPUTS[@]}"; then
+  if changed "$BUILD_STAMP" "${BUILD_INPUTS[@]}"; then build_dist; fi
+  exit 0
+fi
+if [[ -d node_modules ]]; then echo "$SYSTEM_ID" >"$SYSTEM_STAMP.$$"; fi
+
 if [[ "${V6POD_NO_APT:-}" != 1 ]]; then
   missing=()
   for p in "${DEBIAN_PACKAGES[@]}"; do
@@ -87,3 +128,8 @@ if [[ ! -f $addon || ! -f $addon_stamp || "$(cat "$addon_stamp")" != "$addon_wan
   fi
   echo "$addon_want" > "$addon_stamp"
 fi
+
+# Everything above is in place: stamp it (node_modules exists by now), then the compiled CLI.
+if [[ ! -f $SYSTEM_STAMP.$$ ]]; then echo "$SYSTEM_ID" >"$SYSTEM_STAMP.$$"; fi
+mv -f "$SYSTEM_STAMP.$$" "$SYSTEM_STAMP"
+build_dist
