@@ -103,6 +103,12 @@ function cases(D: string): Array<[string, Case]> {
     c('validate', ['validate', `${D}/empty.yaml`], `${D}/empty.yaml:1: (top level) must be a mapping`),
     c('validate', ['validate', inv('l2-not-64.yaml')], `${inv('l2-not-64.yaml')}:4: pod.l2Prefix 2001:db8::/56 must be exactly a /64 (SLAAC needs it)`),
     c('validate', ['validate', inv('missing-pool.yaml')], `${inv('missing-pool.yaml')}:2: pod.pdPool is required`),
+    c(
+      'validate',
+      ['validate', inv('relay-external.yaml')],
+      `${inv('relay-external.yaml')}:7: relay 'external' needs relayCommand, the command run on each router (docs/relays.md)`,
+    ),
+    c('validate', ['validate', inv('mac-sources.yaml')], `${inv('mac-sources.yaml')}:6: kea.macSources[2] 'remote-id' is listed twice`),
     c('validate', ['validate', inv('mld-snooping.yaml')], `${inv('mld-snooping.yaml')}:5: pod.mldSnooping must be true or false`),
     c(
       'validate',
@@ -232,6 +238,13 @@ function cases(D: string): Array<[string, Case]> {
     c('test', ['test', '--shard', 'x'], "v6pod: --shard 'x' must be I/N with 1 ≤ I ≤ N"),
     c('test', ['test', '--pod', `${D}/missing.yaml`], `v6pod: ${D}/missing.yaml: cannot read: no such file or directory`),
     c('test', ['test', '--pod', P, '--artifacts', `${D}/file.txt/art`], `v6pod: --artifacts ${D}/file.txt/art: cannot create: not a directory`),
+    c('test', ['test', '--relay', 'dnsmasq'], "v6pod: --relay 'dnsmasq' must be one of v6pod, isc-dhcrelay, external"),
+    c('test', ['test', '--relay', 'external'], 'v6pod: --relay external needs --relay-command CMD, the command run on each router (docs/relays.md)'),
+    c(
+      'test',
+      ['test', '--mac-sources', 'remote-id,eui64'],
+      "v6pod: --mac-sources 'eui64' must be one of remote-id, client-link-addr-option, ipv6-link-local, duid",
+    ),
     // report merge
     c('report merge', ['report', 'merge'], "error: missing required argument 'dirs'"),
     c('report merge', ['report', 'merge', `${D}/nosuch`], `v6pod: ${D}/nosuch/result.json: no such file (is it a v6pod test artifacts directory?)`),
