@@ -5,6 +5,7 @@ import { loadPodFile, PodFileError, type Pod } from '../harness/pod/pod-file.ts'
 import { checkRunName } from '../harness/pod/names.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
 import { DEFAULT_POD_FILE } from '../harness/pod/pod-file.ts';
+import { storeAdvice } from '../harness/control/store-advice.ts';
 import { progressPrinter } from './progress.ts';
 
 export function loadPod(file: string): Pod {
@@ -28,6 +29,9 @@ export function registerUp(program: Command): void {
       const runName = opts.run ?? pod.name;
       const bad = checkRunName(runName);
       if (bad) throw new UsageError(bad);
+      // A pod past the size where the config store's cost per deploy outgrows PostgreSQL's: one line saying so.
+      const advice = storeAdvice(pod);
+      if (advice) process.stderr.write(`v6pod: ${advice}\n`);
       if (opts.dryRun) {
         const { buildPlan, nsShellScript } = await import('../harness/pod/plan.ts');
         const plan = buildPlan(pod, runName);

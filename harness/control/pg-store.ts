@@ -83,6 +83,10 @@ export interface AllocationOptions {
 
 /** How many candidates past the cursor one query checks beyond those wanted (reserved or quarantined ones are skipped). */
 const SCAN_SLACK = 16;
+/** The largest window one statement checks. */
+const MAX_WINDOW = 4096;
+/** A write of this many reservations or more refreshes the planner's statistics (a bulk load must not leave plans for an empty table). */
+const ANALYZE_AFTER_ROWS = 500;
 
 export interface PgStoreOptions {
   /** The pod subnet's id in Kea's config (subnet6[].id): Kea looks hosts up by subnet. */
@@ -163,7 +167,7 @@ export class PgStore implements ReservationStore {
   put(reservations: readonly Reservation[]): Promise<void> {
     const batch = mergeReservations([], canonicalReservations(reservations));
     if (!batch.length) return Promise.resolve();
-    return this.transaction((c) => this.write(c, batch));
+    return this.transaction((c) => this.write(c, batch)).then(() => (batch.length >= ANALYZE_AFTER_ROWS ? this.analyze() : undefined));
   }
 
   /**
@@ -201,7 +205,19 @@ export class PgStore implements ReservationStore {
         await this.writeFresh(c, [...made.values()], pool, opts.length, cursor);
       }
       return asked.flatMap((w) => existing.get(w.mac) ?? made.get(w.mac) ?? []);
+    }).then(async (result) => {
+      if (asked.length >= ANALYZE_AFTER_ROWS) await this.analyze();
+      return result;
     });
+  }
+
+  /**
+   * Refreshes the statistics of the tables deploys look up (autovacuum would, within a minute):
+   * with those of a nearly empty table the planner reads every hosts row of the identifier type
+   * rather than Kea's unique index. Without ownership PostgreSQL skips a table with a warning.
+   */
+  private analyze(): Promise<void> {
+    return this.serialized(async () => void (await this.client.query('ANALYZE hosts, ipv6_reservations, v6pod_quarantine')));
   }
 
   /** The `k` prefixes reserveNext would hand out now (the transaction is rolled back: nothing changes). */
@@ -403,17 +419,25 @@ export class PgStore implements ReservationStore {
     state: AllocationState,
   ): Promise<{ chosen: Prefix[]; cursor: number }> {
     const beyond: number[] = [];
-    for (let from = state.cursor; beyond.length < k && from < state.capacity;) {
-      const window = Array.from({ length: Math.min(k - beyond.length + SCAN_SLACK, state.capacity - from) }, (_, i) => from + i);
-      const prefixes = window.map((i) => pool.carve(length, i));
+    // A window in which every index was taken doubles the next one: reservations written past the
+    // cursor by put() (a bulk load) are caught up with in a few statements, once.
+    let from = state.cursor;
+    let grow = 1;
+    while (beyond.length < k && from < state.capacity) {
+      const size = Math.min((k - beyond.length + SCAN_SLACK) * grow, MAX_WINDOW, state.capacity - from);
+      const window = Array.from({ length: size }, (_, i) => from + i);
+      const addresses = window.map((i) => pool.carve(length, i).address());
       const blocked = await c.query<{ address: string }>(
         `SELECT address FROM ipv6_reservations WHERE type = $3 AND prefix_len = $2 AND address = ANY($1::varchar[])
          UNION SELECT address FROM v6pod_quarantine WHERE prefix_len = $2 AND address = ANY($1::varchar[]) AND until_ms > $4`,
-        [prefixes.map((p) => p.address()), length, TYPE_PD, now],
+        [addresses, length, TYPE_PD, now],
       );
-      const taken = new Set(blocked.rows.map((r) => Prefix.parse(`${r.address}/${length}`).network));
-      for (let i = 0; i < window.length && beyond.length < k; i++) if (!taken.has(prefixes[i]!.network)) beyond.push(window[i]!);
+      // The statement matched the canonical text itself: compare as text (no parsing of thousands of rows in a catch-up).
+      const taken = new Set(blocked.rows.map((r) => r.address));
+      const found = beyond.length;
+      for (let i = 0; i < window.length && beyond.length < k; i++) if (!taken.has(addresses[i]!)) beyond.push(window[i]!);
       from += window.length;
+      grow = beyond.length > found ? 1 : grow * 2;
     }
     const chosen = [...new Set([...state.ended, ...beyond])].sort((a, b) => a - b).slice(0, k);
     if (chosen.length < k) {

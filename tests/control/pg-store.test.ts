@@ -148,4 +148,25 @@ describe('control/pg-store (real Kea, real PostgreSQL)', function () {
     expect(await store.find(['02:fe:ff:00:00:02', '02:fe:ff:00:00:99'])).to.deep.equal([again[1]]);
     await store.remove(['02:fe:ff:00:00:01', '02:fe:ff:00:00:02']);
   });
+
+  it('reserveNext after put() wrote past its cursor (a bulk load) skips those prefixes and hands out the next free one', async () => {
+    const pool = Prefix.parse('2001:db8:2fc::/54');
+    const at = (i: number) => pool.carve(60, i).toString();
+    const [first] = await store.reserveNext([{ mac: '02:fe:fe:00:00:01', count: 1 }], { pool, length: 60 });
+    expect(first!.prefixes).to.deep.equal([at(0)]);
+    // 40 reservations past the cursor, with a hole at 20.
+    const bulk = Array.from({ length: 40 }, (_, i) => i + 1)
+      .filter((i) => i !== 20)
+      .map((i) => ({ mac: `02:fe:fe:00:01:${i.toString(16).padStart(2, '0')}`, prefixes: [at(i)] }));
+    await store.put(bulk);
+    const next = await store.reserveNext(
+      [
+        { mac: '02:fe:fe:00:00:02', count: 1 },
+        { mac: '02:fe:fe:00:00:03', count: 1 },
+      ],
+      { pool, length: 60 },
+    );
+    expect(next.map((r) => r.prefixes[0])).to.deep.equal([at(20), at(41)]);
+    await store.remove(['02:fe:fe:00:00:01', '02:fe:fe:00:00:02', '02:fe:fe:00:00:03', ...bulk.map((r) => r.mac)]);
+  });
 });
