@@ -6,6 +6,7 @@
  * Per N (and snooping), medians of V6POD_BENCH_RUNS runs (default 3), all from the moment `up` is called:
  *   ready_s      `up` returned: every instance holds its SLAAC address and both default routes
  *   sg_apply_s   the security-group phase of `up` (every instance's rules, one transaction per hypervisor)
+ *   instances_up_s  from radvd's start to `up`'s end: synthetic hosts started, every instance configured
  *   delegated_s  every instance holds exactly its reserved prefixes and both routers route each one
  *   verified_s   and the scale profile's checks passed for all: SLAAC, delegation, routes, groups in force
  *   port_frames  frames the hypervisors' bridges handed to instance ports (port_frames_filtered of
@@ -124,6 +125,8 @@ async function portFrames(plan: Plan): Promise<{ handed: number; filtered: numbe
 }
 
 interface Sample {
+  /** From radvd's start to `up`'s end: the synthetic hosts start, every instance takes SLAAC and both routes. */
+  afterRadvd: number;
   portFrames: number;
   portFramesFiltered: number;
   load: number;
@@ -145,14 +148,15 @@ async function once(n: number, pod: Pod): Promise<Sample> {
   const cpu0 = machineCpu();
   const t0 = performance.now();
   const since = () => (performance.now() - t0) / 1000;
-  let sgStart = 0;
-  let sgEnd = 0;
-  const say = (msg: string) => {
-    if (msg.startsWith('applying security groups')) sgStart = since();
-    else if (sgStart && !sgEnd) sgEnd = since();
-  };
+  // up's phases (netns/realize.ts onPhase), ms since it began: the groups go in between reserve and security-groups.
+  const phases: Record<string, number> = {};
   try {
-    const { plan } = await up(pod, runName, { podFile: `scale-${n}.yaml`, owner: process.pid, progress: say, readyTimeoutMs: 120_000 });
+    const { plan } = await up(pod, runName, {
+      podFile: `scale-${n}.yaml`,
+      owner: process.pid,
+      readyTimeoutMs: 120_000,
+      onPhase: (phase, ms) => (phases[phase] = ms),
+    });
     const ready = since();
     const reserved = await reservationsByMac(plan);
     const clients = plan.instances.filter((i) => i.dhcp);
@@ -175,7 +179,8 @@ async function once(n: number, pod: Pod): Promise<Sample> {
       cpuSoftirq: cpu1.softirq - cpu0.softirq,
       synthCpu: daemons.filter((d) => d.name === 'synth-host').reduce((sum, d) => sum + processCpu(d.pid), 0),
       ready,
-      sgApply: sgEnd - sgStart,
+      sgApply: ((phases['security-groups'] ?? 0) - (phases.reserve ?? 0)) / 1000,
+      afterRadvd: ((phases.ready ?? 0) - (phases.radvd ?? 0)) / 1000,
       delegated,
       verified,
       v6podMb: peakMb(process.pid) + ours.reduce((sum, pid) => sum + peakMb(pid), 0),
@@ -207,7 +212,7 @@ for (const snooping of SNOOPING)
       samples.push(await once(n, pod));
       const s = samples.at(-1)!;
       progress(
-        `N=${n} snooping ${snooping ? 'on' : 'off'} run ${r}/${RUNS} (load ${s.load}): ready ${s.ready.toFixed(2)} s, SG ${s.sgApply.toFixed(2)} s, delegated+routed ${s.delegated.toFixed(2)} s, verified ${s.verified.toFixed(2)} s, CPU ${s.cpu.toFixed(1)} s (system ${s.cpuSystem.toFixed(1)}, softirq ${s.cpuSoftirq.toFixed(1)}, synthetic hosts ${s.synthCpu.toFixed(1)}), ${s.portFrames} frames to instance ports (${s.portFramesFiltered} filtered), v6pod ${s.v6podMb.toFixed(0)} MiB, Kea ${s.keaMb.toFixed(0)} MiB`,
+        `N=${n} snooping ${snooping ? 'on' : 'off'} run ${r}/${RUNS} (load ${s.load}): ready ${s.ready.toFixed(2)} s, SG ${s.sgApply.toFixed(2)} s, instances up ${s.afterRadvd.toFixed(2)} s, delegated+routed ${s.delegated.toFixed(2)} s, verified ${s.verified.toFixed(2)} s, CPU ${s.cpu.toFixed(1)} s (system ${s.cpuSystem.toFixed(1)}, softirq ${s.cpuSoftirq.toFixed(1)}, synthetic hosts ${s.synthCpu.toFixed(1)}), ${s.portFrames} frames to instance ports (${s.portFramesFiltered} filtered), v6pod ${s.v6podMb.toFixed(0)} MiB, Kea ${s.keaMb.toFixed(0)} MiB`,
       );
     }
     const m = (k: keyof Sample) => +median(samples.map((s) => s[k])).toFixed(3);
@@ -225,6 +230,7 @@ for (const snooping of SNOOPING)
       ready_s: m('ready'),
       delegated_s: m('delegated'),
       sg_apply_s: m('sgApply'),
+      instances_up_s: m('afterRadvd'),
       verified_s: m('verified'),
       per_instance_ms: +((m('verified') / n) * 1000).toFixed(3),
       peak_rss_mb: Math.round(m('v6podMb')),

@@ -27,6 +27,8 @@ export const INFRA = {
   /** Static link-locals on each core↔router transit link. */
   transitRouter: 'fe80::1',
   transitCore: 'fe80::2',
+  /** The ToR's own link-local when it is the pod's MLD querier (pod.mldSnooping): the lowest on the LAN, so it wins the election. */
+  torQuerier: 'fe80::1:1',
 } as const;
 
 export const BRIDGES = { tor: 'br0', hypervisor: 'cloudbr0', service: 'svc0' } as const;
@@ -249,6 +251,7 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
       ip: [
         'link set lo up',
         `link add name ${bridge} type bridge stp_state 0 forward_delay 0 ${snooping?.options ?? 'mcast_snooping 0'}`,
+        ...(snooping?.bridge(bridge) ?? []),
         ...ports.flatMap((p) => [`link set ${p} master ${bridge}`, `link set ${p} up`, ...(snooping?.port(p) ?? [])]),
         `link set ${bridge} up`,
       ],
@@ -337,33 +340,37 @@ function countInstances(pod: Pod): number {
  * group — a Neighbor Solicitation one instance, a Solicit the routers — instead of every port
  * (flooding hands every port a copy of every frame: docs/facts.md has the cost). ff02::1 still floods
  * everywhere (the kernel never snoops all-nodes). The ToR is the pod's MLD querier (MLDv2): it
- * needs an IPv6 link-local of its own to query from, which its bridge alone gets (not its ports;
- * no RAs, no SLAAC, no DAD, so it queries at once). Its ports to the routers are permanent
+ * needs an IPv6 address of its own to query from (without one the bridge neither queries nor
+ * counts as a querier), which its bridge alone gets: a fixed link-local without DAD, usable before
+ * the bridge has a carrier (no RAs, no SLAAC, no EUI-64 address). Its ports to the routers are permanent
  * multicast-router ports, as a router's port is on a real ToR: every group's traffic reaches the
  * routers, so RSs and Solicits never depend on the routers' reports having been snooped. The
  * hypervisors learn their uplink as the router port from the ToR's queries, and snoop only until
  * those stop (then they flood again). The group table must hold every instance's solicited-node
  * group (the bridge refuses groups past hash_max and the traffic for them goes astray), so it
- * grows with the pod. Startup queries come every second so that snooping begins with `up`, not
- * 31 s into it (the default startup interval), then every 125 s. Members answer within 1 s (not
- * the default 10 s): a bridge that first hears a querier keeps flooding for that long, to learn.
+ * grows with the pod. A hypervisor snoops only once it has heard a query, and a query sent before
+ * its uplink forwards (the kernel's link watcher, seconds under load) is lost: ten startup queries
+ * a second apart, then one every 30 s (not the default 31 s and 125 s), so snooping begins with
+ * `up`. Members answer within 1 s (not the default 10 s): a bridge that first hears a querier
+ * keeps flooding for that long, to learn.
  */
 export function mldSwitch(
   querier: boolean,
   instances: number,
   routerPorts: readonly string[],
-): { sysctls: string[]; options: string; port: (p: string) => string[] } {
+): { sysctls: string[]; options: string; port: (p: string) => string[]; bridge: (b: string) => string[] } {
   let hashMax = 4096;
   while (hashMax < 2 * (instances + 64)) hashMax *= 2;
   const common = `mcast_snooping 1 mcast_hash_max ${hashMax} mcast_mld_version 2`;
-  if (!querier) return { sysctls: [], options: `${common} mcast_querier 0`, port: () => [] };
+  if (!querier) return { sysctls: [], options: `${common} mcast_querier 0`, port: () => [], bridge: () => [] };
   return {
-    // The bridge (created after these run) takes the defaults; the ports exist already and keep IPv6 off.
-    sysctls: ['default/disable_ipv6=0', 'default/accept_ra=0', 'default/autoconf=0', 'default/accept_dad=0', 'default/forwarding=0'].map(
-      (s) => `net/ipv6/conf/${s}`,
-    ),
-    options: `${common} mcast_querier 1 mcast_query_response_interval 100 mcast_startup_query_count 5 mcast_startup_query_interval 100`,
+    // The bridge (created after these run) takes the defaults: IPv6 on, no address of its own making;
+    // the ports exist already and keep IPv6 off.
+    sysctls: ['disable_ipv6=0', 'addr_gen_mode=1', 'accept_ra=0', 'autoconf=0', 'accept_dad=0', 'forwarding=0'].map((s) => `net/ipv6/conf/default/${s}`),
+    options: `${common} mcast_querier 1 mcast_query_interval 3000 mcast_query_response_interval 100 mcast_startup_query_count 10 mcast_startup_query_interval 100`,
     port: (p) => (routerPorts.includes(p) ? [`link set ${p} type bridge_slave mcast_router 2`] : []),
+    // Usable at once (nodad), before the bridge has a carrier: its first query already has a source.
+    bridge: (b) => [`address add ${INFRA.torQuerier}/64 dev ${b} nodad`],
   };
 }
 
