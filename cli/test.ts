@@ -50,11 +50,12 @@ export function registerTest(program: Command): void {
       const profile = PROFILES.find((p) => p === opts.profile);
       if (!profile) throw new UsageError(`--profile '${opts.profile}' must be quick, full, scale or guests`);
       // The run's code loads once a run is asked for: `v6pod --help` and usage errors stay fast.
-      const [{ assertNetAdmin }, { writeReports }, { conformanceRun, parseShard }, { SG_POLICY_ENV }] = await Promise.all([
+      const [{ assertNetAdmin }, { writeReports }, { conformanceRun, parseShard }, { SG_POLICY_ENV }, { relayText }] = await Promise.all([
         import('../netns/privileges.ts'),
         import('../harness/report/artifacts.ts'),
         import('../harness/report/conformance-run.ts'),
         import('../harness/probe/matrix-run.ts'),
+        import('../harness/report/result.ts'),
       ]);
       parseShard(opts.shard);
       assertNetAdmin('v6pod test');
@@ -70,6 +71,8 @@ export function registerTest(program: Command): void {
       process.stdout.write(
         `\nv6pod test: run ${result.run}: ${f.wallSeconds} s wall (up ${f.upSeconds} s, scenarios ${f.scenariosSeconds} s, down ${f.downSeconds} s)${opts.keep ? `; pod kept: v6pod down ${result.run}` : ''}\n`,
       );
+      // Another relay or other Kea MAC sources than the default (docs/relays.md): said with the results.
+      if (relayText(result)) process.stdout.write(`${relayText(result).slice(2)}\n`);
       process.stdout.write(`report ${paths.html}\njunit  ${paths.junit}\n`);
       process.stdout.write(
         `${result.totals.passed} passed, ${result.totals.failed} failed${result.totals.skipped ? `, ${result.totals.skipped} skipped` : ''}\n`,

@@ -169,6 +169,7 @@ export async function conformanceRun(pod: Pod, opts: ConformanceRunOptions, say:
     schema: 1,
     run: runName,
     podFile: resolve(opts.podFile),
+    relay: { kind: pod.relay, ...(pod.relayCommand ? { command: pod.relayCommand } : {}), macSources: [...pod.kea.macSources] },
     ...(opts.shard ? { shard: parseShard(opts.shard)! } : {}),
     startedAt: new Date(started).toISOString(),
     figures: {

@@ -2,7 +2,7 @@
  * The self-contained HTML report of a conformance run (artifacts/<run>/report.html): no external
  * files — styles inline, the topology SVG embedded — so it can be attached to a CI run or mailed.
  */
-import type { RunResult, ScenarioResult } from './result.ts';
+import { relayText, type RunResult, type ScenarioResult } from './result.ts';
 
 const esc = (s: string) => s.replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 
@@ -63,7 +63,7 @@ export function htmlReport(r: RunResult, topologySvg?: string): string {
   const failures = r.scenarios.filter((s) => s.verdict === 'fail');
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>v6pod ${esc(r.run)}: ${ok ? 'passed' : 'FAILED'}</title><style>${STYLE}</style></head><body>
 <h1 class="${ok ? 'pass' : 'fail'}">v6pod conformance: ${ok ? 'passed' : 'FAILED'}</h1>
-<p>Run <code>${esc(r.run)}</code>${r.shard ? ` (shard ${r.shard.index}/${r.shard.count})` : ''}, pod <code>${esc(r.podFile)}</code>, started ${esc(r.startedAt)}.<br>
+<p>Run <code>${esc(r.run)}</code>${r.shard ? ` (shard ${r.shard.index}/${r.shard.count})` : ''}, pod <code>${esc(r.podFile)}</code>${esc(relayText(r))}, started ${esc(r.startedAt)}.<br>
 <strong>${r.totals.passed} passed, ${r.totals.failed} failed, ${r.totals.skipped} skipped</strong> in ${r.figures.wallSeconds} s wall (pod up ${r.figures.upSeconds} s, scenarios ${r.figures.scenariosSeconds} s, down ${r.figures.downSeconds} s).</p>
 ${tables.join('\n')}
 ${failures.length ? `<h2>Failures</h2>\n${failures.map(failure).join('\n')}` : ''}

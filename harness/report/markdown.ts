@@ -1,5 +1,5 @@
 /** The Markdown summary of a conformance run (artifacts/<run>/summary.md): the table by area, then each failure. */
-import type { RunResult } from './result.ts';
+import { relayText, type RunResult } from './result.ts';
 
 const MARK = { pass: '✅ pass', fail: '❌ fail', skip: '⏭ skip' } as const;
 const cell = (s: string) => s.replaceAll('|', '\\|').replaceAll('\n', ' ');
@@ -8,7 +8,7 @@ export function markdownSummary(r: RunResult): string {
   const lines = [
     `# v6pod conformance: ${r.totals.failed ? 'FAILED' : 'PASSED'}`,
     '',
-    `Run \`${r.run}\`${r.shard ? ` (shard ${r.shard.index}/${r.shard.count})` : ''}, pod \`${r.podFile}\`, started ${r.startedAt}.`,
+    `Run \`${r.run}\`${r.shard ? ` (shard ${r.shard.index}/${r.shard.count})` : ''}, pod \`${r.podFile}\`${relayText(r)}, started ${r.startedAt}.`,
     `**${r.totals.passed} passed, ${r.totals.failed} failed, ${r.totals.skipped} skipped** — ${r.figures.wallSeconds} s wall (pod up ${r.figures.upSeconds} s, scenarios ${r.figures.scenariosSeconds} s, down ${r.figures.downSeconds} s).`,
   ];
   const areas = [...new Set(r.scenarios.map((s) => s.area))];

@@ -23,11 +23,20 @@ export interface RunResult {
   schema: 1;
   run: string;
   podFile: string;
+  /** The routers' relay and Kea's MAC sources the run used (docs/relays.md); absent in results from before them. */
+  relay?: { kind: string; command?: string; macSources: string[] };
   shard?: { index: number; count: number };
   startedAt: string;
   figures: { wallSeconds: number; upSeconds: number; scenariosSeconds: number; downSeconds: number };
   totals: { passed: number; failed: number; skipped: number };
   scenarios: ScenarioResult[];
+}
+
+/** The run's relay and Kea MAC sources in words, when not the default (v6pod's relay, option 37 only): ", relay isc-dhcrelay, Kea mac-sources [duid]". */
+export function relayText(r: RunResult): string {
+  const x = r.relay;
+  if (!x || (x.kind === 'v6pod' && x.macSources.join() === 'remote-id')) return '';
+  return `, relay ${x.kind}${x.command ? ` (${x.command})` : ''}, Kea mac-sources [${x.macSources.join(', ')}]`;
 }
 
 export function areaOf(id: string): string {
@@ -52,6 +61,7 @@ export function mergeResults(parts: readonly RunResult[]): RunResult {
     schema: 1,
     run: parts.map((p) => p.run).join('+'),
     podFile: parts[0]!.podFile,
+    ...(parts[0]!.relay ? { relay: parts[0]!.relay } : {}),
     startedAt: parts.map((p) => p.startedAt).sort()[0]!,
     figures: {
       wallSeconds: Math.max(...parts.map((p) => p.figures.wallSeconds)),
