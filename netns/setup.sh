@@ -36,7 +36,7 @@ if [[ "${V6POD_NO_APT:-}" != 1 ]]; then
   SYSTEM_INPUTS+=(/var/lib/dpkg/status)
   for d in /etc/rc2.d /etc/rc3.d /etc/rc4.d /etc/rc5.d; do if [[ -d $d ]]; then SYSTEM_INPUTS+=("$d"); fi; done
 fi
-BUILD_STAMP=node_modules/.v6pod-build-stamp
+BUILD_STAMP=dist/.v6pod-setup-stamp
 BUILD_INPUTS=(cli harness netns scenarios bin/dist.js tsconfig.json package-lock.json)
 
 # changed STAMP INPUT…: the stamp is missing, or an input is missing or newer than it.
@@ -48,6 +48,7 @@ changed() {
 
 # The compiled CLI: bin/dist.js builds it unless dist/ holds a build of these very sources.
 build_dist() {
+  mkdir -p dist
   : >"$BUILD_STAMP.$$"
   node bin/dist.js build >/dev/null
   mv -f "$BUILD_STAMP.$$" "$BUILD_STAMP"
