@@ -26,6 +26,8 @@ const RUNS = Number(process.env.RUNS ?? 11);
 /** The last commit whose CLI ran through tsx with every verb loaded up front. */
 const BEFORE_REF = process.env.BEFORE_REF ?? '268eaa02200c8662e9e9be654b9fe81359f838d9';
 const POD = join(REPO, 'fixtures/pods/default.yaml');
+/** The repository holding BEFORE_REF (default: this checkout; a snapshot of the sources may name another). */
+const GIT = process.env.BEFORE_GIT ?? REPO;
 
 const COMMANDS: Record<string, string[]> = { help: ['--help'], validate: ['validate', POD], status: ['status'] };
 
@@ -38,7 +40,7 @@ interface Variant {
 function extractBefore(): string {
   const dir = mkdtempSync(join(tmpdir(), 'v6pod-bench-cli-before-'));
   const paths = 'bin cli harness netns fixtures/pods package.json tsconfig.json';
-  execFileSync('bash', ['-c', `git -C "$1" archive "$2" ${paths} | tar -x -C "$3"`, '_', REPO, BEFORE_REF, dir]);
+  execFileSync('bash', ['-c', `git -C "$1" archive "$2" ${paths} | tar -x -C "$3"`, '_', GIT, BEFORE_REF, dir]);
   symlinkSync(join(REPO, 'node_modules'), join(dir, 'node_modules'));
   return dir;
 }
