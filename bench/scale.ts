@@ -49,6 +49,8 @@ const RUNS = Number(process.env.V6POD_BENCH_RUNS ?? 3);
 const PER_HV = Number(process.env.V6POD_BENCH_PER_HV ?? 250);
 const SNOOPING = { on: [true], off: [false], both: [false, true] }[process.env.V6POD_BENCH_SNOOPING ?? 'on'] ?? [true];
 const CLK_TCK = 100;
+/** V6POD_BENCH_SECURITY_GROUPS=off: no groups (nor their checks), to time the rest where nft alone would take the budget. */
+const GROUPS = process.env.V6POD_BENCH_SECURITY_GROUPS !== 'off';
 const PLOT = resolve(process.env.V6POD_BENCH_PLOT ?? 'artifacts/bench-scale.svg');
 
 function scalePod(n: number, snooping: boolean): Pod {
@@ -155,6 +157,7 @@ async function once(n: number, pod: Pod): Promise<Sample> {
       podFile: `scale-${n}.yaml`,
       owner: process.pid,
       readyTimeoutMs: 120_000,
+      securityGroups: GROUPS,
       onPhase: (phase, ms) => (phases[phase] = ms),
     });
     const ready = since();
@@ -199,6 +202,7 @@ async function verifyAll(plan: Plan, reserved: Map<string, string[]>): Promise<v
     return !(a && usable(a));
   });
   if (notReady.length) throw new Error(`${notReady.length} instances lost their SLAAC address`);
+  if (!GROUPS) return;
   const sg = await securityGroupShortfalls(plan, plan.instances, reserved);
   if (sg.length) throw new Error(describeShortfalls(sg, plan.instances.length));
 }
@@ -268,6 +272,7 @@ emit({
   runs: RUNS,
   cpus: (await import('node:os')).cpus().length,
   per_hypervisor: PER_HV,
+  security_groups: GROUPS,
   rows: table,
   baseline: `N=${Math.min(...NS)}`,
   per_instance_ratio_vs_baseline: ratios,

@@ -349,10 +349,12 @@ function countInstances(pod: Pod): number {
  * those stop (then they flood again). The group table must hold every instance's solicited-node
  * group (the bridge refuses groups past hash_max and the traffic for them goes astray), so it
  * grows with the pod. A hypervisor snoops only once it has heard a query, and a query sent before
- * its uplink forwards (the kernel's link watcher, seconds under load) is lost: ten startup queries
- * a second apart, then one every 30 s (not the default 31 s and 125 s), so snooping begins with
- * `up`. Members answer within 1 s (not the default 10 s): a bridge that first hears a querier
- * keeps flooding for that long, to learn.
+ * its uplink forwards (the kernel's link watcher, seconds under load) is lost: twenty startup
+ * queries a second apart (not two 31 s apart), while `up` settles the links and before the
+ * instances start, then one every 125 s. Queries are dear once there are members: the bridge
+ * floods every MLDv2 report (to ff02::16) to every port, so a query costs N reports × N ports
+ * (docs/facts.md). Members answer within 1 s (not the default 10 s): a bridge that first hears a
+ * querier keeps flooding for that long, to learn.
  */
 export function mldSwitch(
   querier: boolean,
@@ -367,7 +369,7 @@ export function mldSwitch(
     // The bridge (created after these run) takes the defaults: IPv6 on, no address of its own making;
     // the ports exist already and keep IPv6 off.
     sysctls: ['disable_ipv6=0', 'addr_gen_mode=1', 'accept_ra=0', 'autoconf=0', 'accept_dad=0', 'forwarding=0'].map((s) => `net/ipv6/conf/default/${s}`),
-    options: `${common} mcast_querier 1 mcast_query_interval 3000 mcast_query_response_interval 100 mcast_startup_query_count 10 mcast_startup_query_interval 100`,
+    options: `${common} mcast_querier 1 mcast_query_response_interval 100 mcast_startup_query_count 20 mcast_startup_query_interval 100`,
     port: (p) => (routerPorts.includes(p) ? [`link set ${p} type bridge_slave mcast_router 2`] : []),
     // Usable at once (nodad), before the bridge has a carrier: its first query already has a source.
     bridge: (b) => [`address add ${INFRA.torQuerier}/64 dev ${b} nodad`],
