@@ -67,9 +67,14 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
 /** perfdhcp's completed exchanges per second: Replies received in its REQUEST-REPLY statistics over the period. */
 async function perfdhcp(ns: string, args: string[], periodS = PERIOD_S): Promise<number> {
   const argv = ['perfdhcp', '-6', '-e', 'prefix-only', '-R', '1000000', '-p', String(periodS), ...args];
-  const { stdout } = await run(argv, { ns, allowFailure: true, timeoutMs: (periodS + 15) * 1000 });
+  const { stdout, stderr, exitCode } = await run(argv, { ns, allowFailure: true, timeoutMs: (periodS + 15) * 1000 });
   const section = stdout.split('***Statistics for: REQUEST-REPLY***')[1] ?? '';
-  return Number(/received packets: (\d+)/.exec(section)?.[1] ?? 0) / periodS;
+  const replies = Number(/received packets: (\d+)/.exec(section)?.[1] ?? 0);
+  if (!replies) {
+    const advertised = /received packets: (\d+)/.exec(stdout.split('***Statistics for: SOLICIT-ADVERTISE***')[1] ?? '')?.[1];
+    progress(`perfdhcp completed nothing (exit ${exitCode}, Advertises received: ${advertised ?? '?'}): ${stderr.trim().split('\n').slice(-2).join(' / ')}`);
+  }
+  return replies / periodS;
 }
 
 /**
@@ -193,7 +198,15 @@ interface SendPath {
   share: number;
   cpu_us_per_exchange: number;
   send_us_per_exchange: number;
+  logging_syscalls_us_per_exchange: number;
 }
+
+/**
+ * Syscalls a relay's per-message logging makes: dhcrelay logs every message it relays to stderr
+ * and to syslog, and glibc's syslog() without a syslog daemon (none runs here: no /dev/log) tries
+ * socket()/connect()/close() each time.
+ */
+const LOGGING_SYSCALLS = ['__x64_sys_socket', '__x64_sys_connect', '__x64_sys_close', '__x64_sys_write', '__x64_sys_ioctl'];
 
 /** Kernel functions that carry a send from the syscall to the receiver's socket (softirqs included: veth delivers in the sender's context). */
 const SEND_PATHS = ['udpv6_sendmsg', 'packet_sendmsg'];
@@ -227,14 +240,21 @@ async function sendShare(plan: Plan, label: string, pid: number, load: (rate: nu
   });
   rmSync(data, { force: true });
   let share = 0;
+  let logging = 0;
   for (const line of stdout.split('\n')) {
     const m = /^\s*([\d.]+)%\s+[\d.]+%\s+\[k\] (\S+)\s*$/.exec(line);
     if (m && SEND_PATHS.includes(m[2]!)) share += Number(m[1]) / 100;
+    if (m && LOGGING_SYSCALLS.includes(m[2]!)) logging += Number(m[1]) / 100;
   }
   progress(
     `${label} under perf: offered ${STEADY_RATE}/s, completed ${round(done)}/s, ${round(cpuUs)} µs/exchange, ${(share * 100).toFixed(1)}% of it in ${SEND_PATHS.join(' + ')}`,
   );
-  return { share: +share.toFixed(3), cpu_us_per_exchange: round1(cpuUs), send_us_per_exchange: round1(share * cpuUs) };
+  return {
+    share: +share.toFixed(3),
+    cpu_us_per_exchange: round1(cpuUs),
+    send_us_per_exchange: round1(share * cpuUs),
+    logging_syscalls_us_per_exchange: round1(logging * cpuUs),
+  };
 }
 
 /**
@@ -298,8 +318,11 @@ async function routeInstallRate(ns: string, stateFile: string, writer: RouteWrit
 }
 
 const medianOf = (runs: RunResult[], pick: (r: RunResult) => number) => median(runs.map(pick));
+/** Runs that completed exchanges (a run that completed none has no CPU per exchange). */
+const completed = (runs: RunResult[]) => (runs.some((r) => r.done > 0) ? runs.filter((r) => r.done > 0) : runs);
 /** Median µs per exchange of `name` over the runs: user, system and their sum. */
-function cpuFigures(runs: RunResult[], name: string) {
+function cpuFigures(all: RunResult[], name: string) {
+  const runs = completed(all);
   const user = medianOf(runs, (r) => r.cpu[name]?.user ?? 0);
   const system = medianOf(runs, (r) => r.cpu[name]?.system ?? 0);
   const total = medianOf(runs, (r) => (r.cpu[name]?.user ?? 0) + (r.cpu[name]?.system ?? 0));
@@ -381,7 +404,9 @@ try {
   const v6podCpu = {
     node: cpuFigures(steady.v6pod, 'relay'),
     children: cpuFigures(steady.v6pod, 'relay-children'),
-    total: round1(medianOf(steady.v6pod, (r) => r.cpu.relay!.user + r.cpu.relay!.system + r.cpu['relay-children']!.user + r.cpu['relay-children']!.system)),
+    total: round1(
+      medianOf(completed(steady.v6pod), (r) => r.cpu.relay!.user + r.cpu.relay!.system + r.cpu['relay-children']!.user + r.cpu['relay-children']!.system),
+    ),
   };
   const iscCpu = cpuFigures(steady.dhcrelay, 'dhcrelay');
   const cpus = (await import('node:os')).cpus().length;
