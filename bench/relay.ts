@@ -48,7 +48,7 @@ import { Counters } from '../harness/relay/counters.ts';
 import { Prefix } from '../harness/addr/prefix.ts';
 import { emit, median, progress } from './_stats.ts';
 
-const PERIOD_S = 4;
+const PERIOD_S = 3;
 const REPS = Number(process.env.V6POD_BENCH_REPS ?? 3);
 const ROUTES = 20_000;
 /** Offered rates per repetition (perfdhcp -r); each target's best completed rate counts. */
