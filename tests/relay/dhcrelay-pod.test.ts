@@ -18,13 +18,14 @@ import { daemonAlive } from '../../netns/daemons/process.ts';
 import { listensOn547 } from '../../netns/daemons/relay-ready.ts';
 import { Capture } from '../../harness/probe/agent-client.ts';
 import { setCurrentPod, clearCurrentPod } from '../../harness/probe/pod-context.ts';
-import { dhcpClient, relayRoutes, reservedPrefixes, waitRoutesOnAllRouters } from '../../harness/probe/dhcp.ts';
+import { dhcpClient, relayRoutes, reservedPrefixes, waitNoRoutes, waitRoutesOnAllRouters } from '../../harness/probe/dhcp.ts';
 import { relayMessageOf, relayedOf } from '../../harness/probe/frame-match.ts';
 import { relayOptionsOf } from '../../harness/probe/relay-options.ts';
 import { inspectRun } from '../../netns/inspect.ts';
 import { v6podNamespaces } from '../../netns/teardown.ts';
 
 const WRAPPER = fileURLToPath(new URL('../../fixtures/relays/dhcrelay-external.sh', import.meta.url));
+const V6POD_EXTERNAL = fileURLToPath(new URL('../../fixtures/relays/v6pod-relay-external.ts', import.meta.url));
 
 function podWith(choice: Parameters<typeof withRelayChoice>[1]): Pod {
   return withRelayChoice(loadPodFile(DEFAULT_POD_FILE), choice);
@@ -128,6 +129,23 @@ describe('an external relay under the contract (relay: external)', function () {
       const vm4 = pod.plan.instances.find((i) => i.name === 'vm4')!;
       const r = await dhcpClient(vm4, { steps: [{ op: 'acquire' }, { op: 'release' }] });
       expect(r.steps[0]!.iaPds.flatMap((ia) => ia.prefixes.map((p) => p.prefix))).to.deep.equal(await reservedPrefixes(vm4));
+    });
+  });
+
+  describe("v6pod's relay behind the contract (fixtures/relays/v6pod-relay-external.ts)", function () {
+    const pod = podFor('extv6p', { relay: 'external', relayCommand: `${process.execPath} --import tsx ${V6POD_EXTERNAL}` });
+
+    it('has all it needs from the contract: option 37 identifies the client, both routers route its prefix, its Release removes the routes', async function () {
+      const vm4 = pod.plan.instances.find((i) => i.name === 'vm4')!;
+      const reserved = await reservedPrefixes(vm4);
+      const r = await dhcpClient(vm4, { duid: '02:00:00:00:ee:04', steps: [{ op: 'acquire' }] });
+      expect(
+        r.steps[0]!.iaPds.flatMap((ia) => ia.prefixes.map((p) => p.prefix)),
+        'what vm4 got with a DUID not of its MAC',
+      ).to.deep.equal(reserved);
+      await waitRoutesOnAllRouters(reserved, vm4.linkLocal);
+      await dhcpClient(vm4, { duid: '02:00:00:00:ee:04', steps: [{ op: 'acquire' }, { op: 'release' }] });
+      await waitNoRoutes(reserved);
     });
   });
 
