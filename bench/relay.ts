@@ -368,7 +368,7 @@ try {
     await run(['ip', '-n', plan.kea.ns, ...keaRoute.map((w) => (w === 'add' ? 'del' : w))]);
 
     await wipeLeases(plan);
-    const v6pod = (relay = await startRelay(plan, r1));
+    const v6pod = (relay = await startRelay(plan, r1, { readyTimeoutMs: 60_000 }));
     const ours = await relayRuns(`${rep}/${REPS} v6pod relay`, plan, clients, {
       kea: () => [kea],
       relay: () => [v6pod.pid],
