@@ -9,6 +9,9 @@
  *                   and the wait for its SLAAC address and routes (what `v6pod vm deploy` does)
  *   destroy         destroyInstance
  * and the slope of each against N (ms per 1,000 reservations, least squares over the three sizes).
+ * Wall times depend on how busy the host is; the CPU time of a control-plane deploy plus destroy
+ * does not, much: `controlCpuMs` is this process's, Kea's and the PostgreSQL cluster's (its
+ * backends included, reaped) CPU time per deploy-and-destroy pair, from /proc.
  * The config store re-checks and reloads every reservation on every write, so it gets fewer
  * repetitions at 10,000 (CONFIG_REPS_LARGE). `--sizes 100,1000` and `--stores postgresql` narrow it.
  */
@@ -22,6 +25,9 @@ import { buildPlan } from '../harness/pod/plan.ts';
 import { PodControl } from '../harness/control/pod-control.ts';
 import { Allocator } from '../harness/control/allocator.ts';
 import type { Reservation } from '../harness/control/reservation-store.ts';
+import { readFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { waitUntil } from '../harness/os/wait.ts';
 import { emit, median, progress } from './_stats.ts';
 
 const POD_FILES = { config: DEFAULT_POD_FILE, postgresql: fileURLToPath(new URL('../fixtures/pods/postgresql.yaml', import.meta.url)) };
@@ -76,6 +82,62 @@ async function preload(run: string, have: number, n: number): Promise<void> {
   }
 }
 
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+
+/** utime, stime, cutime, cstime of a process, in ms (0 when it is gone). */
+function cpuFields(pid: number): number[] {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return [11, 12, 13, 14].map((i) => Number(f[i]) * TICK_MS);
+  } catch {
+    return [0, 0, 0, 0];
+  }
+}
+
+function children(pid: number): number[] {
+  try {
+    return readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim().split(/\s+/).filter(Boolean).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** CPU ms of a process, its reaped children and its live children (a postmaster and its backends). */
+function treeCpuMs(pid: number): number {
+  const own = cpuFields(pid).reduce((a, b) => a + b, 0);
+  return (
+    own +
+    children(pid).reduce(
+      (sum, c) =>
+        sum +
+        cpuFields(c)
+          .slice(0, 2)
+          .reduce((a, b) => a + b, 0),
+      0,
+    )
+  );
+}
+
+function clientBackends(pid: number): number {
+  return children(pid).filter((c) => {
+    try {
+      return readFileSync(`/proc/${c}/cmdline`, 'utf8').includes('[local]');
+    } catch {
+      return false;
+    }
+  }).length;
+}
+
+/** CPU ms so far of this process, Kea and the run's PostgreSQL cluster. */
+function controlCpuMs(run: string): { client: number; kea: number; postgres: number } {
+  const daemons = readState(run)!.daemons;
+  const kea = daemons.find((d) => d.name === 'kea-dhcp6')?.pid;
+  const postgres = daemons.find((d) => d.name === 'postgres')?.pid;
+  const self = process.cpuUsage();
+  return { client: (self.user + self.system) / 1000, kea: kea ? treeCpuMs(kea) : 0, postgres: postgres ? treeCpuMs(postgres) : 0 };
+}
+
 interface Sample {
   controlDeploy: number[];
   controlDestroy: number[];
@@ -92,8 +154,11 @@ async function timed<T>(into: number[], fn: () => Promise<T>): Promise<T> {
 
 let serial = 0;
 
-async function measure(run: string, reps: number): Promise<Sample> {
+async function measure(run: string, reps: number): Promise<Sample & { cpu: { client: number; kea: number; postgres: number }; failures: number }> {
   const s: Sample = { controlDeploy: [], controlDestroy: [], deploy: [], destroy: [] };
+  const postgres = readState(run)!.daemons.find((d) => d.name === 'postgres')?.pid;
+  const idle = postgres ? clientBackends(postgres) : 0;
+  const cpuBefore = controlCpuMs(run);
   for (let i = 0; i < reps; i++) {
     const mac = controlMac(serial++);
     await timed(s.controlDeploy, async () => {
@@ -113,12 +178,25 @@ async function measure(run: string, reps: number): Promise<Sample> {
       }
     });
   }
+  // Our sessions' backends end after close() returns: their CPU counts once they are reaped.
+  if (postgres) await waitUntil(() => clientBackends(postgres) <= idle, { timeoutMs: 10_000, what: "the deploys' database sessions to end" });
+  const cpuAfter = controlCpuMs(run);
+  const part = (k: keyof typeof cpuAfter) => (cpuAfter[k] - cpuBefore[k]) / reps;
+  const cpu = { client: part('client'), kea: part('kea'), postgres: part('postgres') };
+  let failures = 0;
   for (let i = 0; i < reps; i++) {
     const name = `bd${serial++}`;
-    await timed(s.deploy, () => deployInstance(run, { name }));
+    try {
+      await timed(s.deploy, () => deployInstance(run, { name }));
+    } catch (err) {
+      // A deploy that fails (its instance not ready in time on a saturated host) undoes itself: counted, not timed.
+      failures++;
+      progress(`  deploy of ${name} failed: ${(err as Error).message.split('\n')[0]}`);
+      continue;
+    }
     await timed(s.destroy, () => destroyInstance(run, name));
   }
-  return s;
+  return { ...s, cpu, failures };
 }
 
 /** Least-squares slope of y over x, per 1,000 of x. */
@@ -143,6 +221,7 @@ for (const store of STORES) {
   try {
     const perSize: Record<string, Record<string, number>> = {};
     const medians: Record<keyof Sample, number[]> = { controlDeploy: [], controlDestroy: [], deploy: [], destroy: [] };
+    const cpu: number[] = [];
     let have = 0;
     for (const n of SIZES) {
       await preload(run, have, n);
@@ -150,7 +229,16 @@ for (const store of STORES) {
       const reps = store === 'config' && n >= 10_000 ? CONFIG_REPS_LARGE : REPS;
       progress(`  ${n} reservations: ${reps} deploys and destroys, control plane alone then whole`);
       const s = await measure(run, reps);
-      const row: Record<string, number> = { reps };
+      const total = s.cpu.client + s.cpu.kea + s.cpu.postgres;
+      const row: Record<string, number> = {
+        reps,
+        controlCpuMs: round(total),
+        clientCpuMs: round(s.cpu.client),
+        keaCpuMs: round(s.cpu.kea),
+        postgresCpuMs: round(s.cpu.postgres),
+        deployFailures: s.failures,
+      };
+      cpu.push(total);
       for (const k of Object.keys(medians) as (keyof Sample)[]) {
         row[`${k}Ms`] = round(median(s[k]));
         medians[k].push(median(s[k]));
@@ -160,7 +248,10 @@ for (const store of STORES) {
     }
     results[store] = {
       ...perSize,
-      slopeMsPer1000: Object.fromEntries(Object.entries(medians).map(([k, ys]) => [k, round(slope(SIZES, ys))])),
+      slopeMsPer1000: {
+        ...Object.fromEntries(Object.entries(medians).map(([k, ys]) => [k, round(slope(SIZES, ys))])),
+        controlCpu: round(slope(SIZES, cpu)),
+      },
     };
   } finally {
     await teardownRun(run);
