@@ -99,6 +99,6 @@ export async function waitLinksSettled(plan: Plan, timeoutMs = 5000): Promise<vo
       waiting = [...unsettled.values()].flat();
       return pending.length === 0;
     },
-    { timeoutMs, intervalMs: 20, what: () => `the pod's links to settle: ${waiting.join(', ')}` },
+    { timeoutMs, intervalMs: 50, what: () => `the pod's links to settle: ${waiting.join(', ')}` },
   );
 }
