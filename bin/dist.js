@@ -58,10 +58,16 @@ export function sourceKey(repo = REPO) {
   return h.digest('hex').slice(0, 16);
 }
 
+/** The build of the current sources: its dir, whether it is complete, and the lock a build of it holds while it runs. */
+export function currentBuild(repo = REPO) {
+  const dir = join(repo, 'dist', sourceKey(repo));
+  return { dir, complete: existsSync(join(dir, COMPLETE)), lock: `${dir}.lock` };
+}
+
 /** dist/<key>/ when the current sources are built, else undefined. */
 export function freshBuild(repo = REPO) {
-  const dir = join(repo, 'dist', sourceKey(repo));
-  return existsSync(join(dir, COMPLETE)) ? dir : undefined;
+  const { dir, complete } = currentBuild(repo);
+  return complete ? dir : undefined;
 }
 
 /** esbuild, from where tsx (which depends on it) finds it. */

@@ -1,19 +1,21 @@
 #!/usr/bin/env node
 // Entry point: runs the compiled CLI (dist/<key>/cli/main.js, see bin/dist.js) with source maps, so
-// stack traces name the TypeScript lines. When the sources changed since the last build it builds
-// first; it never runs a build of other sources. V6POD_TSX=1, or a build that fails (e.g. a
-// read-only checkout), runs the TypeScript sources through tsx instead.
-import { build, freshBuild } from './dist.js';
+// stack traces name the TypeScript lines. It never runs a build of other sources: when the sources
+// changed since the last build (or there is none), this run takes the TypeScript sources through
+// tsx and a build starts in the background for the next runs (netns/setup.sh, run by ./v6pod and
+// npm test, builds before). V6POD_TSX=1 always runs the sources.
+import { spawn } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { currentBuild } from './dist.js';
 
 let dir;
 if (process.env.V6POD_TSX !== '1') {
-  try {
-    dir = freshBuild() ?? (await build());
-  } catch (err) {
-    // A checkout this user may not write to runs from its sources, silently; any other failure says why.
-    if (!['EACCES', 'EPERM', 'EROFS'].includes(err?.code)) {
-      process.stderr.write(`v6pod: running the TypeScript sources (the build failed: ${String(err?.message ?? err).split('\n')[0]})\n`);
-    }
+  const build = currentBuild();
+  if (build.complete) dir = build.dir;
+  // One background builder at a time; one that cannot write dist/ fails quietly (this run is unaffected).
+  else if (!existsSync(build.lock)) {
+    spawn(process.execPath, [fileURLToPath(new URL('./dist.js', import.meta.url)), 'build'], { detached: true, stdio: 'ignore' }).unref();
   }
 }
 if (dir) {

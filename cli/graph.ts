@@ -9,7 +9,7 @@ import type { Plan } from '../harness/pod/plan.ts';
 import { run } from '../harness/os/exec.ts';
 import { ioReason, UsageError } from '../harness/os/usage-error.ts';
 import { checkRunName } from '../harness/pod/names.ts';
-import { DEFAULT_POD_FILE } from '../harness/pod/pod-file.ts';
+import { DEFAULT_POD_FILE } from '../harness/pod/pod-choices.ts';
 import { loadPod } from './up.ts';
 
 const FORMATS = ['mermaid', 'dot', 'svg'] as const;
@@ -33,11 +33,11 @@ async function planFor(file: string | undefined, runName: string | undefined): P
   const bad = runName ? checkRunName(runName) : undefined;
   if (bad) throw new UsageError(bad);
   if (file) {
-    const pod = loadPod(file);
+    const pod = await loadPod(file);
     return buildPlan(pod, runName ?? pod.name);
   }
   if (!runName && listRuns().length === 0) {
-    const pod = loadPod(DEFAULT_POD_FILE);
+    const pod = await loadPod(DEFAULT_POD_FILE);
     return buildPlan(pod, pod.name);
   }
   return planOfRun(resolveRun(runName)).plan;

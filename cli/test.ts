@@ -5,7 +5,8 @@
 import type { Command } from 'commander';
 import type { ConformanceRunOptions } from '../harness/report/conformance-run.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
-import { DEFAULT_POD_FILE, MAC_SOURCES, PodFileError, RELAY_KINDS, withRelayChoice, type Pod } from '../harness/pod/pod-file.ts';
+import type { Pod } from '../harness/pod/pod-file.ts';
+import { DEFAULT_POD_FILE, MAC_SOURCES, RELAY_KINDS } from '../harness/pod/pod-choices.ts';
 import { POLICY_VARIANTS } from '../harness/sg/threat-matrix.ts';
 import { loadPod } from './up.ts';
 import { progressPrinter } from './progress.ts';
@@ -64,7 +65,7 @@ export function registerTest(program: Command): void {
       if (opts.sgPolicy && !POLICY_VARIANTS[opts.sgPolicy])
         throw new UsageError(`--sg-policy '${opts.sgPolicy}' must be one of ${Object.keys(POLICY_VARIANTS).join(', ')}`);
       process.env[SG_POLICY_ENV] = opts.sgPolicy ?? 'v6pod';
-      const pod = relayChoice(await loadPod(opts.pod), opts);
+      const pod = await relayChoice(await loadPod(opts.pod), opts);
       const { result, artifacts } = await conformanceRun(pod, { ...opts, podFile: opts.pod, profile }, progressPrinter());
       const paths = writeReports(artifacts, result);
       const f = result.figures;
@@ -82,8 +83,9 @@ export function registerTest(program: Command): void {
 }
 
 /** The pod with the relay and MAC sources the options choose (the relay interoperability matrix, docs/relays.md). */
-function relayChoice(pod: Pod, opts: TestOptions): Pod {
+async function relayChoice(pod: Pod, opts: TestOptions): Promise<Pod> {
   if (opts.relay === undefined && opts.relayCommand === undefined && opts.macSources === undefined) return pod;
+  const { PodFileError, withRelayChoice } = await import('../harness/pod/pod-file.ts');
   try {
     return withRelayChoice(pod, {
       ...(opts.relay !== undefined ? { relay: opts.relay } : {}),

@@ -1,14 +1,16 @@
 /** `v6pod up [FILE] [--run NAME] [--dry-run]`: build the pod, or reconcile a run that is up. */
 import type { Command } from 'commander';
 import { resolve } from 'node:path';
-import { loadPodFile, PodFileError, type Pod } from '../harness/pod/pod-file.ts';
+import type { Pod } from '../harness/pod/pod-file.ts';
 import { checkRunName } from '../harness/pod/names.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
-import { DEFAULT_POD_FILE } from '../harness/pod/pod-file.ts';
+import { DEFAULT_POD_FILE } from '../harness/pod/pod-choices.ts';
 import { storeAdvice } from '../harness/control/store-advice.ts';
 import { progressPrinter } from './progress.ts';
 
-export function loadPod(file: string): Pod {
+/** The pod file, or a UsageError with every problem (its parser and schema load on first use). */
+export async function loadPod(file: string): Promise<Pod> {
+  const { loadPodFile, PodFileError } = await import('../harness/pod/pod-file.ts');
   try {
     return loadPodFile(file);
   } catch (err) {
@@ -25,7 +27,7 @@ export function registerUp(program: Command): void {
     .option('--run <name>', 'run name (default: the pod name)')
     .option('--dry-run', 'print the commands it would run, change nothing')
     .action(async (file: string, opts: { run?: string; dryRun?: boolean }) => {
-      const pod = loadPod(file);
+      const pod = await loadPod(file);
       const runName = opts.run ?? pod.name;
       const bad = checkRunName(runName);
       if (bad) throw new UsageError(bad);

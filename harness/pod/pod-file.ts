@@ -5,13 +5,15 @@
  * defaulted model; SLAAC and link-local addresses are not stored (harness/addr computes them).
  */
 import { readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { Ajv, type ErrorObject } from 'ajv';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { assertUnicastMac, formatMac, generateMac } from '../addr/mac.ts';
 import { Prefix } from '../addr/prefix.ts';
 import { podSchema } from './pod-schema.ts';
 import { ioReason } from '../os/usage-error.ts';
+import { MAC_SOURCES, RELAY_KINDS, type MacSource, type RelayKind } from './pod-choices.ts';
+
+export { DEFAULT_POD_FILE, MAC_SOURCES, RELAY_KINDS, type MacSource, type RelayKind } from './pod-choices.ts';
 
 export type DadMode = 'optimistic' | 'full';
 export type InstanceKind = 'namespace' | 'synthetic';
@@ -22,12 +24,6 @@ export const REAL_CLIENTS = ['dhcp6c', 'dhcpcd', 'dhclient', 'networkd', 'dibble
 export type RealClient = (typeof REAL_CLIENTS)[number];
 /** How the guest's kernel forms its addresses: EUI-64 (what CloudStack computes), stable privacy (RFC 7217), or with temporary addresses (RFC 8981). */
 export type AddressMode = 'eui64' | 'stable-privacy' | 'temporary';
-/** The routers' DHCPv6 relay: v6pod's own (harness/relay/), Debian's ISC dhcrelay -6, or the user's command (docs/relays.md). */
-export type RelayKind = 'v6pod' | 'isc-dhcrelay' | 'external';
-export const RELAY_KINDS: readonly RelayKind[] = ['v6pod', 'isc-dhcrelay', 'external'];
-/** Where Kea learns a client's MAC (Kea's `mac-sources`, tried in order). */
-export type MacSource = 'remote-id' | 'client-link-addr-option' | 'ipv6-link-local' | 'duid';
-export const MAC_SOURCES: readonly MacSource[] = ['remote-id', 'client-link-addr-option', 'ipv6-link-local', 'duid'];
 
 export interface PodSettings {
   /** The pod's L2 prefix, canonical text, exactly a /64 (instances derive SLAAC addresses from it). */
@@ -111,8 +107,6 @@ export interface Pod {
  * root namespace are named <run prefix, 4><node name><suffix, 3> (e.g. "v6k2" + "hv1" + "-p0"), so a
  * node name gets 8. The pod name seeds namespace names and the run prefix, and gets the same limit.
  */
-/** The seed's pod (two routers, two hypervisors, four instances): what `up`, `graph` and `test` use when no file is named. */
-export const DEFAULT_POD_FILE = fileURLToPath(new URL('../../fixtures/pods/default.yaml', import.meta.url));
 
 export const IFNAME_MAX = 15;
 export const RUN_PREFIX_BUDGET = 4;
