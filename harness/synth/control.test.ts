@@ -130,6 +130,7 @@ describe('synthetic host control commands', () => {
       ],
       ['dhcp', { ...good, instances: [vm(1, { dhcp: 'yes' })] }, 'cfg: instances[0] vm1.dhcp: must be true or false'],
       ['firstSolicitDelayMs', { ...good, firstSolicitDelayMs: -1 }, 'cfg: firstSolicitDelayMs: must be an integer in 0..60000 (ms)'],
+      ['mldVersion', { ...good, mldVersion: 3 }, 'cfg: mldVersion: must be 1 or 2'],
     ];
     for (const [what, cfg, message] of cases) {
       it(`rejects a bad ${what} in one line naming the field`, () => {

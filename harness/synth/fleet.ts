@@ -20,6 +20,8 @@ export interface FleetOptions {
   dad: DadMode;
   /** Spread of the PD clients' first Solicits (RFC 8415 §18.2.1), for many instances booting together. */
   firstSolicitDelayMs?: number;
+  /** The MLD version of the instances' reports (SyntheticHostOptions.mldVersion). */
+  mldVersion?: 1 | 2;
   ports: FleetPorts;
   dhcpFactory?: DhcpClientFactory;
   clock?: Clock;
@@ -63,6 +65,7 @@ export class Fleet {
         mac: config.mac,
         port: config.port,
         dad: this.opts.dad,
+        ...(this.opts.mldVersion ? { mldVersion: this.opts.mldVersion } : {}),
         dhcp: {
           enabled: config.dhcp,
           iaids: config.iaids,

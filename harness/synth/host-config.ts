@@ -27,6 +27,8 @@ export interface SynthHostConfig {
   dad: DadMode;
   /** The most a PD client's first Solicit waits, at random (RFC 8415 §18.2.1; default 0: at once). */
   firstSolicitDelayMs?: number;
+  /** The MLD version of the instances' reports (default 2; 1 where the bridges snoop: pod.mldSnooping). */
+  mldVersion?: 1 | 2;
   instances: SynthInstance[];
 }
 
@@ -103,6 +105,8 @@ export function parseSynthHostConfig(text: string, source = 'synth host config')
   const delay = raw.firstSolicitDelayMs;
   if (delay !== undefined && (!Number.isInteger(delay) || (delay as number) < 0 || (delay as number) > 60_000))
     fail(`${source}: firstSolicitDelayMs`, 'must be an integer in 0..60000 (ms)');
+  const mld = raw.mldVersion;
+  if (mld !== undefined && mld !== 1 && mld !== 2) fail(`${source}: mldVersion`, 'must be 1 or 2');
   if (!Array.isArray(raw.instances)) fail(`${source}: instances`, 'must be a list');
   const instances = (raw.instances as unknown[]).map((i, k) => parseSynthInstance(i, `${source}: instances[${k}]`));
   assertDistinct(instances, [], `${source}: instance`);
@@ -112,6 +116,7 @@ export function parseSynthHostConfig(text: string, source = 'synth host config')
     controlSocket: raw.controlSocket as string,
     dad: raw.dad as DadMode,
     ...(delay !== undefined ? { firstSolicitDelayMs: delay as number } : {}),
+    ...(mld !== undefined ? { mldVersion: mld as 1 | 2 } : {}),
     instances,
   };
 }

@@ -40,6 +40,7 @@ const taps: TapDevice[] = [];
 const fleet = new Fleet({
   dad: config.dad,
   firstSolicitDelayMs: config.firstSolicitDelayMs ?? 0,
+  ...(config.mldVersion ? { mldVersion: config.mldVersion } : {}),
   dhcpFactory: (o) => new PdClient(o),
   ports: {
     open: (port) => {

@@ -217,6 +217,21 @@ describe('synthetic host', () => {
       });
     });
 
+    it('with mldVersion 1, reports in MLDv1 (RFC 2710: type 131 to the group itself, Router Alert), at start and after DAD', () => {
+      const { link, clock } = setup('full', { mldVersion: 1 });
+      const [join] = link.take();
+      expect(join!.ethernet).to.include({ src: MAC, dst: '33:33:ff:00:00:8b' });
+      expect(join!.ipv6).to.include({ src: '::', dst: 'ff02::1:ff00:8b', hopLimit: 1 });
+      expect(join!.extensions).to.have.length(1);
+      const body = Buffer.alloc(20);
+      ipv6ToBytes('ff02::1:ff00:8b').copy(body, 4);
+      expect(join!.icmpv6).to.deep.include({ type: 'unknown', icmpType: 131, code: 0, body });
+      clock.advance(1000);
+      const [again] = link.take();
+      expect(again!.ipv6).to.include({ src: LL, dst: 'ff02::1:ff00:8b' });
+      expect(again!.icmpv6).to.deep.include({ type: 'unknown', icmpType: 131 });
+    });
+
     it('spreads its answer over the Maximum Response Delay the query asks for, and ignores a query for another group', () => {
       const { link, clock } = configured();
       const query = (maxResponseCode: number, group = '::') => {

@@ -19,7 +19,7 @@ import type { NdOption, PrefixInformationOption } from '../packet/nd-options.ts'
 import { encodeDuid } from '../packet/duid.ts';
 import { linkLocalAddress, slaacAddress } from '../addr/slaac.ts';
 import { ipv6ToBigInt, Prefix } from '../addr/prefix.ts';
-import { ipv6FromBytes, macToBytes } from '../addr/bytes.ts';
+import { ipv6FromBytes, ipv6ToBytes, macToBytes } from '../addr/bytes.ts';
 import { formatMac } from '../addr/mac.ts';
 import { AddressTable, addressState, isUsable, lifetimeEnd, updatedValidUntil, type AddressState, type HostAddress } from './addresses.ts';
 import { DefaultRouters } from './routers.ts';
@@ -38,6 +38,11 @@ export interface SyntheticHostOptions {
   /** The hypervisor port it sits behind (vnetN), for snapshots. */
   port?: string;
   dad: DadMode;
+  /**
+   * The MLD version its reports speak (default 2, as Linux): 1 for a guest with force_mld_version=1,
+   * whose reports a snooping Linux bridge sends to its router ports only (MLDv2 reports it floods).
+   */
+  mldVersion?: 1 | 2;
   /** The DHCPv6 PD client: whether it runs from the start, its IAIDs, and a DUID other than DUID-LL of the MAC. */
   dhcp?: { enabled: boolean; iaids: number[]; duid?: Buffer; firstSolicitDelayMs?: number };
   dhcpFactory?: DhcpClientFactory;
@@ -88,6 +93,7 @@ const DUID_HARDWARE_ETHERNET = 1;
 // MLDv2 (RFC 3810): reports to all MLDv2 routers, hop limit 1, with a Router Alert (RFC 2711, value 0 = MLD).
 const ALL_MLDV2_ROUTERS = 'ff02::16';
 const MLD_QUERY = 130;
+const MLD_V1_REPORT = 131;
 const CHANGE_TO_EXCLUDE_MODE = 4;
 const MODE_IS_EXCLUDE = 2;
 const ROUTER_ALERT = [
@@ -466,6 +472,20 @@ export class SyntheticHost {
 
   private sendMldReport(src: string, recordType: number): void {
     const group = solicitedNodeAddress(this.linkLocal);
+    if (this.opts.mldVersion === 1) {
+      // RFC 2710 §3: a Multicast Listener Report (131) to the group itself, which it names.
+      const body = Buffer.alloc(20);
+      ipv6ToBytes(group).copy(body, 4);
+      this.transmit(
+        buildFrame({
+          ethernet: { src: this.mac, dst: multicastMac(group), etherType: ETHERTYPE_IPV6 },
+          ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 1, src, dst: group },
+          extensions: [{ type: 'hop-by-hop', options: ROUTER_ALERT }],
+          icmpv6: { type: 'unknown', icmpType: MLD_V1_REPORT, code: 0, body },
+        }),
+      );
+      return;
+    }
     this.transmit(
       buildFrame({
         ethernet: { src: this.mac, dst: multicastMac(ALL_MLDV2_ROUTERS), etherType: ETHERTYPE_IPV6 },

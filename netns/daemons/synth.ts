@@ -46,6 +46,9 @@ export function synthHostConfig(plan: Plan, hypervisor: string, instances: reado
     controlSocket: synthPaths(plan.run, hypervisor).socket,
     dad: plan.pod.pod.dad,
     ...(opts.firstSolicitDelayMs !== undefined ? { firstSolicitDelayMs: opts.firstSolicitDelayMs } : {}),
+    // A snooping Linux bridge floods MLDv2 reports to every port (N reports × N ports) and sends
+    // MLDv1 reports to its router ports only: where the pod snoops, the instances report in MLDv1.
+    ...(plan.pod.pod.mldSnooping ? { mldVersion: 1 as const } : {}),
     instances: [...instances],
   };
 }

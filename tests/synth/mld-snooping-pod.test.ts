@@ -25,6 +25,7 @@ import { ALL_DHCP_RELAY_AGENTS_AND_SERVERS_MAC, ALL_NODES, ALL_NODES_MAC } from 
 import { run } from '../../harness/os/exec.ts';
 import { waitUntil } from '../../harness/os/wait.ts';
 import { synthCommand, synthPaths } from '../../netns/daemons/synth.ts';
+import type { HostSnapshot } from '../../harness/synth/host.ts';
 
 const WAIT_MS = 10_000;
 
@@ -92,6 +93,29 @@ function neighborSolicitation(plan: Plan, target: string, marker: number): Buffe
     },
   });
 }
+
+/** An MLD general query from r1 (RFC 3810 §5.1: hop limit 1, Router Alert) asking for answers at once (Maximum Response Code 0). */
+function generalQuery(plan: Plan): Buffer {
+  const r1 = plan.routers[0]!;
+  return buildFrame({
+    ethernet: { src: r1.mac, dst: ALL_NODES_MAC, etherType: ETHERTYPE_IPV6 },
+    ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 1, src: r1.linkLocal, dst: ALL_NODES },
+    extensions: [
+      {
+        type: 'hop-by-hop',
+        options: [
+          { optionType: 5, data: Buffer.of(0, 0) },
+          { optionType: 1, data: Buffer.alloc(0) },
+        ],
+      },
+    ],
+    icmpv6: { type: 'unknown', icmpType: 130, code: 0, body: Buffer.alloc(24) },
+  });
+}
+
+/** An MLD report (MLDv1 131 or MLDv2 143, behind the hop-by-hop header) from `mac`. */
+const mldReportFrom = (mac: string) => (f: Buffer) =>
+  f.length > 62 && f.subarray(6, 12).equals(macToBytes(mac)) && f[20] === 0 && (f[62] === 131 || f[62] === 143);
 
 /** An Echo Request from r1 to all nodes (never snooped: every port gets it), told apart by its identifier. */
 function allNodesControl(plan: Plan, marker: number): Buffer {
@@ -202,6 +226,22 @@ for (const snooping of [true, false]) {
       expect(await solicitA1(1), 'where the NS went besides a-1').to.deep.equal(snooping ? { a2: false, b1: false } : { a2: true, b1: true });
     });
 
+    it(`a-1's MLD report reaches both routers ${snooping ? 'and no other instance (MLDv1: to the router ports only)' : 'and, flooded, the other instances'}`, async () => {
+      const r2 = new PortCapture('r2:lan', plan.routers[1]!.ns, 'lan');
+      captures.push(r2);
+      const others = [capture('hv1:a-2', 'hv1', a2.port), capture('hv2:b-1', 'hv2', b1.port)];
+      expect(r1Lan.send(generalQuery(plan)), 'r1 sends a general query').to.not.equal(false);
+      // r1 does not capture its own sends; r2 sees a-1's answer arrive from the ToR.
+      await r2.waitFor(mldReportFrom(a1.mac), "a-1's report answering the query");
+      expect(r1Lan.send(allNodesControl(plan, 3)), 'r1 sends the control').to.not.equal(false);
+      for (const other of others) {
+        const control = await other.waitFor(isControl(3), "the all-nodes control sent after r2 saw a-1's report");
+        const report = other.indexOf(mldReportFrom(a1.mac));
+        if (snooping) expect(report, `a-1's report on ${other.where} (before the control at ${control})`).to.equal(-1);
+        else expect(report, `a-1's report, flooded to ${other.where} before the control`).to.be.within(0, control);
+      }
+    });
+
     it(`a DHCPv6 message of a-1's to ff02::1:2 reaches both routers ${snooping ? 'and no other instance' : 'and, flooded, the other instances'}`, async () => {
       const routers = plan.routers.map((r) => {
         const c = new PortCapture(`${r.name}:lan`, r.ns, 'lan');
@@ -210,8 +250,19 @@ for (const snooping of [true, false]) {
       });
       const onA2 = capture('hv1:a-2', 'hv1', a2.port);
       const onB1 = capture('hv2:b-1', 'hv2', b1.port);
-      // A Renew (RFC 8415 §18.2.4) goes to ff02::1:2 like a Solicit, at a moment the test picks.
-      const answer = await synthCommand(synthPaths(runName, 'hv1').socket, 'renew', { name: a1.name });
+      // A Renew (RFC 8415 §18.2.4) goes to ff02::1:2 like a Solicit, at a moment the test picks,
+      // once a-1 holds its prefix (`up` waits for addresses and routes, not for delegation).
+      const socket = synthPaths(runName, 'hv1').socket;
+      let state = '';
+      await waitUntil(
+        async () => {
+          const snap = (await synthCommand(socket, 'state', { name: a1.name })).arguments?.instances as HostSnapshot[] | undefined;
+          state = snap?.[0]?.dhcp?.state ?? 'no client';
+          return state === 'bound';
+        },
+        { timeoutMs: WAIT_MS, what: () => `a-1's PD client to be bound (${state})` },
+      );
+      const answer = await synthCommand(socket, 'renew', { name: a1.name });
       expect(answer.result, answer.text).to.equal(0);
       for (const r of routers) await r.waitFor(dhcpFrom(a1.mac), "a-1's Renew to ff02::1:2");
       expect(r1Lan.send(allNodesControl(plan, 2)), 'r1 sends the control').to.not.equal(false);
