@@ -78,7 +78,7 @@ describe('a daemon that fails to start: one line naming it and its log, no lefto
     const { run, res, line } = await upFails('kea', { ...process.env, PATH: `${bin}:${process.env.PATH}` });
     expect(res.status).to.equal(1);
     expect(line).to.match(
-      new RegExp(`^v6pod: kea-dhcp6 on kea exited .*its log ${escape(keptLogs(run))}/kea-dhcp6\\.(out|log) ends: .*DHCP6_CONFIG_LOAD_FAIL`),
+      new RegExp(`^v6pod: kea-dhcp6 on kea exited( \\(.*\\))?; its log ${escape(keptLogs(run))}/kea-dhcp6\\.(out|log) ends: .*DHCP6_CONFIG_LOAD_FAIL`),
     );
     results.get('kea')!.log = /its log (\S+)/.exec(line)![1]!;
   });
