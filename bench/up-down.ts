@@ -7,13 +7,22 @@
  * process's maximum RSS (the orchestrator; daemons are separate). The figures are wall-clock time
  * on a machine that may be shared: `loadavg` is the 1-minute load average before and after, and
  * `before` the figures of the ordering this one replaced (docs/facts.md, "Bringing a pod up").
+ * `up` and `down` run compiled, from the build in dist/ (bin/dist.js), as `v6pod up` runs them: the
+ * daemons they spawn (the relays) then start as compiled JavaScript too, where the sources would
+ * start them through tsx (~0.5 s more per relay on 2 cores). `form` says which ran.
  */
 import { loadavg } from 'node:os';
 import { loadPodFile, parsePodFile, type Pod, DEFAULT_POD_FILE } from '../harness/pod/pod-file.ts';
-import { up } from '../netns/realize.ts';
-import { teardownRun } from '../netns/teardown.ts';
 import { uniqueRunName } from '../harness/pod/names.ts';
+import { build } from '../bin/dist.js';
 import { emit, median, progress } from './_stats.ts';
+
+// V6POD_BENCH_SOURCES=1 measures the TypeScript sources instead (through tsx).
+const form = process.env.V6POD_BENCH_SOURCES === '1' ? 'sources' : 'compiled';
+const root = form === 'compiled' ? await build() : '..';
+const ext = form === 'compiled' ? 'js' : 'ts';
+const { up } = (await import(`${root}/netns/realize.${ext}`)) as typeof import('../netns/realize.ts');
+const { teardownRun } = (await import(`${root}/netns/teardown.${ext}`)) as typeof import('../netns/teardown.ts');
 
 function fiftyInstancePod(): Pod {
   const hv = (h: number) => `  - name: hv${h}\n    instances:\n${Array.from({ length: 25 }, (_, i) => `      - name: h${h}vm${i}`).join('\n')}`;
@@ -52,6 +61,7 @@ const small = await measure('default', loadPodFile(DEFAULT_POD_FILE), RUNS.defau
 const fifty = await measure('50 instances', fiftyInstancePod(), RUNS.fifty);
 emit({
   bench: 'up-down',
+  form,
   runs: RUNS,
   default_up_s: round(small.up),
   default_down_s: round(small.down),
