@@ -23,7 +23,7 @@ export const REPO = fileURLToPath(new URL('..', import.meta.url)).replace(/\/$/,
 /** The folders compiled: everything the CLI, its daemons, agents and scenarios load. */
 export const SOURCE_DIRS = ['cli', 'harness', 'netns', 'scenarios'];
 /** Inputs besides the sources: a change to any of them is a new build. */
-const OTHER_INPUTS = ['bin/dist.js', 'tsconfig.json', 'package-lock.json'];
+const OTHER_INPUTS = ['bin/dist.js', 'harness/pod/pod-schema.validator.js', 'tsconfig.json', 'package-lock.json'];
 /** npm packages left out of the bundles: native addons, mocha (loads scenario files by path), optional ones. */
 const EXTERNAL = ['cap', 'raw-socket', 'mocha', 'pg-native', '*.node'];
 /** Builds kept besides the current one (a pod's daemons may still run an older build's files). */
@@ -138,6 +138,9 @@ async function compile(repo, dir) {
     platform: 'node',
     target: `node${process.versions.node.split('.')[0]}`,
     sourcemap: 'linked',
+    // Stack traces need the mappings only: without the sources' text the maps Node parses as each
+    // bundle loads are a fraction of the size (the CLI's start, docs/facts.md).
+    sourcesContent: false,
     chunkNames: 'chunks/[name]-[hash]',
     external: EXTERNAL,
     logLevel: 'error',

@@ -11,7 +11,7 @@ import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { runDir } from '../harness/pod/names.ts';
 import type { InstancePlan, Plan } from '../harness/pod/plan.ts';
 import type { RealClient } from '../harness/pod/pod-file.ts';
-import { REAL_CLIENTS } from '../harness/pod/pod-file.ts';
+import { REAL_CLIENTS } from '../harness/pod/pod-choices.ts';
 import { run } from '../harness/os/exec.ts';
 import { waitUntil } from '../harness/os/wait.ts';
 import { CLIENT_FACTS } from './guest-capabilities.ts';

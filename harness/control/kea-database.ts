@@ -3,7 +3,7 @@
  * (from `kea-admin db-init pgsql`, so the tables are exactly the ones Kea reads). The private
  * cluster that may serve it is started in netns/daemons/postgres.ts.
  */
-import pg from 'pg';
+import { pgClient } from './pg-client.ts';
 import { run } from '../os/exec.ts';
 
 /** Where a database is reached: `host` is a hostname or, starting with '/', a unix socket directory. */
@@ -30,7 +30,7 @@ export async function ensureKeaSchema(target: PgTarget): Promise<string> {
 
 /** A server the user names: checks that it answers and holds (or now holds) Kea's schema. */
 export async function connectPostgres(target: PgTarget): Promise<PgTarget> {
-  const client = new pg.Client(target);
+  const client = await pgClient(target);
   try {
     await client.connect();
     await client.query('SELECT 1');

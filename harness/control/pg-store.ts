@@ -20,7 +20,8 @@
  * records order by position and serve any pool. The result is exactly Allocator.fromReserved's
  * lowest free prefix over the same store (tests/control/pg-store.test.ts checks it).
  */
-import pg from 'pg';
+import type pg from 'pg';
+import { pgClient } from './pg-client.ts';
 import type { PgTarget } from './kea-database.ts';
 import {
   canonicalReservations,
@@ -142,7 +143,7 @@ export class PgStore implements ReservationStore {
   ) {}
 
   static async connect(target: PgTarget, opts: PgStoreOptions): Promise<PgStore> {
-    const client = new pg.Client(target);
+    const client = await pgClient(target);
     // The server going away between queries is reported as an 'error' event, which unheard would
     // end the process; heard, the next query fails ("not queryable") and the caller reports it.
     client.on('error', () => undefined);

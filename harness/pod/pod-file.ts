@@ -5,23 +5,33 @@
  * defaulted model; SLAAC and link-local addresses are not stored (harness/addr computes them).
  */
 import { readFileSync } from 'node:fs';
-import { Ajv, type ErrorObject } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, type Document } from 'yaml';
 import { assertUnicastMac, formatMac, generateMac } from '../addr/mac.ts';
 import { Prefix } from '../addr/prefix.ts';
-import { podSchema } from './pod-schema.ts';
+import validateShape from './pod-schema.validator.js';
 import { ioReason } from '../os/usage-error.ts';
-import { MAC_SOURCES, RELAY_KINDS, type MacSource, type RelayKind } from './pod-choices.ts';
+import { IFNAME_MAX, MAC_SOURCES, NAME_MAX, RELAY_KINDS, RUN_PREFIX_BUDGET, SUFFIX_BUDGET, type MacSource, type RelayKind } from './pod-choices.ts';
 
-export { DEFAULT_POD_FILE, MAC_SOURCES, RELAY_KINDS, type MacSource, type RelayKind } from './pod-choices.ts';
+export {
+  DEFAULT_POD_FILE,
+  IFNAME_MAX,
+  MAC_SOURCES,
+  NAME_MAX,
+  REAL_CLIENTS,
+  RELAY_KINDS,
+  RUN_PREFIX_BUDGET,
+  SUFFIX_BUDGET,
+  type MacSource,
+  type RealClient,
+  type RelayKind,
+} from './pod-choices.ts';
 
 export type DadMode = 'optimistic' | 'full';
 export type InstanceKind = 'namespace' | 'synthetic';
 export type KeaBackend = 'config' | 'postgresql';
 /** The guest's DHCPv6 client: a real Debian 12 program (netns/guest-clients.ts), the emulated one (synthetic), or none. */
 export type GuestClient = 'dhcp6c' | 'dhcpcd' | 'dhclient' | 'networkd' | 'dibbler' | 'synthetic' | 'none';
-export const REAL_CLIENTS = ['dhcp6c', 'dhcpcd', 'dhclient', 'networkd', 'dibbler'] as const;
-export type RealClient = (typeof REAL_CLIENTS)[number];
 /** How the guest's kernel forms its addresses: EUI-64 (what CloudStack computes), stable privacy (RFC 7217), or with temporary addresses (RFC 8981). */
 export type AddressMode = 'eui64' | 'stable-privacy' | 'temporary';
 
@@ -102,16 +112,6 @@ export interface Pod {
   readonly securityGroups: Readonly<Record<string, SecurityGroup>>;
 }
 
-/**
- * Name budget: kernel interface names hold 15 characters (IFNAMSIZ 16 with the NUL). Objects in the
- * root namespace are named <run prefix, 4><node name><suffix, 3> (e.g. "v6k2" + "hv1" + "-p0"), so a
- * node name gets 8. The pod name seeds namespace names and the run prefix, and gets the same limit.
- */
-
-export const IFNAME_MAX = 15;
-export const RUN_PREFIX_BUDGET = 4;
-export const SUFFIX_BUDGET = 3;
-export const NAME_MAX = IFNAME_MAX - RUN_PREFIX_BUDGET - SUFFIX_BUDGET;
 export const DEFAULT_SECURITY_GROUP = 'default';
 
 export class PodFileError extends Error {
@@ -163,9 +163,7 @@ export function parsePodFile(text: string, file: string): Pod {
   return normalize(data as RawPod);
 }
 
-// ---- shape (ajv) -------------------------------------------------------------------------------
-
-const validateShape = new Ajv({ allErrors: true, useDefaults: true, verbose: true, strict: true }).compile(podSchema);
+// ---- shape (ajv, compiled ahead: pod-schema-codegen.ts) ----------------------------------------
 
 const TYPE_WORDS: Record<string, string> = {
   object: 'a mapping',

@@ -5,7 +5,7 @@
  * `kea-admin db-init pgsql`, so the tables are exactly the ones Kea reads.
  */
 import { appendFileSync, chownSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import pg from 'pg';
+import { pgClient } from '../../harness/control/pg-client.ts';
 import { run } from '../../harness/os/exec.ts';
 import { waitUntil } from '../../harness/os/wait.ts';
 import { processAlive, type DaemonRecord } from '../run-state.ts';
@@ -112,7 +112,7 @@ export async function startPostgres(dir: string): Promise<PgCluster> {
 }
 
 async function ensureKeaDatabase(cluster: PgCluster): Promise<void> {
-  const admin = new pg.Client({ host: cluster.socketDir, user: OS_USER, database: 'postgres' });
+  const admin = await pgClient({ host: cluster.socketDir, user: OS_USER, database: 'postgres' });
   await admin.connect();
   try {
     const role = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [KEA_ROLE]);
