@@ -189,13 +189,14 @@ describe('PD: prefix delegation', () => {
       slow: true,
     },
     async () => {
-      // Set up: vm4's reservation; a lease of 4 s asked for.
+      // Set up: vm4's reservation; a lease of 2 s asked for (Kea's floor, min-valid-lifetime): long
+      // enough to see it routed on both routers, short enough not to wait on it.
       const vm4 = vm('vm4');
       const reserved = await vm4.reservedPrefixes();
-      const valid = 4;
+      const valid = 2;
 
       // Act: acquire with the short lifetimes hinted, and never release.
-      const r = await vm4.requestPrefixes({ lifetimeHint: { preferred: 2, valid }, steps: [{ op: 'acquire' }] });
+      const r = await vm4.requestPrefixes({ lifetimeHint: { preferred: 1, valid }, steps: [{ op: 'acquire' }] });
 
       // Pass criteria: granted as asked and routed; the routes outlive none of the lease — gone
       // within its lifetime plus the relays' 1 s expiry sweep.

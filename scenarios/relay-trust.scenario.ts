@@ -17,9 +17,9 @@ import {
   relayName,
   relayOptionsOf,
   scenario,
+  sharedVm,
   vm,
   watching,
-  withVm,
   type DhcpClientResult,
   type DhcpStep,
 } from '../harness/probe/api.ts';
@@ -38,6 +38,10 @@ function got(r: DhcpClientResult): string[] {
 }
 
 describe('TRUST: the client is identified by what the network saw, never by what it claims', () => {
+  // tu1: a guest with a universally administered MAC and one prefix reserved, which Kea can also
+  // identify by its EUI-64 link-local; TRUST-002 and TRUST-004 share it (deployed once).
+  const universalGuest = sharedVm('tu1', { mac: UNIVERSAL_MAC, prefixes: 1 });
+
   scenario(
     {
       id: 'TRUST-001',
@@ -70,13 +74,13 @@ describe('TRUST: the client is identified by what the network saw, never by what
     },
     async () => {
       // Set up: tu1 deployed with a universally administered MAC and one prefix reserved.
-      await withVm('tu1', { mac: UNIVERSAL_MAC, prefixes: 1 }, async ({ instance, prefixes }) => {
-        // Act: tu1 acquires and releases.
-        const r = await dhcpClient(instance, { steps: ACQUIRE_AND_RELEASE });
+      const { instance, prefixes } = await universalGuest();
 
-        // Pass criteria: exactly its reservation.
-        expect(got(r), `tu1 (MAC ${instance.mac}, link-local ${instance.linkLocal}) with ${chain()}`).to.deep.equal(prefixes);
-      });
+      // Act: tu1 acquires and releases.
+      const r = await dhcpClient(instance, { steps: ACQUIRE_AND_RELEASE });
+
+      // Pass criteria: exactly its reservation.
+      expect(got(r), `tu1 (MAC ${instance.mac}, link-local ${instance.linkLocal}) with ${chain()}`).to.deep.equal(prefixes);
     },
   );
 
@@ -115,30 +119,32 @@ describe('TRUST: the client is identified by what the network saw, never by what
         'forging the link-local (from which ipv6-link-local derives the MAC) does not take another instance’s prefix: the security group drops the forged source at the port',
     },
     async () => {
-      // Set up: tu2, a guest Kea can identify by its EUI-64 link-local, with one prefix reserved.
-      await withVm('tu2', { mac: UNIVERSAL_MAC.replace(/01$/, '02'), prefixes: 1 }, async ({ instance: tu2, prefixes }) => {
-        const vm4 = vm('vm4');
+      // Set up: tu1, a guest Kea can identify by its EUI-64 link-local, with one prefix reserved.
+      const { instance: tu1, prefixes } = await universalGuest();
+      const vm4 = vm('vm4');
 
-        // Act (positive control): tu2, honest, gets its reservation.
-        const honest = await dhcpClient(tu2, { steps: ACQUIRE_AND_RELEASE });
-        expect(got(honest), `positive control: honest tu2 with ${chain()}`).to.deep.equal(prefixes);
+      // Act (positive control): tu1, honest, gets its reservation.
+      const honest = await dhcpClient(tu1, { steps: ACQUIRE_AND_RELEASE });
+      expect(got(honest), `positive control: honest tu1 with ${chain()}`).to.deep.equal(prefixes);
 
-        // Act: vm4 takes tu2's link-local (no DAD) and asks from it, with tu2's DUID as well.
-        const forgedLl = `${tu2.linkLocal}/64`;
-        await inNode(vm4.plan, ['ip', '-6', 'address', 'add', forgedLl, 'dev', 'eth0', 'nodad']);
-        try {
-          const forged = await dhcpClient({ ...vm4.plan, linkLocal: tu2.linkLocal }, { duid: tu2.mac, steps: [{ op: 'acquire' }] });
+      // Act: vm4 takes tu1's link-local (no DAD) and asks from it, with tu1's DUID as well. The
+      // honest exchange's latency sets how long its Solicit waits for an Advertise: 10 × it, at
+      // least 0.5 s, at most 3 s (Kea answers in a few ms; the group drops the Solicit at the port).
+      const answerWithinMs = Math.min(3000, Math.max(500, 10 * honest.steps[0]!.ms));
+      const forgedLl = `${tu1.linkLocal}/64`;
+      await inNode(vm4.plan, ['ip', '-6', 'address', 'add', forgedLl, 'dev', 'eth0', 'nodad']);
+      try {
+        const forged = await dhcpClient({ ...vm4.plan, linkLocal: tu1.linkLocal }, { duid: tu1.mac, steps: [{ op: 'acquire' }], answerWithinMs });
 
-          // Pass criteria: none of tu2's prefixes reach vm4.
-          expect(
-            got(forged).filter((p) => prefixes.includes(p)),
-            `vm4 took tu2's reservation from tu2's link-local (${chain()}: the forged source crossed the port)`,
-          ).to.deep.equal([]);
-        } finally {
-          // Undo: vm4 gives the address back.
-          await inNode(vm4.plan, ['ip', '-6', 'address', 'del', forgedLl, 'dev', 'eth0'], { allowFailure: true });
-        }
-      });
+        // Pass criteria: none of tu1's prefixes reach vm4.
+        expect(
+          got(forged).filter((p) => prefixes.includes(p)),
+          `vm4 took tu1's reservation from tu1's link-local (${chain()}: the forged source crossed the port)`,
+        ).to.deep.equal([]);
+      } finally {
+        // Undo: vm4 gives the address back.
+        await inNode(vm4.plan, ['ip', '-6', 'address', 'del', forgedLl, 'dev', 'eth0'], { allowFailure: true });
+      }
     },
   );
 });

@@ -57,9 +57,10 @@ export function keaConfig(plan: Plan, reservations: readonly KeaReservation[] = 
       'rebind-timer': plan.pod.kea.rebindTimer ?? 2000,
       'preferred-lifetime': 3000,
       'valid-lifetime': KEA_VALID_LIFETIME_S,
-      // A client may ask for lifetimes down to these in its IAPREFIX hint (expiry scenarios do).
-      'min-preferred-lifetime': 2,
-      'min-valid-lifetime': 4,
+      // A client may ask for lifetimes down to these in its IAPREFIX hint (PD-008 asks for a 2 s lease
+      // and waits it out: the shorter the floor, the shorter the catalogue).
+      'min-preferred-lifetime': 1,
+      'min-valid-lifetime': 2,
       'max-preferred-lifetime': 3000,
       'max-valid-lifetime': KEA_VALID_LIFETIME_S,
       // Clients otherwise wait ~1 s for more Advertises (RFC 8415 §18.2.1).

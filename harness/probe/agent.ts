@@ -98,6 +98,8 @@ function checkOpenable(iface: string, filter: string): void {
     throw new RequestError(`no interface ${iface} in this namespace`);
   }
   if (!(flags & IFF_UP)) throw new RequestError(`interface ${iface} is down`);
+  // Every capture of a drop proof takes all frames: nothing to compile, and no tcpdump to fork.
+  if (filter === '' || filter === MATCH_NOTHING) return;
   // tcpdump compiles the filter against an empty Ethernet pcap on stdin, as libpcap would for the interface.
   const compiled = spawnSync('tcpdump', ['-r', '-', '-d', '--', filter], { input: serializePcap([]), encoding: 'utf8', timeout: 5000 });
   if (compiled.error) throw new RequestError(`cannot check filter '${filter}' with tcpdump: ${compiled.error.message}`);

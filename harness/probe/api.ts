@@ -13,7 +13,7 @@
  *                    send(from, …frames), inNode(node, argv), ping(from, address), startTool(node, argv)
  *   what is held     kernelState, usable; relayRoutes, routesVia, expectRoute, waitRoutesOnAllRouters,
  *                    waitNoRoutes, relayCounters; delegatedPrefixes(clientResult)
- *   the lifecycle    deployVm, destroyVm, withVm
+ *   the lifecycle    deployVm, destroyVm, withVm, sharedVm (one instance for several scenarios)
  *   security groups  securityGroupOf, withSecurityGroup, groupsAdmittingSource, securityGroupDriver
  *   ordinary traffic datagramToCore(vm), echoToCore(vm): what cases alter to offend, and their controls
  *   verdicts         expectDelivered, expectDropped (the one drop proof), relayWindow;
@@ -46,7 +46,7 @@ export {
   type ClientOptions,
   type RelayRoute,
 } from './dhcp.ts';
-export { deployVm, destroyVm, withVm, vmExists, type DeployedVm, type VmSpec } from './pod-ops.ts';
+export { deployVm, destroyVm, withVm, vmExists, sharedVm, type DeployedVm, type VmSpec } from './pod-ops.ts';
 export {
   groupsAdmittingSource,
   hypervisors,

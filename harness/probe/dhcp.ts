@@ -29,6 +29,8 @@ export interface ClientOptions {
   duid?: string;
   steps?: DhcpStep[];
   lifetimeHint?: { preferred: number; valid: number };
+  /** How long each step waits for its answer (default 3 s). */
+  answerWithinMs?: number;
 }
 
 /** Runs the codec DHCPv6 client in the instance (default: one IA_PD, acquire). */
@@ -40,6 +42,7 @@ export async function dhcpClient(inst: InstancePlan, opts: ClientOptions = {}): 
     iaids: Array.from({ length: opts.iaPds ?? 1 }, (_, i) => i + 1),
     steps: opts.steps ?? [{ op: 'acquire' }],
     lifetimeHint: opts.lifetimeHint,
+    timeoutMs: opts.answerWithinMs,
   };
   const { stdout } = await run([...nodeArgv(CLIENT), JSON.stringify(script)], { ns: inst.ns, timeoutMs: 30_000 });
   return JSON.parse(stdout) as DhcpClientResult;

@@ -42,3 +42,16 @@ export async function withVm<T>(name: string, spec: VmSpec, fn: (vm: DeployedVm)
     if (vmExists(name)) await destroyVm(name);
   }
 }
+
+/**
+ * An instance several scenarios of one `describe` share (a deploy costs ~1.3 s, most of it the
+ * guest's own DAD second before its first RS): deployed by the first scenario that asks for it,
+ * destroyed after the last one. Call it in the describe's body; each scenario awaits the result.
+ */
+export function sharedVm(name: string, spec: VmSpec = {}): () => Promise<DeployedVm> {
+  let deployed: Promise<DeployedVm> | undefined;
+  after(async () => {
+    if (deployed && vmExists(name)) await destroyVm(name);
+  });
+  return () => (deployed ??= deployVm(name, spec));
+}

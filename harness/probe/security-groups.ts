@@ -11,7 +11,7 @@ import { readState } from '../../netns/run-state.ts';
 import { hypervisorRef, type SgDriver } from '../sg/driver.ts';
 import { driverFor, podInstanceModels } from '../sg/pod-groups.ts';
 import { bridgeTablePresent, chainsOf } from '../sg/nft-driver.ts';
-import { dropCounterTotal, ruleCounters, sourceSetsAdmitting } from '../sg/nft-inspect.ts';
+import { chainCounters, sourceSetsAdmitting, type ChainCounters } from '../sg/nft-inspect.ts';
 import { parseRule, type SgInstance } from '../sg/model.ts';
 import type { InstancePlan } from '../pod/plan.ts';
 
@@ -79,9 +79,24 @@ export function hypervisors(): string[] {
     .map((n) => n.name);
 }
 
+/** Whether the reference driver's table is on each hypervisor namespace: it stays so for the run. */
+let tables: { run: string; present: Map<string, Promise<boolean>> } | undefined;
+
+function tablePresent(ns: string): Promise<boolean> {
+  const run = currentPod().run;
+  if (tables?.run !== run) tables = { run, present: new Map() };
+  let present = tables.present.get(ns);
+  if (!present) {
+    present = bridgeTablePresent(ns);
+    present.catch(() => tables?.present.delete(ns)); // a failed read may be retried
+    tables.present.set(ns, present);
+  }
+  return present;
+}
+
 /** True when the reference driver's table guards this hypervisor (another driver has no sets or counters to read). */
 export function referenceDriverOn(hypervisor: string): Promise<boolean> {
-  return bridgeTablePresent(hypervisorNs(hypervisor));
+  return tablePresent(hypervisorNs(hypervisor));
 }
 
 /**
@@ -94,15 +109,35 @@ export async function groupsAdmittingSource(address: string, hypervisor: string)
 }
 
 /**
+ * Reads of a chain's counters asked for in the same turn of the event loop share one `nft` run (a
+ * drop proof asks for the rule's counter and the drop total together, before and after): a read is
+ * never shared with a request made after the turn it started in, so none misses what came later.
+ */
+const reading = new Map<string, Promise<ChainCounters | undefined>>();
+
+function countersOf(ns: string, chain: string): Promise<ChainCounters | undefined> {
+  const key = `${ns} ${chain}`;
+  let read = reading.get(key);
+  if (!read) {
+    read = chainCounters(ns, chain);
+    reading.set(key, read);
+    setImmediate(() => reading.delete(key));
+  }
+  return read;
+}
+
+/**
  * Packets the reference driver's rule `rule` counted in an instance's chain ('out': from it, 'in':
  * to it); undefined when another driver guards its hypervisor.
  */
 export async function ruleCount(inst: string | InstancePlan, rule: string, direction: 'out' | 'in'): Promise<number | undefined> {
   const i = instance(inst);
   const ns = hypervisorNs(i.hypervisor);
-  if (!(await bridgeTablePresent(ns))) return undefined;
+  if (!(await tablePresent(ns))) return undefined;
   const chain = chainsOf(i.name)[direction];
-  const count = (await ruleCounters(ns, chain)).get(rule);
+  const counters = await countersOf(ns, chain);
+  if (!counters) throw new Error(`no chain ${chain} on ${i.hypervisor}`);
+  const count = counters.rules.get(rule);
   if (count === undefined) throw new Error(`no rule '${rule}' in ${chain} on ${i.hypervisor}`);
   return count;
 }
@@ -114,8 +149,9 @@ export async function ruleCount(inst: string | InstancePlan, rule: string, direc
 export async function dropCount(inst: string | InstancePlan, direction: 'out' | 'in'): Promise<number | undefined> {
   const i = instance(inst);
   const ns = hypervisorNs(i.hypervisor);
+  if (!(await tablePresent(ns))) return undefined;
   const chain = chainsOf(i.name)[direction];
-  const total = await dropCounterTotal(ns, chain);
-  if (total === undefined && (await bridgeTablePresent(ns))) throw new Error(`no chain ${chain} on ${i.hypervisor}`);
-  return total;
+  const counters = await countersOf(ns, chain);
+  if (!counters) throw new Error(`no chain ${chain} on ${i.hypervisor}`);
+  return counters.drops;
 }

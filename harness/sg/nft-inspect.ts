@@ -11,29 +11,37 @@ interface NftJsonRule {
   rule?: { chain: string; comment?: string; expr: Array<{ counter?: { packets: number; bytes: number }; drop?: null }> };
 }
 
+/** A chain's counters from one read: packets by rule comment, and the packets of every drop rule summed. */
+export interface ChainCounters {
+  rules: Map<string, number>;
+  drops: number;
+}
+
+/** One `nft -j list chain` read of both figures; undefined when there is no such chain. */
+export async function chainCounters(ns: string, chain: string): Promise<ChainCounters | undefined> {
+  const listed = await run(['nft', '-j', 'list', 'chain', 'bridge', TABLE, chain], { ns, allowFailure: true });
+  if (listed.exitCode !== 0) return undefined;
+  const rules = new Map<string, number>();
+  let drops = 0;
+  for (const r of (JSON.parse(listed.stdout) as { nftables: NftJsonRule[] }).nftables) {
+    if (!r.rule) continue;
+    const packets = r.rule.expr.find((e) => e.counter)?.counter?.packets ?? 0;
+    if (r.rule.comment) rules.set(r.rule.comment, (rules.get(r.rule.comment) ?? 0) + packets);
+    if (r.rule.expr.some((e) => 'drop' in e)) drops += packets;
+  }
+  return { rules, drops };
+}
+
 /** Packets counted by each commented rule of a chain, by comment. */
 export async function ruleCounters(ns: string, chain: string): Promise<Map<string, number>> {
-  const { stdout } = await run(['nft', '-j', 'list', 'chain', 'bridge', TABLE, chain], { ns });
-  const rows = (JSON.parse(stdout) as { nftables: NftJsonRule[] }).nftables;
-  const out = new Map<string, number>();
-  for (const r of rows) {
-    if (!r.rule?.comment) continue;
-    const counter = r.rule.expr.find((e) => e.counter)?.counter;
-    out.set(r.rule.comment, (out.get(r.rule.comment) ?? 0) + (counter?.packets ?? 0));
-  }
-  return out;
+  const counters = await chainCounters(ns, chain);
+  if (!counters) throw new Error(`no chain ${chain} in table bridge ${TABLE}`);
+  return counters.rules;
 }
 
 /** Packets counted by every rule of a chain whose verdict is drop, summed (commented or not); undefined when there is no such chain. */
 export async function dropCounterTotal(ns: string, chain: string): Promise<number | undefined> {
-  const listed = await run(['nft', '-j', 'list', 'chain', 'bridge', TABLE, chain], { ns, allowFailure: true });
-  if (listed.exitCode !== 0) return undefined;
-  let total = 0;
-  for (const r of (JSON.parse(listed.stdout) as { nftables: NftJsonRule[] }).nftables) {
-    if (!r.rule?.expr.some((e) => 'drop' in e)) continue;
-    total += r.rule.expr.find((e) => e.counter)?.counter?.packets ?? 0;
-  }
-  return total;
+  return (await chainCounters(ns, chain))?.drops;
 }
 
 /** One element of a set in nft's JSON: an address, a prefix, a range, a concatenation of those, or any of them wrapped with its own counter. */
