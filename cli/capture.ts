@@ -8,6 +8,7 @@ import { spawn } from 'node:child_process';
 import type { Command } from 'commander';
 import { ipJson, nsArgv } from '../harness/os/exec.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
+import { insideUserns } from '../netns/userns.ts';
 
 interface CaptureOptions {
   run?: string;
@@ -42,12 +43,12 @@ export function registerCapture(program: Command): void {
       const ifaces = (await ipJson<Array<{ ifname: string }>>(node.ns, ['link', 'show'])).map((l) => l.ifname);
       if (!ifaces.includes(iface)) throw new UsageError(`no interface '${iface}' in ${nodeName} (interfaces: ${ifaces.join(', ')})`);
 
-      const argv = nsArgv(node.ns, [
-        'tcpdump',
-        ...['-i', iface, '--immediate-mode', '-U', '-w', opts.write ?? '-'],
-        ...(opts.count ? ['-c', opts.count] : []),
-        ...(opts.filter ? [opts.filter] : []),
-      ]);
+      // In a rootless pod tcpdump cannot drop root to its own user (initgroups: setgroups is denied
+      // in the user namespace, docs/rootless.md); dumpcap does not try, and writes pcap (-P) as well.
+      const tool = insideUserns()
+        ? ['dumpcap', '-q', '-P', '-i', iface, '-w', opts.write ?? '-', ...(opts.filter ? ['-f', opts.filter] : [])]
+        : ['tcpdump', ...['-i', iface, '--immediate-mode', '-U', '-w', opts.write ?? '-'], ...(opts.filter ? [opts.filter] : [])];
+      const argv = nsArgv(node.ns, [...tool, ...(opts.count ? ['-c', opts.count] : [])]);
       // tcpdump's own lines (listening on …, N packets captured) stay on stderr.
       const child = spawn(argv[0]!, argv.slice(1), { stdio: ['ignore', opts.write ? 'inherit' : 'pipe', 'inherit'] });
       // SIGINT from the terminal reaches tcpdump too; one sent to v6pod alone is passed on. Either way

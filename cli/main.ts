@@ -19,6 +19,7 @@ import { registerExec } from './exec.ts';
 import { registerGraph } from './graph.ts';
 import { registerCapture } from './capture.ts';
 import { registerReport } from './report.ts';
+import { rootlessChoice, runInUserns } from '../netns/userns.ts';
 
 // Output piped into `head` and closed early is not an error.
 process.stdout.on('error', (err: NodeJS.ErrnoException) => {
@@ -28,6 +29,8 @@ process.stdout.on('error', (err: NodeJS.ErrnoException) => {
 
 const program = new Command('v6pod')
   .description('IPv6 CloudStack Basic Networking pod: build it from namespaces, test it, tear it down')
+  // Taken out of the arguments before parsing (rootlessChoice); listed here for --help.
+  .option('--rootless', "run in the user's own user namespace even as root (any other user always does; docs/rootless.md)")
   .showHelpAfterError(false)
   .exitOverride();
 
@@ -44,7 +47,11 @@ registerCapture(program);
 registerReport(program);
 
 try {
-  await program.parseAsync(process.argv);
+  // A user other than root (or --rootless) runs the verbs that act on runs inside the user's own
+  // namespaces: the command runs again there, and its exit code is this one's.
+  const { enter, argv } = rootlessChoice(process.argv);
+  if (enter) process.exitCode = await runInUserns(argv);
+  else await program.parseAsync(argv);
 } catch (err) {
   if (err instanceof CommanderError) {
     process.exitCode = err.exitCode === 0 ? 0 : 2;

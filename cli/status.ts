@@ -6,6 +6,7 @@
 import type { Command } from 'commander';
 import type { CounterSnapshot } from '../harness/relay/counters.ts';
 import type { NodeStatus, RunStatus } from '../netns/inspect.ts';
+import type { RunMode } from '../netns/userns.ts';
 
 /** Left-aligned columns, two spaces apart. */
 export function table(header: string[], rows: string[][]): string[] {
@@ -38,9 +39,15 @@ function routes(n: NodeStatus): string[] {
     });
 }
 
-export function statusText(s: RunStatus): string {
+/** Which mode the run is in: "root", or "rootless (user namespace held by keeper PID N, state in DIR)". */
+export function modeText(m: RunMode): string {
+  return m.mode === 'root' ? 'root' : `rootless (user namespace held by keeper PID ${m.keeper}, state in ${m.stateDir})`;
+}
+
+export function statusText(s: RunStatus, mode: RunMode = { mode: 'root' }): string {
   const lines = [
     `run ${s.run}: pod ${s.pod} (${s.podFile}), phase ${s.phase}, ${s.verdict}`,
+    `mode ${modeText(mode)}`,
     '',
     ...table(
       ['NODE', 'ROLE', 'NAMESPACE', 'OK', 'INTERFACES'],
@@ -82,9 +89,14 @@ export function registerStatus(program: Command): void {
     .option('--run <name>', 'run name (default: the only run)')
     .option('--json', 'one JSON object (schema: docs/status.md)')
     .action(async (opts: { run?: string; json?: boolean }) => {
-      const [{ inspectRun }, { resolveRun }] = await Promise.all([import('../netns/inspect.ts'), import('./run-option.ts')]);
+      const [{ inspectRun }, { resolveRun }, { runMode }] = await Promise.all([
+        import('../netns/inspect.ts'),
+        import('./run-option.ts'),
+        import('../netns/userns.ts'),
+      ]);
       const s = await inspectRun(resolveRun(opts.run));
-      process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : statusText(s));
+      const mode = runMode();
+      process.stdout.write(opts.json ? `${JSON.stringify({ ...s, mode }, null, 2)}\n` : statusText(s, mode));
       if (s.verdict !== 'ok') process.exitCode = 1;
     });
 }

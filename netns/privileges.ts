@@ -1,4 +1,7 @@
-/** v6pod creates namespaces and links: it needs CAP_NET_ADMIN and CAP_SYS_ADMIN (mounting /run/netns). */
+/**
+ * v6pod creates namespaces and links: it needs CAP_NET_ADMIN and CAP_SYS_ADMIN (mounting /run/netns),
+ * as root or as root of a rootless pod's user namespace (netns/userns.ts), where it has both.
+ */
 import { readFileSync } from 'node:fs';
 import { UsageError } from '../harness/os/usage-error.ts';
 
@@ -10,6 +13,8 @@ export function assertNetAdmin(verb: string): void {
   const eff = BigInt(`0x${/^CapEff:\s*([0-9a-f]+)/m.exec(status)?.[1] ?? '0'}`);
   const has = (cap: bigint) => (eff >> cap) & 1n;
   if (!has(CAP_NET_ADMIN) || !has(CAP_SYS_ADMIN)) {
-    throw new UsageError(`${verb} needs root (CAP_NET_ADMIN and CAP_SYS_ADMIN) to create network namespaces; run it as root`);
+    throw new UsageError(
+      `${verb} needs CAP_NET_ADMIN and CAP_SYS_ADMIN to create network namespaces: run it as root with its capabilities, or as an ordinary user for a rootless pod (docs/rootless.md)`,
+    );
   }
 }

@@ -23,6 +23,7 @@ import { keaCommand } from '../harness/os/control-socket.ts';
 import { keaPaths } from '../harness/control/kea-config.ts';
 import { postgresDaemonRecord, startPostgres } from './daemons/postgres.ts';
 import { connectPostgres } from '../harness/control/kea-database.ts';
+import { assertRootlessSupports } from './userns.ts';
 import { keaHostsDatabase } from '../harness/control/pg-store.ts';
 import { PodControl } from '../harness/control/pod-control.ts';
 import { applyAll, driverFor, instanceModels } from '../harness/sg/pod-groups.ts';
@@ -232,6 +233,7 @@ async function reserveDeclared(plan: Plan, state: RunState): Promise<Reservation
 }
 
 export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ plan: Plan; reused: boolean }> {
+  assertRootlessSupports(pod);
   const say = opts.progress ?? (() => undefined);
   const phase = phaseTimer(opts);
   const hash = podHash(pod);

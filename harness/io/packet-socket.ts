@@ -22,7 +22,7 @@ export interface PacketSocketOptions {
   ignoreOutgoing?: boolean;
   /** Classic BPF program run in the kernel before queueing (e.g. parseTcpdumpDd(`tcpdump -dd ...` output)). */
   filter?: readonly BpfInstruction[];
-  /** Receive buffer in bytes (SO_RCVBUFFORCE; default: the kernel's). */
+  /** Receive buffer in bytes (SO_RCVBUFFORCE; default: the kernel's, also where the caller may not force it). */
   receiveBuffer?: number;
 }
 
@@ -100,15 +100,23 @@ export function openPacketSocket(ifname: string, opts: PacketSocketOptions = {})
   if (!Number.isInteger(receiveBuffer) || receiveBuffer < 0 || receiveBuffer > 0x7fffffff)
     throw new Error('openPacketSocket: receiveBuffer must be a byte count');
   const [group, mode] = fanoutArgs(opts.fanout);
-  const native = frameIo().openPacketSocket(
-    ifname,
-    netnsPath(opts.netns),
-    protocolNumber(opts.protocol),
-    group,
-    mode,
-    opts.ignoreOutgoing ?? false,
-    filterArray(opts.filter),
-    receiveBuffer,
-  );
-  return PacketSocket.fromNative(native);
+  const open = (bytes: number) =>
+    frameIo().openPacketSocket(
+      ifname,
+      netnsPath(opts.netns),
+      protocolNumber(opts.protocol),
+      group,
+      mode,
+      opts.ignoreOutgoing ?? false,
+      filterArray(opts.filter),
+      bytes,
+    );
+  try {
+    return PacketSocket.fromNative(open(receiveBuffer));
+  } catch (err) {
+    // SO_RCVBUFFORCE needs CAP_NET_ADMIN in the initial user namespace, which a rootless pod
+    // (docs/rootless.md) never has: there the socket keeps the kernel's default buffer.
+    if (!receiveBuffer || (err as NodeJS.ErrnoException).code !== 'EPERM') throw err;
+    return PacketSocket.fromNative(open(0));
+  }
 }
