@@ -54,6 +54,49 @@ build_dist() {
   mv -f "$BUILD_STAMP.$$" "$BUILD_STAMP"
 }
 
+# A user other than root installs nothing (setup needs root once; rootless pods: docs/rootless.md):
+# when root's last setup is stamped and nothing changed since, that is all; otherwise every part is
+# checked and what is missing is named, in one line, with exit 2. dist/ is built only where the
+# user may write it (else bin/v6pod.js runs the sources through tsx).
+check_as_user() {
+  local root_id="v1 apt=${V6POD_NO_APT:-0} uid=0 node=$(type -P node || true)" id= missing=()
+  if [[ -f $SYSTEM_STAMP ]]; then read -r id <"$SYSTEM_STAMP" || true; fi
+  if [[ $id != "$root_id" ]] || changed "$SYSTEM_STAMP" "${SYSTEM_INPUTS[@]}"; then
+    if [[ "${V6POD_NO_APT:-}" != 1 ]]; then
+      local installed
+      installed=$(dpkg-query -W -f='${Package} ${Status}\n' "${DEBIAN_PACKAGES[@]}" 2>/dev/null | awk '$NF == "installed" { print $1 }' || true)
+      local p absent=()
+      for p in "${DEBIAN_PACKAGES[@]}"; do grep -qx "$p" <<<"$installed" || absent+=("$p"); done
+      if ((${#absent[@]})); then missing+=("Debian packages: ${absent[*]}"); fi
+    fi
+    if ! command -v node >/dev/null || ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) < 20 ? 1 : 0)'; then
+      missing+=("Node.js >= 20 (found: $(node --version 2>/dev/null || echo none))")
+    fi
+    if [[ ! -f node_modules/.v6pod-lock-hash || "$(cat node_modules/.v6pod-lock-hash)" != "$(sha256sum package-lock.json | cut -d' ' -f1)" ]]; then
+      missing+=("npm packages of package-lock.json (npm ci)")
+    fi
+    local a
+    for a in node_modules/cap/build/Release/cap.node node_modules/raw-socket/build/Release/raw.node native/frame-io/build/Release/frame_io.node; do
+      [[ -f $a ]] || missing+=("native addon $a")
+    done
+    if [[ -f native/frame-io/build/.v6pod-src-hash && "$(cat native/frame-io/build/.v6pod-src-hash)" != "$(cat native/frame-io/binding.gyp native/frame-io/*.c | sha256sum | cut -d' ' -f1)" ]]; then
+      missing+=("a build of native/frame-io from its current sources")
+    fi
+  fi
+  # A user namespace cannot load modules: the bridges' netfilter hooks must be there already.
+  [[ -d /proc/sys/net/bridge ]] || missing+=("kernel module br_netfilter (modprobe br_netfilter)")
+  if ((${#missing[@]})); then
+    local IFS=';'
+    echo "setup: missing (run netns/setup.sh as root once; a user installs nothing):${missing[*]/#/ }" >&2
+    exit 2
+  fi
+  if changed "$BUILD_STAMP" "${BUILD_INPUTS[@]}" && [[ -w dist || ( ! -e dist && -w . ) ]]; then build_dist; fi
+  exit 0
+}
+if [[ $EUID -ne 0 ]]; then check_as_user; fi
+# Rootless pods need br_netfilter loaded before any user namespace asks for it (cheap when it is).
+[[ -d /proc/sys/net/bridge ]] || modprobe br_netfilter 2>/dev/null || true
+
 system_id=
 if [[ -f $SYSTEM_STAMP ]]; then read -r system_id <"$SYSTEM_STAMP" || true; fi
 if [[ $system_id == "$SYSTEM_ID" ]] && ! changed "$SYSTEM_STAMP" "${SYSTEM_INPUTS[@]}"; then
