@@ -10,6 +10,7 @@ import { buildFrame, decodeFrame, type DecodedFrame, type Frame } from '../packe
 import { DecodeError } from '../packet/errors.ts';
 import { WaitTimeout } from '../os/wait.ts';
 import { nodeArgv } from '../os/runnable.ts';
+import type { DhcpClientResult, DhcpClientScript } from './dhcp-client.ts';
 
 const AGENT = fileURLToPath(new URL('./agent.ts', import.meta.url));
 /** How much of the agent's stderr is kept to explain a failure. */
@@ -139,14 +140,14 @@ export class ProbeAgent {
   }
 
   /** Sends one command and resolves with its answer; `onAnswer` runs before any later line is read. */
-  request(cmd: string, args: Answer = {}, onAnswer?: (answer: Answer) => void): Promise<Answer> {
+  request(cmd: string, args: Answer = {}, onAnswer?: (answer: Answer) => void, timeoutMs = this.requestTimeoutMs): Promise<Answer> {
     if (this.exited) return Promise.reject(new Error(this.exited));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.pending.delete(id);
-        reject(new WaitTimeout(`probe agent in ${this.ns} did not answer '${cmd}' within ${this.requestTimeoutMs} ms`));
-      }, this.requestTimeoutMs);
+        reject(new WaitTimeout(`probe agent in ${this.ns} did not answer '${cmd}' within ${timeoutMs} ms`));
+      }, timeoutMs);
       this.pending.set(id, {
         cmd,
         timer,
@@ -158,6 +159,13 @@ export class ProbeAgent {
       });
       this.child.stdin!.write(`${JSON.stringify({ ...args, id, cmd })}\n`);
     });
+  }
+
+  /** Runs the codec DHCPv6 client in the agent's namespace (dhcp-client.ts); answered when its steps are done. */
+  async dhcp(script: DhcpClientScript): Promise<DhcpClientResult> {
+    // Each step waits for its answer at most its timeout: the request gets all of them and a margin.
+    const timeoutMs = script.steps.length * (script.timeoutMs ?? 3000) * 2 + 5000;
+    return (await this.request('dhcp', { script: script as unknown as Answer }, undefined, timeoutMs)).result as DhcpClientResult;
   }
 
   async ping(): Promise<void> {

@@ -8,13 +8,16 @@
  * so an agent never outlives the process that drives it.
  *
  * Commands: `open {iface}`, `inject {iface, frame: hex}`, `capture-start {iface, filter, pcap}` →
- * `{capture}` (an empty filter captures everything), `capture-stop {capture}` → `{frames}`, `ping`, `exit`.
+ * `{capture}` (an empty filter captures everything), `capture-stop {capture}` → `{frames}`,
+ * `dhcp {script}` → `{result}` (the codec DHCPv6 client of dhcp-client.ts, answered when its steps
+ * are done; other requests are served meanwhile), `ping`, `exit`.
  */
 import { spawnSync } from 'node:child_process';
 import { closeSync, createWriteStream, openSync, readFileSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import cap, { type Cap } from 'cap';
 import { serializePcap } from '../packet/pcap.ts';
+import { runDhcpClient, type DhcpClientScript } from './dhcp-client.ts';
 
 const SNAPLEN = 65535;
 /** Sessions that only inject keep a small kernel ring: their filter admits nothing. */
@@ -230,8 +233,18 @@ function shutdown(): void {
   out.end(() => process.exit(0));
 }
 
-function handle(req: Request): Answer {
+/** The codec client's script, checked for shape (the client trusts it). */
+function dhcpScript(req: Request): DhcpClientScript {
+  const script = req.script as DhcpClientScript | undefined;
+  if (!script || typeof script !== 'object' || typeof script.iface !== 'string' || typeof script.linkLocal !== 'string' || !Array.isArray(script.steps))
+    throw new RequestError("'script' must be a DHCPv6 client script ({iface, linkLocal, duid, iaids, steps, …})");
+  return script;
+}
+
+function handle(req: Request): Answer | Promise<Answer> {
   switch (req.cmd) {
+    case 'dhcp':
+      return runDhcpClient(dhcpScript(req)).then((result) => ({ result }));
     case 'ping':
       return {};
     case 'open':
@@ -244,7 +257,7 @@ function handle(req: Request): Answer {
     case 'capture-stop':
       return captureStop(stringArg(req, 'capture'));
     default:
-      throw new RequestError(`unknown command ${JSON.stringify(req.cmd)} (commands: open, inject, capture-start, capture-stop, ping, exit)`);
+      throw new RequestError(`unknown command ${JSON.stringify(req.cmd)} (commands: open, inject, capture-start, capture-stop, dhcp, ping, exit)`);
   }
 }
 
@@ -264,11 +277,14 @@ function onLine(line: string): void {
     emit({ id, ok: true });
     return shutdown();
   }
+  // libpcap's own errors (no such device, bad filter syntax) and a client's are answers too, not crashes.
+  const failed = (err: unknown) => emit({ id, error: (err as Error).message });
   try {
-    emit({ id, ok: true, ...handle(req) });
+    const answer = handle(req);
+    if (answer instanceof Promise) answer.then((a) => !shuttingDown && emit({ id, ok: true, ...a }), failed);
+    else emit({ id, ok: true, ...answer });
   } catch (err) {
-    // libpcap's own errors (no such device, bad filter syntax) are answers too, not crashes.
-    emit({ id, error: (err as Error).message });
+    failed(err);
   }
 }
 

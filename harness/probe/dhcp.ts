@@ -5,21 +5,19 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { currentPod } from './pod-context.ts';
-import { run, ipJson } from '../os/exec.ts';
+import { ipJson } from '../os/exec.ts';
 import { waitUntil, WaitTimeout } from '../os/wait.ts';
 import { missingRouteReason, relayKind, relayName } from './relay-choice.ts';
-import { nodeArgv } from '../os/runnable.ts';
 import { readState } from '../../netns/run-state.ts';
 import { buildPlan, type InstancePlan, type RouterPlan } from '../pod/plan.ts';
 import { relayCommand, relayPaths } from '../../netns/daemons/relay.ts';
 import { RELAY_DEFAULTS } from '../relay/config.ts';
 import { PodControl } from '../control/pod-control.ts';
 import type { CounterSnapshot } from '../relay/counters.ts';
-import type { DhcpClientResult, DhcpStep } from './dhcp-client.ts';
+import type { DhcpClientResult, DhcpClientScript, DhcpStep } from './dhcp-client.ts';
+import { ProbeAgent } from './agent-client.ts';
 
-const CLIENT = fileURLToPath(new URL('./dhcp-client.ts', import.meta.url));
 /** The routes the relays install carry this protocol number. */
 const RELAY_ROUTE_PROTO = String(RELAY_DEFAULTS.routeProtocol);
 
@@ -33,9 +31,9 @@ export interface ClientOptions {
   answerWithinMs?: number;
 }
 
-/** Runs the codec DHCPv6 client in the instance (default: one IA_PD, acquire). */
+/** Runs the codec DHCPv6 client in the instance, through its namespace's probe agent (default: one IA_PD, acquire). */
 export async function dhcpClient(inst: InstancePlan, opts: ClientOptions = {}): Promise<DhcpClientResult> {
-  const script = {
+  const script: DhcpClientScript = {
     iface: 'eth0',
     linkLocal: inst.linkLocal,
     duid: opts.duid ?? inst.mac,
@@ -44,8 +42,8 @@ export async function dhcpClient(inst: InstancePlan, opts: ClientOptions = {}): 
     lifetimeHint: opts.lifetimeHint,
     timeoutMs: opts.answerWithinMs,
   };
-  const { stdout } = await run([...nodeArgv(CLIENT), JSON.stringify(script)], { ns: inst.ns, timeoutMs: 30_000 });
-  return JSON.parse(stdout) as DhcpClientResult;
+  // The namespace's probe agent runs it: no process to start per exchange.
+  return (await ProbeAgent.in(inst.ns)).dhcp(script);
 }
 
 /** The prefixes the control plane reserved for the instance's MAC (Kea's store). */

@@ -141,6 +141,20 @@ describe('probe agent (inject and capture in namespaces)', function () {
     await Promise.all([a.ping(), b.ping()]);
   });
 
+  it('runs the DHCPv6 client: a bad script or an address it cannot bind is an error answer, never a crash', async function () {
+    await b.request('dhcp', { script: { iface: 'eth0' } }).then(
+      () => expect.fail('a script without steps was accepted'),
+      (err: Error) => expect(err.message).to.match(/script/),
+    );
+    // Not an address of B's: the bind fails (EADDRNOTAVAIL), and the agent answers so.
+    const script = { iface: 'eth0', linkLocal: 'fe80::dead:beef', duid: '02:00:00:00:00:01', iaids: [1], steps: [{ op: 'acquire' as const }], timeoutMs: 200 };
+    await b.dhcp(script).then(
+      () => expect.fail('a client bound to an address B does not hold'),
+      (err: Error) => expect(err.message).to.match(/EADDRNOTAVAIL|bind/),
+    );
+    await b.ping();
+  });
+
   it('answers bad JSON and unknown commands with error lines and keeps serving', async function () {
     const agent = fileURLToPath(new URL('../../harness/probe/agent.ts', import.meta.url));
     const child = spawn('ip', ['netns', 'exec', NS_A, process.execPath, '--import', import.meta.resolve('tsx'), agent], { stdio: ['pipe', 'pipe', 'ignore'] });
