@@ -7,7 +7,7 @@
  */
 import { REAL_CLIENTS, type AddressMode, type GuestClient, type Instance, type InstanceKind, type Pod } from '../harness/pod/pod-file.ts';
 import { buildPlan, instanceSteps, nsShellScript, type InstancePlan, type Plan } from '../harness/pod/plan.ts';
-import { readState, writeState, type RunState } from './run-state.ts';
+import { controlDatabase, readState, writeState, type RunState } from './run-state.ts';
 import { withRunLock } from './run-lock.ts';
 import { removeNamespaces } from './teardown.ts';
 import { waitInstancesReady } from './realize.ts';
@@ -237,7 +237,7 @@ export async function deployInstance(runName: string, spec: DeploySpec): Promise
 async function withControl<T>(plan: Plan, state: RunState, fn: (c: PodControl) => Promise<T>): Promise<T> {
   let control: PodControl | undefined;
   try {
-    control = await PodControl.open(plan, state.pg);
+    control = await PodControl.open(plan, controlDatabase(state));
     return await fn(control);
   } catch (err) {
     const message = (err as Error).message;

@@ -11,6 +11,7 @@ import { keaPaths } from '../harness/control/kea-config.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
 import { PodControl } from '../harness/control/pod-control.ts';
 import { findInstance, liveState } from './instance-lifecycle.ts';
+import { controlDatabase } from './run-state.ts';
 
 export interface InstanceReport {
   name: string;
@@ -42,7 +43,7 @@ export async function instanceReport(runName: string, name: string): Promise<Ins
   if (!findInstance(state.pod, name)) throw new UsageError(`no instance '${name}' in run ${runName}`);
   const plan = buildPlan(state.pod, runName, state.ports);
   const inst = plan.instances.find((i) => i.name === name)!;
-  const control = await PodControl.open(plan, state.pg);
+  const control = await PodControl.open(plan, controlDatabase(state));
   let prefixes: string[];
   try {
     prefixes = (await control.reservationOf(inst.mac))?.prefixes ?? [];

@@ -13,7 +13,7 @@ import type { Pod } from '../harness/pod/pod-file.ts';
 import { run } from '../harness/os/exec.ts';
 import { assignPorts, buildPlan, nsShellScript, type InstancePlan, type Plan } from '../harness/pod/plan.ts';
 import { namespaceName, runDir } from '../harness/pod/names.ts';
-import { copyRunLogs, readState, writeState, type DaemonRecord, type RunState } from './run-state.ts';
+import { controlDatabase, copyRunLogs, readState, writeState, type DaemonRecord, type RunState } from './run-state.ts';
 import { teardownRun, v6podNamespaces } from './teardown.ts';
 import { observeAll, usable, type ObservedInstance } from './observe.ts';
 import { Prefix } from '../harness/addr/prefix.ts';
@@ -21,7 +21,8 @@ import { waitLinksSettled } from './switches.ts';
 import { startKea } from './daemons/kea.ts';
 import { keaCommand } from '../harness/os/control-socket.ts';
 import { keaPaths } from '../harness/control/kea-config.ts';
-import { postgresDaemonRecord, startPostgres } from './daemons/postgres.ts';
+import { postgresDaemonRecord, privateCluster, startPostgres } from './daemons/postgres.ts';
+import { poolerAnswers, startPgBouncer } from './daemons/pgbouncer.ts';
 import { connectPostgres } from '../harness/control/kea-database.ts';
 import { assertRootlessSupports } from './userns.ts';
 import { keaHostsDatabase } from '../harness/control/pg-store.ts';
@@ -129,16 +130,32 @@ async function startKeaReady(plan: Plan, state: RunState): Promise<void> {
     state.pg = pg.target;
     record(postgresDaemonRecord(pg, plan.pod.kea.name));
   }
+  // The pooler for v6pod's own sessions starts while Kea does (netns/daemons/pgbouncer.ts); one left
+  // running is waited for too, since it refuses sessions for a moment after the cluster restarted.
+  const pooled = plan.pod.kea.backend === 'postgresql' && !db ? poolerReady(plan, state, record) : Promise.resolve();
+  pooled.catch(() => undefined); // awaited below, with Kea: no unhandled rejection meanwhile
   const keaOptions = state.pg ? { hostsDatabase: keaHostsDatabase(state.pg) } : {};
   const kea = missingDaemon(state, 'kea-dhcp6', plan.pod.kea.name) ? record(await startKea(plan, [], keaOptions)) : undefined;
   const socket = keaPaths(plan.run).socket;
-  await waitUntil(
+  const keaAnswers = waitUntil(
     async () => {
       started.forEach(assertAlive);
       return (await keaCommand(socket, 'list-commands').catch(() => undefined))?.result === 0;
     },
     { timeoutMs: 10_000, what: `Kea's control socket ${socket} to answer${kea ? ` (log ${kea.log})` : ''}` },
   );
+  await Promise.all([keaAnswers, pooled]);
+}
+
+/** The run's pooler in front of its private cluster: started if not running; resolves once a session through it answers. */
+async function poolerReady(plan: Plan, state: RunState, record: (d: DaemonRecord) => DaemonRecord): Promise<void> {
+  const running = state.daemons.find((d) => d.name === 'pgbouncer' && d.node === plan.pod.kea.name && daemonAlive(d));
+  if (running && state.pgControl) return poolerAnswers(running, state.pgControl);
+  const pooler = await startPgBouncer(privateCluster(`${runDir(plan.run)}/postgres`), plan.pod.kea.name, plan.kea.ns);
+  record(pooler.record);
+  await poolerAnswers(pooler.record, pooler.target);
+  state.pgControl = pooler.target;
+  writeState(state);
 }
 
 /**
@@ -224,7 +241,7 @@ async function startSynthHosts(plan: Plan, state: RunState): Promise<void> {
 
 /** The instances the pod file declares are deployed through the same allocation and reservation path as `vm deploy`. */
 async function reserveDeclared(plan: Plan, state: RunState): Promise<Reservation[]> {
-  const control = await PodControl.open(plan, state.pg);
+  const control = await PodControl.open(plan, controlDatabase(state));
   try {
     return await control.reserve(plan.instances.map((i) => ({ mac: i.mac, count: i.prefixes })));
   } finally {

@@ -37,8 +37,10 @@ export interface RunState {
   pod: Pod;
   /** Each instance's hypervisor port (vnetN), fixed for its lifetime. */
   ports: Record<string, string>;
-  /** The PostgreSQL host database, with the postgresql backend. */
+  /** The PostgreSQL host database, with the postgresql backend: where Kea reads reservations. */
   pg?: PgTarget;
+  /** The same database through the run's pooler (a private cluster's PgBouncer): where v6pod's control sessions go. */
+  pgControl?: PgTarget;
   /** Instances in the middle of a deploy or destroy (what a crash interrupted). */
   pending: Record<string, 'deploying' | 'destroying'>;
 }
@@ -84,4 +86,9 @@ export function processAlive(pid: number): boolean {
 export function copyRunLogs(run: string, dest: string): void {
   mkdirSync(dest, { recursive: true });
   for (const f of readdirSync(runDir(run)).filter((n) => /\.(log|out|conf|json)$/.test(n))) cpSync(`${runDir(run)}/${f}`, `${dest}/${f}`);
+}
+
+/** Where v6pod's own sessions reach the host database: through the run's pooler when it has one. */
+export function controlDatabase(state: RunState): PgTarget | undefined {
+  return state.pgControl ?? state.pg;
 }

@@ -5,7 +5,8 @@
 # place. The guest clients (docs/guests.md) run only inside pod namespaces: dhcpcd-base and
 # isc-dhcp-client ship no service, systemd-networkd comes with systemd and is never started here,
 # and dibbler-client's packaged service is kept from starting by the policy-rc.d below. So is
-# isc-dhcp-relay's (ISC dhcrelay, a relay the pod's routers may run instead of v6pod's).
+# isc-dhcp-relay's (ISC dhcrelay, a relay the pod's routers may run instead of v6pod's) and
+# pgbouncer's (v6pod runs one per PostgreSQL pod, on the run's own cluster).
 #   V6POD_NO_APT=1     skip the Debian packages (e.g. a machine provisioned another way)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -14,7 +15,7 @@ DEBIAN_PACKAGES=(
   iproute2 procps ethtool radvd kea-dhcp6-server kea-admin kea-common nftables iptables ebtables ipset
   tcpdump tshark wide-dhcpv6-client thc-ipv6 ipv6toolkit ndisc6 iputils-ping libpcap-dev
   dhcpcd-base isc-dhcp-client dibbler-client systemd isc-dhcp-relay
-  graphviz iperf3 postgresql postgresql-client
+  graphviz iperf3 postgresql postgresql-client pgbouncer
   python3 make g++
 )
 
@@ -127,9 +128,9 @@ if [[ "${V6POD_NO_APT:-}" != 1 ]]; then
   fi
 fi
 
-# dibbler-client's and isc-dhcp-relay's packages enable their init scripts for the next boot, where
+# dibbler-client's, isc-dhcp-relay's and pgbouncer's packages enable their init scripts for the next boot, where
 # they would run on the host's own interfaces: keep them disabled (v6pod runs them only in its namespaces).
-for service in dibbler-client isc-dhcp-relay; do
+for service in dibbler-client isc-dhcp-relay pgbouncer; do
   if compgen -G "/etc/rc[2-5].d/S*$service" >/dev/null && [[ $EUID -eq 0 ]]; then
     log "disabling $service's boot service (v6pod runs it only in pod namespaces)"
     update-rc.d "$service" disable >/dev/null 2>&1 || true

@@ -20,7 +20,9 @@ export interface PgCluster {
   target: PgTarget;
 }
 
-const OS_USER = 'postgres';
+/** The OS user the server (and its pooler) run as: both refuse root. */
+export const PG_OS_USER = 'postgres';
+const OS_USER = PG_OS_USER;
 /** Role and database Kea uses in a private cluster. */
 const KEA_ROLE = 'kea';
 const KEA_DATABASE = 'kea';
@@ -29,7 +31,13 @@ export function clusterPaths(dir: string) {
   return { dir, data: `${dir}/data`, socketDir: `${dir}/sock`, log: `${dir}/postgres.log` };
 }
 
-function osUserIds(name: string): { uid: number; gid: number } {
+/** The private cluster in `dir` (started or not) and Kea's database in it. */
+export function privateCluster(dir: string): PgCluster {
+  const p = clusterPaths(dir);
+  return { ...p, target: { host: p.socketDir, user: KEA_ROLE, database: KEA_DATABASE } };
+}
+
+export function osUserIds(name: string): { uid: number; gid: number } {
   const line = readFileSync('/etc/passwd', 'utf8')
     .split('\n')
     .find((l) => l.startsWith(`${name}:`));
@@ -105,7 +113,7 @@ export async function startPostgres(dir: string): Promise<PgCluster> {
   if (!postgresRunning(dir)) {
     await asPostgres([pgBin('pg_ctl'), '-D', p.data, '-l', p.log, '-w', '-t', '30', 'start'], p.dir);
   }
-  const cluster: PgCluster = { ...p, target: { host: p.socketDir, user: KEA_ROLE, database: KEA_DATABASE } };
+  const cluster = privateCluster(dir);
   await ensureKeaDatabase(cluster);
   await ensureKeaSchema(cluster.target);
   return cluster;
