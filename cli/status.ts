@@ -89,12 +89,10 @@ export function registerStatus(program: Command): void {
     .option('--run <name>', 'run name (default: the only run)')
     .option('--json', 'one JSON object (schema: docs/status.md)')
     .action(async (opts: { run?: string; json?: boolean }) => {
-      const [{ inspectRun }, { resolveRun }, { runMode }] = await Promise.all([
-        import('../netns/inspect.ts'),
-        import('./run-option.ts'),
-        import('../netns/userns.ts'),
-      ]);
-      const s = await inspectRun(resolveRun(opts.run));
+      // The run first: with none (or several) up, the answer needs none of the inspection code.
+      const run = (await import('./run-option.ts')).resolveRun(opts.run);
+      const [{ inspectRun }, { runMode }] = await Promise.all([import('../netns/inspect.ts'), import('../netns/userns.ts')]);
+      const s = await inspectRun(run);
       const mode = runMode();
       process.stdout.write(opts.json ? `${JSON.stringify({ ...s, mode }, null, 2)}\n` : statusText(s, mode));
       if (s.verdict !== 'ok') process.exitCode = 1;
