@@ -165,24 +165,30 @@ export async function ensureKeeper(p: KeeperPaths): Promise<number> {
     { detached: true, stdio: ['ignore', 'pipe', log] },
   );
   closeSync(log);
+  // Recorded at once: a command killed from here on leaves a PID file, not a keeper nobody knows.
+  // (Killed before the keeper says ready, it takes the keeper with it: "echo ready" meets a closed pipe.)
+  if (child.pid !== undefined) writeFileSync(p.pid, `${child.pid}\n`);
   let out = '';
   let exited: string | undefined;
   child.stdout!.on('data', (b: Buffer) => (out += b.toString()));
   child.on('exit', (code, signal) => (exited = signal ?? `exit code ${code}`));
   child.on('error', (err) => (exited = err.message));
   try {
-    await waitUntil(() => out.includes('ready\n') || exited !== undefined, { timeoutMs: 10_000, what: `the v6pod keeper (log ${p.log}) to start` });
+    await waitUntil(() => (out.includes('ready\n') && isKeeper(child.pid!)) || exited !== undefined, {
+      timeoutMs: 10_000,
+      what: `the v6pod keeper (log ${p.log}) to start`,
+    });
   } finally {
     child.stdout!.destroy();
     child.unref();
   }
   if (exited !== undefined || child.pid === undefined) {
+    rmSync(p.pid, { force: true });
     const why = readFileSync(p.log, 'utf8').trim().split('\n').slice(-2).join(' / ') || exited;
     throw new UsageError(
       `rootless mode: cannot create the user namespace (unshare --user --map-root-user --net --mount: ${why}); are unprivileged user namespaces allowed here?`,
     );
   }
-  writeFileSync(p.pid, `${child.pid}\n`);
   return child.pid;
 }
 
