@@ -6,6 +6,7 @@ import {
   echoRequest,
   fragments,
   icmpv6Packet,
+  mldQuery,
   mldReport,
   neighborAdvertisement,
   neighborSolicitation,
@@ -182,6 +183,20 @@ describe('frame builders (RFC defaults, overridable)', () => {
       type: 'mld2-report',
       records: [{ recordType: 4, auxData: Buffer.alloc(0), multicastAddress: 'ff02::1:ff00:8b', sources: [] }],
     });
+  });
+
+  it('MLD Query: general to ff02::1 by default, or for a group, hop limit 1, Router Alert, Maximum Response Code (RFC 3810 §5.1)', () => {
+    const general = roundTrip(mldQuery({ mac: MAC }));
+    expect(general.ethernet.dst).to.equal('33:33:00:00:00:01');
+    expect(general.ipv6).to.include({ src: LINK_LOCAL, dst: 'ff02::1', hopLimit: 1 });
+    const hbh = general.extensions![0] as { options: Array<{ optionType: number; data: Buffer }> };
+    expect(hbh.options.find((o) => o.optionType === 5)?.data.toString('hex')).to.equal('0000');
+    const body = Buffer.alloc(24);
+    expect(general.icmpv6).to.deep.include({ type: 'unknown', icmpType: 130, code: 0, body });
+    const specific = roundTrip(mldQuery({ mac: MAC, group: 'ff02::1:ff00:8b', maxResponseCode: 10_000 }));
+    const sb = (specific.icmpv6 as { body: Buffer }).body;
+    expect(sb.readUInt16BE(0)).to.equal(10_000);
+    expect(sb.subarray(4, 20)).to.deep.equal(ipv6ToBytes('ff02::1:ff00:8b'));
   });
 
   describe('ICMPv6, UDP and TCP between two addresses', () => {

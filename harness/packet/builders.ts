@@ -215,6 +215,20 @@ export function mldReport(o: Wire & { groups?: string[]; records?: MulticastAddr
   return assemble({ ...o, extensions }, { dst: ALL_MLDV2_ROUTERS, hopLimit: MLD_HOP_LIMIT }, { icmpv6: { type: 'mld2-report', code: 0, records } });
 }
 
+/**
+ * MLDv2 Query (RFC 3810 §5.1; an MLDv1 host reads its first 24 bytes as RFC 2710's): a general
+ * query to all nodes by default, or one for `group` (`::` is general), from the router's
+ * link-local, hop limit 1, behind Router Alert. `maxResponseCode` is in ms (below 32768 it is the
+ * delay itself), no sources, QRV and QQIC zero.
+ */
+export function mldQuery(o: Wire & { group?: string; maxResponseCode?: number }): Frame {
+  const body = Buffer.alloc(24);
+  body.writeUInt16BE(o.maxResponseCode ?? 0, 0);
+  ipv6ToBytes(o.group ?? '::').copy(body, 4);
+  const extensions = o.extensions ?? [{ type: 'hop-by-hop' as const, options: [ROUTER_ALERT_MLD] }];
+  return assemble({ ...o, extensions }, { dst: ALL_NODES, hopLimit: MLD_HOP_LIMIT }, { icmpv6: { type: 'unknown', icmpType: 130, code: 0, body } });
+}
+
 // ---- ICMPv6 (RFC 4443) ------------------------------------------------------------------------
 
 /** Any ICMPv6 message (an error, or one of the ND/MLD messages built by hand) between two addresses, hop limit 64. */

@@ -6,6 +6,7 @@
 import { expect } from 'chai';
 import { EventEmitter } from 'node:events';
 import { buildFrame, type DecodedFrame } from '../packet/frame.ts';
+import { mldQuery } from '../packet/builders.ts';
 import { ETHERTYPE_IPV6 } from '../packet/ethernet.ts';
 import type { Icmpv6Message } from '../packet/icmpv6.ts';
 import type { NdOption } from '../packet/nd-options.ts';
@@ -190,20 +191,7 @@ describe('synthetic host', () => {
 
     it('answers an MLD query (with its Router Alert) with one report of its group, after a random delay', () => {
       const { link, clock } = configured();
-      const query = buildFrame({
-        ethernet: { src: R1.mac, dst: '33:33:00:00:00:01', etherType: ETHERTYPE_IPV6 },
-        ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 1, src: R1.ll, dst: 'ff02::1' },
-        extensions: [
-          {
-            type: 'hop-by-hop',
-            options: [
-              { optionType: 5, data: Buffer.of(0, 0) },
-              { optionType: 1, data: Buffer.alloc(0) },
-            ],
-          },
-        ],
-        icmpv6: { type: 'unknown', icmpType: 130, code: 0, body: Buffer.alloc(24) },
-      });
+      const query = buildFrame(mldQuery({ mac: R1.mac, src: R1.ll }));
       link.deliver(query);
       link.deliver(query);
       expect(link.take()).to.have.length(0);
@@ -234,25 +222,7 @@ describe('synthetic host', () => {
 
     it('spreads its answer over the Maximum Response Delay the query asks for, and ignores a query for another group', () => {
       const { link, clock } = configured();
-      const query = (maxResponseCode: number, group = '::') => {
-        const body = Buffer.alloc(24);
-        body.writeUInt16BE(maxResponseCode, 0);
-        Buffer.from(group === '::' ? Buffer.alloc(16) : ipv6ToBytes(group)).copy(body, 4);
-        return buildFrame({
-          ethernet: { src: R1.mac, dst: '33:33:00:00:00:01', etherType: ETHERTYPE_IPV6 },
-          ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 1, src: R1.ll, dst: 'ff02::1' },
-          extensions: [
-            {
-              type: 'hop-by-hop',
-              options: [
-                { optionType: 5, data: Buffer.of(0, 0) },
-                { optionType: 1, data: Buffer.alloc(0) },
-              ],
-            },
-          ],
-          icmpv6: { type: 'unknown', icmpType: 130, code: 0, body },
-        });
-      };
+      const query = (maxResponseCode: number, group?: string) => buildFrame(mldQuery({ mac: R1.mac, src: R1.ll, maxResponseCode, group }));
       link.deliver(query(10_000, 'ff02::1:ff00:1234'));
       clock.advance(20_000);
       expect(link.take(), 'a query for a group it is not in').to.have.length(0);

@@ -18,6 +18,7 @@ import { namespaceName, uniqueRunName } from '../../harness/pod/names.ts';
 import { BRIDGES, INFRA, type InstancePlan, type Plan } from '../../harness/pod/plan.ts';
 import { openPacketSocket, type PacketSocket } from '../../harness/io/packet-socket.ts';
 import { buildFrame } from '../../harness/packet/frame.ts';
+import { mldQuery } from '../../harness/packet/builders.ts';
 import { ETHERTYPE_IPV6 } from '../../harness/packet/ethernet.ts';
 import { macToBytes } from '../../harness/addr/bytes.ts';
 import { multicastMac, solicitedNodeAddress } from '../../harness/addr/multicast.ts';
@@ -97,20 +98,7 @@ function neighborSolicitation(plan: Plan, target: string, marker: number): Buffe
 /** An MLD general query from r1 (RFC 3810 §5.1: hop limit 1, Router Alert) asking for answers at once (Maximum Response Code 0). */
 function generalQuery(plan: Plan): Buffer {
   const r1 = plan.routers[0]!;
-  return buildFrame({
-    ethernet: { src: r1.mac, dst: ALL_NODES_MAC, etherType: ETHERTYPE_IPV6 },
-    ipv6: { trafficClass: 0, flowLabel: 0, hopLimit: 1, src: r1.linkLocal, dst: ALL_NODES },
-    extensions: [
-      {
-        type: 'hop-by-hop',
-        options: [
-          { optionType: 5, data: Buffer.of(0, 0) },
-          { optionType: 1, data: Buffer.alloc(0) },
-        ],
-      },
-    ],
-    icmpv6: { type: 'unknown', icmpType: 130, code: 0, body: Buffer.alloc(24) },
-  });
+  return buildFrame(mldQuery({ mac: r1.mac, src: r1.linkLocal }));
 }
 
 /** An MLD report (MLDv1 131 or MLDv2 143, behind the hop-by-hop header) from `mac`. */
