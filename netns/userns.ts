@@ -8,11 +8,11 @@
  * itself (it has threads), hence the re-execution.
  */
 import { spawn } from 'node:child_process';
-import { accessSync, constants as fsConstants, mkdirSync } from 'node:fs';
+import { accessSync, constants as fsConstants, mkdirSync, readdirSync } from 'node:fs';
 import { constants } from 'node:os';
 import { UsageError } from '../harness/os/usage-error.ts';
 import type { Pod } from '../harness/pod/pod-file.ts';
-import { ensureKeeper, keeperPaths, registerEntry, stopKeeperIfIdle, withKeeperLock } from './userns-keeper.ts';
+import { ensureKeeper, keeperPaths, registerEntry, runningKeeper, stopKeeperIfIdle, withKeeperLock } from './userns-keeper.ts';
 
 /** Set inside the namespaces: the keeper's PID. */
 const INSIDE_ENV = 'V6POD_USERNS';
@@ -21,6 +21,8 @@ const ROOTLESS_ENV = 'V6POD_ROOTLESS';
 
 /** The verbs that act on runs, and so run inside the namespaces; the others (decode, validate, report, help) run where they are. */
 const VERBS_INSIDE = new Set(['up', 'down', 'status', 'exec', 'capture', 'vm', 'test', 'graph']);
+/** The verbs that need a run to exist: with no keeper and no run, there is nothing to enter for. */
+const VERBS_ON_A_RUN = new Set(['status', 'exec', 'capture', 'vm']);
 
 export interface RunMode {
   mode: 'root' | 'rootless';
@@ -68,6 +70,10 @@ export async function runInUserns(argv: readonly string[]): Promise<number> {
     mkdirSync(p.runs, { recursive: true, mode: 0o700 });
   } catch (err) {
     throw new UsageError(`rootless mode: cannot create the state directory ${p.dir} (${(err as Error).message}); set V6POD_STATE_DIR`);
+  }
+  // Starting a keeper only to find no run costs two namespaced starts of the CLI: answer as resolveRun would inside.
+  if (VERBS_ON_A_RUN.has(argv[2] ?? '') && runningKeeper(p) === undefined && readdirSync(p.runs).length === 0) {
+    throw new UsageError('no pod is up (v6pod up FILE)');
   }
   const { keeper, leave } = await withKeeperLock(p, async () => ({ keeper: await ensureKeeper(p), leave: registerEntry(p) }));
   try {

@@ -84,6 +84,20 @@ describe('rootless: every verb as nobody', function () {
     expect(userLeftovers(home)).to.deep.equal([]);
   });
 
+  it('with no run, status, exec, capture and vm say so in one line (exit 2) without starting a keeper', () => {
+    // A user who never brought a pod up: a keeper, once started, leaves its log in the state directory.
+    const fresh = userHome('rootless-norun');
+    try {
+      for (const args of [['status'], ['exec', 'vm1', '--', 'true'], ['capture', 'r1', 'lan', '-c', '1'], ['vm', 'show', 'vm1']]) {
+        const r = asUser(fresh, args);
+        expect([r.status, r.stderr], `v6pod ${args.join(' ')}`).to.deep.equal([2, 'v6pod: no pod is up (v6pod up FILE)\n']);
+      }
+      expect(existsSync(`${stateOf(fresh)}/keeper.log`), 'a keeper was started').to.equal(false);
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  });
+
   it('a private PostgreSQL cluster: one line naming kea.database, exit 2, nothing left', () => {
     const file = `${home}/pg.yaml`; // readable by nobody
     const pod = readFileSync(`${REPO}fixtures/pods/default.yaml`, 'utf8').replace('backend: config', 'backend: postgresql');
