@@ -11,11 +11,13 @@
  *   etc/         the user database the namespaces see (see keeperEtc)
  */
 import { spawn } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, readdirSync, readFileSync, rmSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { UsageError } from '../harness/os/usage-error.ts';
 import { waitUntil } from '../harness/os/wait.ts';
 import { NS_PREFIX } from '../harness/pod/names.ts';
+import { withPidLock } from './run-lock.ts';
+import { processAlive } from './run-state.ts';
 
 /** argv[0] of the keeper's process (`exec -a`): how a PID is recognised as a keeper. */
 export const KEEPER_NAME = 'v6pod-keeper';
@@ -49,15 +51,6 @@ export function keeperPaths(dir = stateDir()): KeeperPaths {
   };
 }
 
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
-
 /** True when `pid` is a keeper of this user's (argv[0] and real uid): a recycled PID is never taken for one. */
 export function isKeeper(pid: number): boolean {
   try {
@@ -79,29 +72,9 @@ export function runningKeeper(p: KeeperPaths): number | undefined {
   return Number.isInteger(pid) && pid > 0 && isKeeper(pid) ? pid : undefined;
 }
 
-function tryLock(path: string): boolean {
-  try {
-    const fd = openSync(path, 'wx');
-    writeSync(fd, String(process.pid));
-    closeSync(fd);
-    return true;
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    const holder = Number(readFileSync(path, 'utf8').trim() || NaN);
-    if (Number.isInteger(holder) && holder !== process.pid && alive(holder)) return false;
-    rmSync(path, { force: true }); // its holder is gone
-    return tryLock(path);
-  }
-}
-
 /** Runs `fn` holding keeper.lock: starting, entering and stopping the keeper never interleave. */
-export async function withKeeperLock<T>(p: KeeperPaths, fn: () => Promise<T> | T): Promise<T> {
-  await waitUntil(() => tryLock(p.lock), { timeoutMs: 30_000, what: `the keeper lock ${p.lock} to be free`, intervalMs: 10 });
-  try {
-    return await fn();
-  } finally {
-    rmSync(p.lock, { force: true });
-  }
+export function withKeeperLock<T>(p: KeeperPaths, fn: () => Promise<T> | T): Promise<T> {
+  return withPidLock(p.lock, 'the keeper lock', fn, { intervalMs: 10 });
 }
 
 /**
@@ -228,7 +201,7 @@ export async function stopKeeperIfIdle(p: KeeperPaths): Promise<boolean> {
     for (const e of safeList(p.entries)) {
       const pid = Number(e);
       if (pid === process.pid) continue;
-      if (Number.isInteger(pid) && alive(pid)) others++;
+      if (Number.isInteger(pid) && processAlive(pid)) others++;
       else rmSync(`${p.entries}/${e}`, { force: true }); // a command that was killed
     }
     if (others) return false;
