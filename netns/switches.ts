@@ -38,12 +38,6 @@ async function readLinks(namespaces: readonly PlanNode[]): Promise<Map<string, I
 
 const isBridgePort = (l: IpLink) => l.linkinfo?.info_slave_kind === 'bridge';
 
-/** Ports of the switches that have a carrier and do not forward yet, as "node:port (state)". */
-export async function portsNotForwarding(plan: Plan): Promise<string[]> {
-  const switches = plan.nodes.filter((n) => n.role === 'tor' || n.role === 'hypervisor' || n.role === 'kea');
-  return [...(await linksUnsettled(plan, switches)).values()].flat().filter((s) => !s.endsWith('(not operationally up)'));
-}
-
 /**
  * What has not settled among the links of the given nodes (default: every node), by node: bridge
  * ports with a carrier that do not forward, and veths set up that are not operationally up (a
@@ -68,18 +62,6 @@ export async function linksUnsettled(plan: Plan, nodes: readonly PlanNode[] = pl
         }),
       ];
     }),
-  );
-}
-
-/** Waits until every switch port with a carrier forwards (docs/facts.md). */
-export async function waitSwitchesForwarding(plan: Plan, timeoutMs = 5000): Promise<void> {
-  let waiting: string[] = [];
-  await waitUntil(
-    async () => {
-      waiting = await portsNotForwarding(plan);
-      return waiting.length === 0;
-    },
-    { timeoutMs, intervalMs: 50, what: () => `the pod's switch ports to forward: ${waiting.join(', ')}` },
   );
 }
 

@@ -18,9 +18,6 @@ const BUILD = typeof __V6POD_BUILD__ === 'object' ? __V6POD_BUILD__ : undefined;
  */
 const TSX_LOADER = BUILD ? undefined : import.meta.resolve('tsx');
 
-/** True when this code runs compiled (from dist/), false when it runs from its TypeScript sources. */
-export const COMPILED = BUILD !== undefined;
-
 /** The file to load for the TypeScript source `source` (an absolute path): its compiled .js when this code runs compiled. */
 export function runnableFile(source: string): string {
   if (!BUILD || !source.endsWith('.ts')) return source;
