@@ -37,14 +37,33 @@ export function registerUp(program: Command): void {
       if (opts.dryRun) {
         const { buildPlan, nsShellScript } = await import('../harness/pod/plan.ts');
         const plan = buildPlan(pod, runName);
-        const lines = [`ip -batch - <<'EOF'`, ...plan.root, 'EOF'];
-        for (const phase of [plan.setup, plan.routes, plan.attach] as const) {
-          for (const [ns, s] of Object.entries(phase)) {
-            const script = nsShellScript(Array.isArray(s) ? { sysctls: [], ip: s } : s);
-            if (script) lines.push(`ip netns exec ${ns} sh -es <<'SCRIPT'`, script, 'SCRIPT');
-          }
-        }
-        lines.push(`# then: kea-dhcp6 in ${plan.kea.ns}, radvd in ${plan.routers.map((r) => r.ns).join(', ')}; wait for readiness`);
+        // In up's order (netns/realize.ts); what runs meanwhile and the daemons are named in comments.
+        const script = (phase: Record<string, Parameters<typeof nsShellScript>[0] | string[]>) =>
+          Object.entries(phase).flatMap(([ns, s]) => {
+            const text = nsShellScript(Array.isArray(s) ? { sysctls: [], ip: s } : s);
+            return text ? [`ip netns exec ${ns} sh -es <<'SCRIPT'`, text, 'SCRIPT'] : [];
+          });
+        const routers = plan.routers.map((r) => r.ns).join(', ');
+        const db =
+          pod.kea.backend === 'postgresql'
+            ? pod.kea.database
+              ? ' (hosts in the named PostgreSQL server)'
+              : ' (hosts in a private PostgreSQL cluster, pgbouncer in front)'
+            : '';
+        const relay = pod.relay === 'v6pod' ? "v6pod's relay" : pod.relay === 'isc-dhcrelay' ? 'ISC dhcrelay -6' : `the external relay (${pod.relayCommand})`;
+        const lines = [
+          '# 1. namespaces and links',
+          `ip -batch - <<'EOF'`,
+          ...plan.root,
+          'EOF',
+          "# 2. every link up, the instances' eth0 with IPv6 off; sysctls",
+          ...script(plan.setup),
+          `# 3. meanwhile: the routes below; kea-dhcp6 in ${plan.kea.ns}${db}; ${relay} in ${routers}; the reservations; the security groups; the links settle`,
+          ...script(plan.routes),
+          "# 4. once the links have settled and the groups are in force: the instances' IPv6 on",
+          ...script(plan.attach),
+          `# 5. radvd in ${routers}; the guests' DHCPv6 clients; wait for every instance's SLAAC address and a default route via each router`,
+        ];
         process.stdout.write(`${lines.join('\n')}\n`);
         return;
       }
