@@ -70,9 +70,7 @@ export class PodControl {
     const existing = new Map((await this.store.find(wanted.map((w) => w.mac))).map((r) => [r.mac, r]));
     const fresh: Reservation[] = [];
     try {
-      for (const w of wanted)
-        if (!existing.has(w.mac) && w.count > 0 && !fresh.some((r) => r.mac === w.mac))
-          fresh.push({ mac: w.mac, prefixes: allocator.allocate(w.count).map((p) => p.toString()) });
+      fresh.push(...allocateFresh(allocator, wanted, existing));
       if (fresh.length) await this.store.put(fresh);
     } catch (err) {
       for (const r of fresh) allocator.release(r.prefixes, 0);
@@ -105,6 +103,37 @@ export class PodControl {
   close(): Promise<void> {
     return this.store.close();
   }
+}
+
+/**
+ * The reservations a new config-store pod starts with: what `reserve` allocates for the declared
+ * instances from an empty store. Written into Kea's first config, so `up`'s reserve finds them
+ * there and Kea checks and reloads nothing (with 5,000 reservations that was seconds).
+ */
+export function initialReservations(plan: Plan): Reservation[] {
+  const allocator = Allocator.fromReserved(plan.pod.pod.pdPool, plan.pod.pod.delegatedLength, [], { quarantineMs: QUARANTINE_MS });
+  return allocateFresh(
+    allocator,
+    plan.instances.map((i) => ({ mac: i.mac, count: i.prefixes })),
+    new Map(),
+  );
+}
+
+/** `count` prefixes for each MAC wanted that has no reservation (each MAC once, none for a count of 0). */
+function allocateFresh(allocator: Allocator, wanted: ReadonlyArray<{ mac: string; count: number }>, existing: ReadonlyMap<string, Reservation>): Reservation[] {
+  const fresh: Reservation[] = [];
+  const seen = new Set(existing.keys());
+  try {
+    for (const w of wanted) {
+      if (seen.has(w.mac) || w.count <= 0) continue;
+      seen.add(w.mac);
+      fresh.push({ mac: w.mac, prefixes: allocator.allocate(w.count).map((p) => p.toString()) });
+    }
+  } catch (err) {
+    for (const r of fresh) allocator.release(r.prefixes, 0);
+    throw err;
+  }
+  return fresh;
 }
 
 async function rebuild(plan: Plan, store: ReservationStore): Promise<Allocator> {
