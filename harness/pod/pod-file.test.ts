@@ -2,22 +2,12 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { fileURLToPath } from 'node:url';
 import { generateMac, isMulticastMac } from '../addr/mac.ts';
-import { loadPodFile, parsePodFile, PodFileError, type AddressMode, type Pod } from './pod-file.ts';
+import { loadPodFile, parsePodFile, type AddressMode } from './pod-file.ts';
+import { errorsOf } from './testing/errors-of.ts';
 import { buildPlan, instanceSysctls, stableSecret } from './plan.ts';
 
 const pods = fileURLToPath(new URL('../../fixtures/pods/', import.meta.url));
 const invalid = `${pods}invalid/`;
-
-/** The error lines a load produces (fails the test when it loads). */
-function errorsOf(load: () => Pod): readonly string[] {
-  try {
-    load();
-  } catch (err) {
-    if (err instanceof PodFileError) return err.errors;
-    throw err;
-  }
-  expect.fail('expected a PodFileError');
-}
 
 const HEAD = 'name: bad\npod:\n  l2Prefix: 2001:db8:100::/64\n  pdPool: 2001:db8:200::/40\n';
 

@@ -4,7 +4,8 @@
  * naming the path and the rule (docs/relays.md).
  */
 import { expect } from 'chai';
-import { parsePodFile, PodFileError, withRelayChoice, type Pod } from './pod-file.ts';
+import { parsePodFile, withRelayChoice } from './pod-file.ts';
+import { errorsOf } from './testing/errors-of.ts';
 
 const POD = [
   'name: relays',
@@ -16,16 +17,6 @@ const POD = [
   'hypervisors:',
   '  - name: hv1',
 ].join('\n');
-
-function errorsOf(load: () => Pod): readonly string[] {
-  try {
-    load();
-  } catch (err) {
-    if (err instanceof PodFileError) return err.errors;
-    throw err;
-  }
-  expect.fail('expected a PodFileError');
-}
 
 const parse = (extraTop: string, extraKea = '') => parsePodFile(`${POD.replace('  name: kea', `  name: kea${extraKea}`)}\n${extraTop}`, 'pod.yaml');
 
