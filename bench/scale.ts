@@ -17,13 +17,12 @@
  *                synthetic hosts), summed; kea_rss_mb Kea's
  * Time per instance at each N against N = the smallest (the baseline) says whether growth is linear.
  * The machine is shared: the load average at the start of each run is reported (load_1m).
+ * `up` and `down` run compiled, as `v6pod up` runs them (bench/_lifecycle.ts; `form` says which ran).
  * Writes an SVG plot of the times against N (artifacts/bench-scale.svg, or V6POD_BENCH_PLOT).
  */
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parsePodFile, type Pod } from '../harness/pod/pod-file.ts';
-import { up } from '../netns/realize.ts';
-import { teardownRun } from '../netns/teardown.ts';
 import { namespaceName, uniqueRunName } from '../harness/pod/names.ts';
 import { run } from '../harness/os/exec.ts';
 import { readState } from '../netns/run-state.ts';
@@ -38,6 +37,9 @@ import {
   untilNoShortfall,
 } from '../harness/probe/fleet.ts';
 import { emit, median, progress } from './_stats.ts';
+import { podLifecycle } from './_lifecycle.ts';
+
+const { form, up, teardownRun } = await podLifecycle();
 import { lineChart } from './_plot.ts';
 
 const SIZES = process.argv
@@ -269,6 +271,7 @@ const ratios = Object.fromEntries(
 const largest = table.filter((r) => r.n >= 5000);
 emit({
   bench: 'scale',
+  form,
   runs: RUNS,
   cpus: (await import('node:os')).cpus().length,
   per_hypervisor: PER_HV,

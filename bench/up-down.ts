@@ -7,22 +7,15 @@
  * process's maximum RSS (the orchestrator; daemons are separate). The figures are wall-clock time
  * on a machine that may be shared: `loadavg` is the 1-minute load average before and after, and
  * `before` the figures of the ordering this one replaced (docs/facts.md, "Bringing a pod up").
- * `up` and `down` run compiled, from the build in dist/ (bin/dist.js), as `v6pod up` runs them: the
- * daemons they spawn (the relays) then start as compiled JavaScript too, where the sources would
- * start them through tsx (~0.5 s more per relay on 2 cores). `form` says which ran.
+ * `up` and `down` run compiled, as `v6pod up` runs them (bench/_lifecycle.ts; `form` says which ran).
  */
 import { loadavg } from 'node:os';
 import { loadPodFile, parsePodFile, type Pod, DEFAULT_POD_FILE } from '../harness/pod/pod-file.ts';
 import { uniqueRunName } from '../harness/pod/names.ts';
-import { build } from '../bin/dist.js';
 import { emit, median, progress } from './_stats.ts';
+import { podLifecycle } from './_lifecycle.ts';
 
-// V6POD_BENCH_SOURCES=1 measures the TypeScript sources instead (through tsx).
-const form = process.env.V6POD_BENCH_SOURCES === '1' ? 'sources' : 'compiled';
-const root = form === 'compiled' ? await build() : '..';
-const ext = form === 'compiled' ? 'js' : 'ts';
-const { up } = (await import(`${root}/netns/realize.${ext}`)) as typeof import('../netns/realize.ts');
-const { teardownRun } = (await import(`${root}/netns/teardown.${ext}`)) as typeof import('../netns/teardown.ts');
+const { form, up, teardownRun } = await podLifecycle();
 
 function fiftyInstancePod(): Pod {
   const hv = (h: number) => `  - name: hv${h}\n    instances:\n${Array.from({ length: 25 }, (_, i) => `      - name: h${h}vm${i}`).join('\n')}`;
