@@ -44,10 +44,10 @@ export function modeText(m: RunMode): string {
   return m.mode === 'root' ? 'root' : `rootless (user namespace held by keeper PID ${m.keeper}, state in ${m.stateDir})`;
 }
 
-export function statusText(s: RunStatus, mode: RunMode = { mode: 'root' }): string {
+export function statusText(s: RunStatus): string {
   const lines = [
     `run ${s.run}: pod ${s.pod} (${s.podFile}), phase ${s.phase}, ${s.verdict}`,
-    `mode ${modeText(mode)}`,
+    `mode ${modeText(s.mode)}`,
     '',
     ...table(
       ['NODE', 'ROLE', 'NAMESPACE', 'OK', 'INTERFACES'],
@@ -91,10 +91,9 @@ export function registerStatus(program: Command): void {
     .action(async (opts: { run?: string; json?: boolean }) => {
       // The run first: with none (or several) up, the answer needs none of the inspection code.
       const run = (await import('./run-option.ts')).resolveRun(opts.run);
-      const [{ inspectRun }, { runMode }] = await Promise.all([import('../netns/inspect.ts'), import('../netns/userns.ts')]);
+      const { inspectRun } = await import('../netns/inspect.ts');
       const s = await inspectRun(run);
-      const mode = runMode();
-      process.stdout.write(opts.json ? `${JSON.stringify({ ...s, mode }, null, 2)}\n` : statusText(s, mode));
+      process.stdout.write(opts.json ? `${JSON.stringify(s, null, 2)}\n` : statusText(s));
       if (s.verdict !== 'ok') process.exitCode = 1;
     });
 }

@@ -20,6 +20,7 @@ import { relayIsV6pod } from './daemons/router-relays.ts';
 import { daemonAlive } from './daemons/process.ts';
 import { clientInstances } from './guest-clients.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
+import { runMode, type RunMode } from './userns.ts';
 
 export const STATUS_SCHEMA_VERSION = 1;
 
@@ -115,6 +116,8 @@ export interface RunStatus {
   podFile: string;
   phase: RunState['phase'];
   owner: number | null;
+  /** Root's run, or one in the user's own user namespace (docs/rootless.md). */
+  mode: RunMode;
   createdAt: string;
   observedAt: string;
   verdict: 'ok' | 'degraded';
@@ -346,6 +349,7 @@ export async function inspectRun(runName: string): Promise<RunStatus> {
     podFile: state.podFile,
     phase: state.phase,
     owner: state.owner,
+    mode: runMode(),
     createdAt: state.createdAt,
     observedAt: new Date().toISOString(),
     verdict: problems.length ? 'degraded' : 'ok',
