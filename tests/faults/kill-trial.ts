@@ -30,9 +30,9 @@ export interface KillTrial {
   all: boolean;
 }
 
-export function killSchedule(seed: number, verbs: readonly KillVerb[]): KillTrial[] {
+export function killSchedule(seed: number, verbs: readonly KillVerb[], window: Record<KillVerb, readonly [number, number]> = KILL_WINDOW): KillTrial[] {
   const rng = prng(seed);
-  return verbs.map((verb, i) => ({ i, verb, delayMs: rng.between(KILL_WINDOW[verb][0], KILL_WINDOW[verb][1]), all: verb !== 'down' && i % 6 === 5 }));
+  return verbs.map((verb, i) => ({ i, verb, delayMs: rng.between(window[verb][0], window[verb][1]), all: verb !== 'down' && i % 6 === 5 }));
 }
 
 export interface KillOutcome {

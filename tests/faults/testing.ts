@@ -54,7 +54,13 @@ export function spawnV6pod(args: string[], env: NodeJS.ProcessEnv = process.env)
 }
 
 /** A pod file of the test's own: the default pod's shape, its own name (so no other run shares its prefix), `vms` instances on hv1 (the first running `client`, when given). */
-export function smallPodFile(name: string, vms = 1, synthetic = 0, client?: string): string {
+export function smallPodFile(
+  name: string,
+  vms = 1,
+  synthetic = 0,
+  client?: string,
+  more: { relay?: string; keaBackend?: string; macSources?: string[] } = {},
+): string {
   const dir = mkdtempSync(join(tmpdir(), `${name}-`));
   const instances =
     Array.from(
@@ -64,7 +70,7 @@ export function smallPodFile(name: string, vms = 1, synthetic = 0, client?: stri
   const file = join(dir, `${name}.yaml`);
   writeFileSync(
     file,
-    `name: ${name}\npod:\n  l2Prefix: 2001:db8:100::/64\n  pdPool: 2001:db8:200::/40\n  delegatedLength: 60\nrouters:\n  - name: r1\n    mac: 00:0c:db:f9:cf:00\n  - name: r2\n    mac: 00:12:f2:9c:33:00\ncore:\n  name: core\nkea:\n  name: kea\ntor:\n  name: tor\nhypervisors:\n  - name: hv1\n    instances:\n${instances}`,
+    `name: ${name}\n${more.relay ? `relay: ${more.relay}\n` : ''}pod:\n  l2Prefix: 2001:db8:100::/64\n  pdPool: 2001:db8:200::/40\n  delegatedLength: 60\nrouters:\n  - name: r1\n    mac: 00:0c:db:f9:cf:00\n  - name: r2\n    mac: 00:12:f2:9c:33:00\ncore:\n  name: core\nkea:\n  name: kea\n${more.keaBackend ? `  backend: ${more.keaBackend}\n` : ''}${more.macSources ? `  macSources: [${more.macSources.join(', ')}]\n` : ''}tor:\n  name: tor\nhypervisors:\n  - name: hv1\n    instances:\n${instances}`,
   );
   return file;
 }
