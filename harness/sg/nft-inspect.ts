@@ -39,11 +39,6 @@ export async function ruleCounters(ns: string, chain: string): Promise<Map<strin
   return counters.rules;
 }
 
-/** Packets counted by every rule of a chain whose verdict is drop, summed (commented or not); undefined when there is no such chain. */
-export async function dropCounterTotal(ns: string, chain: string): Promise<number | undefined> {
-  return (await chainCounters(ns, chain))?.drops;
-}
-
 /** One element of a set in nft's JSON: an address, a prefix, a range, a concatenation of those, or any of them wrapped with its own counter. */
 type NftJsonElem = string | { prefix?: { addr: string; len: number }; range?: [string, string]; concat?: NftJsonElem[]; elem?: { val: NftJsonElem } };
 
