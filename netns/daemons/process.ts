@@ -14,6 +14,8 @@ export class DaemonError extends Error {
 
 /** How daemons started by this process ended (by PID), for the one-line error that names them. */
 const exits = new Map<number, string>();
+/** PIDs of the daemons this process started: their end is known here (`exits`), not guessed from /proc. */
+const children = new Set<number>();
 
 export interface StartOptions {
   name: string;
@@ -45,6 +47,7 @@ export async function startDaemon(opts: StartOptions): Promise<DaemonRecord> {
     child.once('error', (err) => reject(new DaemonError(`${opts.name} on ${opts.node} did not start: ${err.message}`)));
   });
   child.unref();
+  children.add(pid);
   // Kept for the error message should the daemon die while this process still runs.
   child.once('exit', (code, sig) => exits.set(pid, sig ? `killed by ${sig}` : `exit code ${code}`));
   const starttime = opts.launch ? startTime(pid) : undefined;
@@ -82,6 +85,9 @@ export function daemonAlive(d: DaemonRecord, starting = true): boolean {
   } catch {
     return false;
   }
+  // Our own child whose exit we have not seen is alive, whatever it runs yet: a wrapper that will
+  // exec the daemon has another command line for a moment.
+  if (starting && children.has(d.pid) && !exits.has(d.pid)) return true;
   // Known by PID and start time: a recycled PID starts at another time.
   if (d.starttime !== undefined) return startTime(d.pid) === d.starttime;
   // Mid-execve (`ip netns exec` becoming the daemon) /proc/PID/cmdline reads empty for a moment:

@@ -73,11 +73,13 @@ describe('a daemon that fails to start: one line naming it and its log, no lefto
     const bin = join(scratch, 'kea');
     mkdirSync(bin);
     // Corrupts the config v6pod wrote, then runs the real Kea on it, keeping the name v6pod recorded.
-    writeFileSync(join(bin, 'kea-dhcp6'), `#!/bin/bash\nprintf '{ this is not JSON' >> "$2"\nexec -a kea-dhcp6 /usr/sbin/kea-dhcp6 "$@"\n`);
+    // The wrapper lingers first: until it execs, the daemon's command line is bash's, and up must
+    // not take its own child for dead then (it would name no exit and no reason).
+    writeFileSync(join(bin, 'kea-dhcp6'), `#!/bin/bash\nprintf '{ this is not JSON' >> "$2"\nsleep 0.3\nexec -a kea-dhcp6 /usr/sbin/kea-dhcp6 "$@"\n`);
     chmodSync(join(bin, 'kea-dhcp6'), 0o755);
     const { run, res, line } = await upFails('kea', { ...process.env, PATH: `${bin}:${process.env.PATH}` });
     expect(res.status).to.equal(1);
-    expect(line).to.match(
+    expect(line, line).to.match(
       new RegExp(`^v6pod: kea-dhcp6 on kea exited( \\(.*\\))?; its log ${escape(keptLogs(run))}/kea-dhcp6\\.(out|log) ends: .*DHCP6_CONFIG_LOAD_FAIL`),
     );
     results.get('kea')!.log = /its log (\S+)/.exec(line)![1]!;
