@@ -39,7 +39,9 @@ describe('v6pod test (the conformance run)', function () {
   it('two shards cover the selection exactly once, and report merge joins them', () => {
     const shards = ['1/2', '2/2'].map((s, i) => {
       const out = join(dir, `shard${i + 1}`);
-      const r = v6pod(['test', '--grep', 'SLAAC', '--shard', s, '--artifacts', out]);
+      // Sharding is what this proves: SLAAC-004's timing right after up is left to the full runs (a
+      // loaded runner twice saw r1 answer late there, 0.7 s and 4.0 s; not understood yet).
+      const r = v6pod(['test', '--grep', 'SLAAC-00[1235] ', '--shard', s, '--artifacts', out]);
       expect(r.status, r.stdout + r.stderr).to.equal(0);
       return out;
     });

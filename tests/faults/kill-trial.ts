@@ -58,7 +58,7 @@ export async function killTrial(t: KillTrial, pod: Pod, podFile: string): Promis
       ? ['up', podFile, '--run', named!]
       : t.verb === 'down'
         ? ['down', named!]
-        : ['test', '--pod', podFile, '--grep', '^SLAAC-00[12] ', '--profile', 'quick', '--artifacts', artifacts];
+        : ['test', '--pod', podFile, '--grep', 'SLAAC-00[12] ', '--profile', 'quick', '--artifacts', artifacts];
   const { child, output, exited } = spawnV6pod(args);
   let done = false;
   void exited.then(() => (done = true));
