@@ -5,7 +5,8 @@
  * reservation and quarantines the prefixes. Each step is recorded first (state.pending), so an
  * interrupted deploy or destroy is finished by the next one; the SLAAC address is computed, never stored.
  */
-import { REAL_CLIENTS, type AddressMode, type GuestClient, type Instance, type InstanceKind, type Pod } from '../harness/pod/pod-file.ts';
+import type { AddressMode, GuestClient, Instance, InstanceKind, Pod } from '../harness/pod/pod-file.ts';
+import { NAME_MAX, REAL_CLIENTS } from '../harness/pod/pod-choices.ts';
 import { buildPlan, instanceSteps, nsShellScript, type InstancePlan, type Plan } from '../harness/pod/plan.ts';
 import { controlDatabase, readState, writeState, type RunState } from './run-state.ts';
 import { withRunLock } from './run-lock.ts';
@@ -25,7 +26,6 @@ import { UsageError } from '../harness/os/usage-error.ts';
 import { assertUnicastMac, generateMac } from '../harness/addr/mac.ts';
 import { PodControl } from '../harness/control/pod-control.ts';
 import { isDatabaseUnavailable } from '../harness/control/pg-store.ts';
-import { NAME_MAX } from '../harness/pod/pod-file.ts';
 
 export interface DeploySpec {
   name: string;

@@ -1,7 +1,8 @@
 /**
  * What the command line and the pod's daemons name without reading a pod file: the default pod
- * file, the choices some fields take and the name budget. A module of its own, without the parser and schema (yaml, ajv) of
- * pod-file.ts, which re-exports all of it: `v6pod --help` lists the choices without loading them.
+ * file, the choices some fields take and the name budget. A module of its own, without the parser
+ * (yaml) and shape check of pod-file.ts, which re-exports all of it: `v6pod --help` lists the
+ * choices without loading them.
  */
 import { fileURLToPath } from 'node:url';
 
