@@ -22,7 +22,7 @@ import { startKea } from './daemons/kea.ts';
 import { keaCommand } from '../harness/os/control-socket.ts';
 import { keaPaths } from '../harness/control/kea-config.ts';
 import { postgresDaemonRecord, privateCluster, startPostgres } from './daemons/postgres.ts';
-import { poolerAnswers, startPgBouncer } from './daemons/pgbouncer.ts';
+import { poolerAnswers, poolerTarget, startPgBouncer } from './daemons/pgbouncer.ts';
 import { connectPostgres } from '../harness/control/kea-database.ts';
 import { assertRootlessSupports } from './userns.ts';
 import { keaHostsDatabase } from '../harness/control/pg-store.ts';
@@ -153,12 +153,12 @@ async function startKeaReady(plan: Plan, state: RunState): Promise<void> {
 
 /** The run's pooler in front of its private cluster: started if not running; resolves once a session through it answers. */
 async function poolerReady(plan: Plan, state: RunState, record: (d: DaemonRecord) => DaemonRecord): Promise<void> {
+  const cluster = privateCluster(`${runDir(plan.run)}/postgres`);
   const running = state.daemons.find((d) => d.name === 'pgbouncer' && d.node === plan.pod.kea.name && daemonAlive(d));
-  if (running && state.pgControl) return poolerAnswers(running, state.pgControl);
-  const pooler = await startPgBouncer(privateCluster(`${runDir(plan.run)}/postgres`), plan.pod.kea.name, plan.kea.ns);
-  record(pooler.record);
-  await poolerAnswers(pooler.record, pooler.target);
-  state.pgControl = pooler.target;
+  const pooler = running ?? record(await startPgBouncer(cluster, plan.pod.kea.name, plan.kea.ns));
+  const target = poolerTarget(cluster);
+  await poolerAnswers(pooler, target);
+  state.pgControl = target;
   writeState(state);
 }
 

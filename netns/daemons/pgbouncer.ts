@@ -54,12 +54,17 @@ export function pgbouncerConfig(cluster: PgCluster): string {
   ].join('\n');
 }
 
+/** Where a session reaches Kea's database through the pooler: derived from the cluster, nothing to record. */
+export function poolerTarget(cluster: PgCluster): PgTarget {
+  return { ...cluster.target, host: poolerPaths(cluster).socketDir, port: POOLER_PORT };
+}
+
 /**
  * Starts the pooler in `ns` (any namespace of the run: it serves a unix socket) as the postgres OS
  * user (pgbouncer refuses root). Returns as soon as it runs, for the caller to record it; then
  * `poolerAnswers` waits for a session through it.
  */
-export async function startPgBouncer(cluster: PgCluster, node: string, ns: string): Promise<{ record: DaemonRecord; target: PgTarget }> {
+export async function startPgBouncer(cluster: PgCluster, node: string, ns: string): Promise<DaemonRecord> {
   const p = poolerPaths(cluster);
   const { uid, gid } = osUserIds(PG_OS_USER);
   mkdirSync(p.socketDir, { recursive: true, mode: 0o700 });
@@ -67,7 +72,7 @@ export async function startPgBouncer(cluster: PgCluster, node: string, ns: strin
   writeFileSync(p.config, pgbouncerConfig(cluster));
   const argv = ['/usr/sbin/pgbouncer', p.config];
   // setpriv execs pgbouncer in place (no parent left), so the recorded PID is the pooler's.
-  const record = await startDaemon({
+  return startDaemon({
     name: 'pgbouncer',
     node,
     ns,
@@ -75,7 +80,6 @@ export async function startPgBouncer(cluster: PgCluster, node: string, ns: strin
     log: p.log,
     launch: ['setpriv', `--reuid=${uid}`, `--regid=${gid}`, '--init-groups', '--', ...argv],
   });
-  return { record, target: { ...cluster.target, host: p.socketDir, port: POOLER_PORT } };
 }
 
 /** Resolves once a session through the pooler answers; fails at once (naming its log) if it exits. */

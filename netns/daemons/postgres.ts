@@ -22,7 +22,6 @@ export interface PgCluster {
 
 /** The OS user the server (and its pooler) run as: both refuse root. */
 export const PG_OS_USER = 'postgres';
-const OS_USER = PG_OS_USER;
 /** Role and database Kea uses in a private cluster. */
 const KEA_ROLE = 'kea';
 const KEA_DATABASE = 'kea';
@@ -57,7 +56,7 @@ function pgBin(tool: string): string {
 /** Runs a PostgreSQL tool as the postgres OS user: the server refuses to run as root. */
 function asPostgres(argv: string[], cwd: string) {
   // `env -C` gives the tool a working directory it can enter (the caller's may be closed to it).
-  return run(['runuser', '-u', OS_USER, '--', 'env', '-C', cwd, ...argv]);
+  return run(['runuser', '-u', PG_OS_USER, '--', 'env', '-C', cwd, ...argv]);
 }
 
 function postmasterPid(data: string): number | undefined {
@@ -91,7 +90,7 @@ export function postgresRunning(dir: string): boolean {
  */
 export async function startPostgres(dir: string): Promise<PgCluster> {
   const p = clusterPaths(dir);
-  const { uid, gid } = osUserIds(OS_USER);
+  const { uid, gid } = osUserIds(PG_OS_USER);
   for (const d of [p.dir, p.socketDir]) {
     mkdirSync(d, { recursive: true, mode: 0o700 });
     chownSync(d, uid, gid);
@@ -99,7 +98,7 @@ export async function startPostgres(dir: string): Promise<PgCluster> {
   if (!existsSync(`${p.data}/PG_VERSION`)) {
     // Trust on the socket only: the socket directory is the postgres user's (mode 0700), so only
     // root and postgres can reach it; TCP is off altogether.
-    await asPostgres([pgBin('initdb'), '-D', p.data, '-U', OS_USER, '-E', 'UTF8', '--auth-local=trust', '--auth-host=reject', '--no-sync'], p.dir);
+    await asPostgres([pgBin('initdb'), '-D', p.data, '-U', PG_OS_USER, '-E', 'UTF8', '--auth-local=trust', '--auth-host=reject', '--no-sync'], p.dir);
     appendFileSync(
       `${p.data}/postgresql.conf`,
       [
@@ -120,7 +119,7 @@ export async function startPostgres(dir: string): Promise<PgCluster> {
 }
 
 async function ensureKeaDatabase(cluster: PgCluster): Promise<void> {
-  const admin = await pgClient({ host: cluster.socketDir, user: OS_USER, database: 'postgres' });
+  const admin = await pgClient({ host: cluster.socketDir, user: PG_OS_USER, database: 'postgres' });
   await admin.connect();
   try {
     const role = await admin.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [KEA_ROLE]);
