@@ -5,7 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
-import type { DaemonRecord } from '../run-state.ts';
+import { processAlive, type DaemonRecord } from '../run-state.ts';
 import { waitUntil } from '../../harness/os/wait.ts';
 
 export class DaemonError extends Error {
@@ -80,11 +80,7 @@ function cmdline(pid: number): string[] | undefined {
 export function daemonAlive(d: DaemonRecord, starting = true): boolean {
   const cmd = cmdline(d.pid);
   if (cmd === undefined) return false;
-  try {
-    if (/^State:\s+Z/m.test(readFileSync(`/proc/${d.pid}/status`, 'utf8'))) return false;
-  } catch {
-    return false;
-  }
+  if (!processAlive(d.pid)) return false; // gone, or a zombie
   // Our own child whose exit we have not seen is alive, whatever it runs yet: a wrapper that will
   // exec the daemon has another command line for a moment.
   if (starting && children.has(d.pid) && !exits.has(d.pid)) return true;
