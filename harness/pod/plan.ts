@@ -201,6 +201,8 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
     linkLocal: linkLocalAddress(r.mac),
     serviceAddress: service.address(BigInt(i + 1)),
   }));
+  /** Kea's service bridge: a fixed MAC, so the routers hold a static neighbour entry for Kea. */
+  const keaServiceMac = mac(pod.kea.name, BRIDGES.service);
   for (const r of pod.routers) {
     link(r.name, 'uplink', pod.core.name, r.name);
     link(r.name, 'lan', pod.tor.name, r.name, r.mac);
@@ -284,6 +286,11 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
         'link set uplink up',
         'link set lan up',
         'link set svc up',
+        // Static, as on a real service network: the kernel's neighbour table is one for all
+        // namespaces (1,024 entries), and every instance's RS fills it with an entry on each router,
+        // so a resolution of Kea started while thousands boot failed and dropped the relays'
+        // Relay-Forwards (docs/facts.md).
+        `neigh replace ${INFRA.keaAddress} lladdr ${keaServiceMac} dev svc nud permanent`,
       ],
     };
     routes[r.ns] = [`route add default via ${INFRA.transitCore} dev uplink`];
@@ -295,9 +302,10 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
     sysctls: keaPorts.map((p) => v6(p, 'disable_ipv6', 1)),
     ip: [
       'link set lo up',
-      `link add name ${BRIDGES.service} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`,
+      `link add name ${BRIDGES.service} address ${keaServiceMac} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`,
       ...keaPorts.flatMap((p) => [`link set ${p} master ${BRIDGES.service}`, `link set ${p} up`]),
       `address add ${INFRA.keaAddress}/64 dev ${BRIDGES.service} nodad`,
+      ...routers.map((r) => `neigh replace ${r.serviceAddress} lladdr ${mac(r.name, 'svc')} dev ${BRIDGES.service} nud permanent`),
       `link set ${BRIDGES.service} up`,
     ],
   };

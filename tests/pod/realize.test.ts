@@ -76,6 +76,22 @@ describe('pod realization (real namespaces, radvd, Kea)', function () {
         }
     });
 
+    it('the service network needs no neighbour resolution: each router holds Kea, and Kea each router, as a permanent entry of the real MAC', async () => {
+      const plan = (await up(pod, runName, { podFile: DEFAULT_POD_FILE, owner: process.pid })).plan;
+      const macOf = async (ns: string, dev: string) => (await ipJson<Array<{ address: string }>>(ns, ['link', 'show', 'dev', dev]))[0]!.address;
+      const neighbours = async (ns: string, dev: string) =>
+        (await ipJson<Array<{ dst: string; lladdr: string; state: string[] }>>(ns, ['-6', 'neigh', 'show', 'dev', dev])).map(
+          (n) => `${n.dst} ${n.lladdr} ${n.state.join(',')}`,
+        );
+      const keaMac = await macOf(plan.kea.ns, plan.kea.iface);
+      for (const r of plan.routers) {
+        expect(await neighbours(r.ns, 'svc'), r.name).to.include(`${plan.kea.address} ${keaMac} PERMANENT`);
+        expect(await neighbours(plan.kea.ns, plan.kea.iface), `kea's entry for ${r.name}`).to.include(
+          `${r.serviceAddress} ${await macOf(r.ns, 'svc')} PERMANENT`,
+        );
+      }
+    });
+
     it('a second up is a no-op that reuses the running pod', async () => {
       const { reused } = await up(pod, runName, { podFile: DEFAULT_POD_FILE, owner: process.pid });
       expect(reused).to.equal(true);
