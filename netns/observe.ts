@@ -104,11 +104,18 @@ export function observedFromSnapshot(s: HostSnapshot): ObservedInstance {
 
 /** The synthetic instances' snapshots, by name, from their hypervisors' host daemons. */
 export async function syntheticSnapshots(run: string, instances: readonly InstancePlan[]): Promise<Map<string, HostSnapshot>> {
-  const hypervisors = [...new Set(instances.filter((i) => i.kind === 'synthetic').map((i) => i.hypervisor))];
-  const answers = await Promise.all(hypervisors.map((hv) => synthCommand(synthPaths(run, hv).socket, 'state')));
+  const byHv = new Map<string, string[]>();
+  for (const i of instances) {
+    if (i.kind !== 'synthetic') continue;
+    const names = byHv.get(i.hypervisor) ?? [];
+    names.push(i.name);
+    byHv.set(i.hypervisor, names);
+  }
+  // Only the instances asked for: at 5,000 a poll of every snapshot costs the hosts and this process most of a core.
+  const answers = await Promise.all([...byHv].map(([hv, names]) => synthCommand(synthPaths(run, hv).socket, 'state', { names })));
   const out = new Map<string, HostSnapshot>();
   answers.forEach((a, k) => {
-    if (a.result !== 0) throw new Error(`the synthetic host on ${hypervisors[k]} did not answer 'state': ${a.text ?? `result ${a.result}`}`);
+    if (a.result !== 0) throw new Error(`the synthetic host on ${[...byHv.keys()][k]} did not answer 'state': ${a.text ?? `result ${a.result}`}`);
     for (const snap of (a.arguments as { instances: HostSnapshot[] }).instances) out.set(snap.name, snap);
   });
   return out;

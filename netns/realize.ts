@@ -19,7 +19,7 @@ import { observeAll, usable, type ObservedInstance } from './observe.ts';
 import { Prefix } from '../harness/addr/prefix.ts';
 import { waitLinksSettled } from './switches.ts';
 import { startKea } from './daemons/kea.ts';
-import { keaCommand } from '../harness/os/control-socket.ts';
+import { ControlTimeout, keaCommand } from '../harness/os/control-socket.ts';
 import { keaPaths } from '../harness/control/kea-config.ts';
 import { postgresDaemonRecord, privateCluster, startPostgres } from './daemons/postgres.ts';
 import { poolerAnswers, poolerTarget, startPgBouncer } from './daemons/pgbouncer.ts';
@@ -34,11 +34,11 @@ import { ConfigStore } from '../harness/control/config-store.ts';
 import type { Reservation } from '../harness/control/reservation-store.ts';
 import { startRadvd } from './daemons/radvd.ts';
 import { startRouterRelay } from './daemons/router-relays.ts';
-import { startSynthHost, synthInstance } from './daemons/synth.ts';
+import { startSynthHost, synthCommand, synthInstance, synthPaths } from './daemons/synth.ts';
 import { startGuestClients } from './guest-clients.ts';
 import { SOL_MAX_DELAY_MS } from '../harness/synth/pd-client.ts';
 import { assertAlive, daemonAlive } from './daemons/process.ts';
-import { waitUntil } from '../harness/os/wait.ts';
+import { pollIntervalMs, waitUntil } from '../harness/os/wait.ts';
 import { UsageError } from '../harness/os/usage-error.ts';
 
 export interface UpOptions {
@@ -190,10 +190,18 @@ export async function waitInstancesReady(plan: Plan, state: RunState, timeoutMs:
   const routers = plan.routers.map((r) => r.linkLocal);
   const l2 = Prefix.parse(plan.pod.pod.l2Prefix);
   const missing = new Map<string, string>();
+  let silent = '';
   await waitUntil(
     async () => {
       state.daemons.forEach(assertAlive);
-      const seen = await observeAll(plan.run, [...pending.values()]);
+      // A host daemon alive but too busy to answer in time (thousands of instances booting on two
+      // cores) is asked again next round; the deadline's error says so if it never answers.
+      const seen = await observeAll(plan.run, [...pending.values()]).catch((err: Error) => {
+        if (!(err instanceof ControlTimeout)) throw err;
+        silent = err.message;
+      });
+      if (!seen) return false;
+      silent = '';
       for (const [name, inst] of pending) {
         const o = seen.get(name);
         const lacking = [...addressesLacking(inst, o, l2), ...routers.filter((ll) => !o?.defaultRoutes.includes(ll)).map((ll) => `default route via ${ll}`)];
@@ -205,7 +213,11 @@ export async function waitInstancesReady(plan: Plan, state: RunState, timeoutMs:
       }
       return pending.size === 0;
     },
-    { timeoutMs, what: () => `instances to be ready: ${summarize([...missing].map(([n, m]) => `${n} lacks ${m}`))}` },
+    {
+      timeoutMs,
+      what: () => `instances to be ready: ${summarize([...missing].map(([n, m]) => `${n} lacks ${m}`))}${silent ? ` (last: ${silent})` : ''}`,
+      intervalMs: () => pollIntervalMs(pending.size),
+    },
   );
 }
 
@@ -230,17 +242,37 @@ function summarize(problems: string[], shown = 5): string {
   return problems.length <= shown ? problems.join('; ') : `${problems.slice(0, shown).join('; ')}; and ${problems.length - shown} more`;
 }
 
-/** The synthetic instances' host daemons, one per hypervisor that has any (harness/synth/). */
-async function startSynthHosts(plan: Plan, state: RunState): Promise<void> {
+/**
+ * The synthetic instances' host daemons, one per hypervisor that has any (harness/synth/), for
+ * those not running; returns the hypervisors started. Held, their instances wait for `bootSynthInstances`.
+ */
+async function startSynthHosts(plan: Plan, state: RunState, held = false): Promise<string[]> {
   const byHv = new Map<string, InstancePlan[]>();
   for (const i of plan.instances) if (i.kind === 'synthetic') byHv.set(i.hypervisor, [...(byHv.get(i.hypervisor) ?? []), i]);
   const missing = [...byHv].filter(([hv]) => !state.daemons.some((d) => d.name === 'synth-host' && d.node === hv && daemonAlive(d)));
   // Booting together, the instances spread their first Solicit over SOL_MAX_DELAY as RFC 8415 says they should.
   const started = await Promise.all(
-    missing.map(([hv, insts]) => startSynthHost(plan, hv, insts.map(synthInstance), { firstSolicitDelayMs: SOL_MAX_DELAY_MS })),
+    missing.map(([hv, insts]) => startSynthHost(plan, hv, insts.map(synthInstance), { firstSolicitDelayMs: SOL_MAX_DELAY_MS, held })),
   );
   state.daemons = [...state.daemons.filter((d) => !(d.name === 'synth-host' && missing.some(([hv]) => hv === d.node))), ...started];
   writeState(state);
+  return missing.map(([hv]) => hv);
+}
+
+/**
+ * Starts the held instances of these hypervisors' host daemons, all hosts at once: their RSs then
+ * come together and a few multicast RAs answer them all (spread out over the hosts' starts, each
+ * RS had its own RA, flooded to every port: docs/facts.md).
+ */
+async function bootSynthInstances(plan: Plan, hypervisors: readonly string[]): Promise<void> {
+  await Promise.all(
+    hypervisors.map(async (hv) => {
+      const socket = synthPaths(plan.run, hv).socket;
+      const answer = await synthCommand(socket, 'start');
+      if (answer.result !== 0)
+        throw new Error(`the synthetic host on ${hv} did not start its instances: ${answer.text ?? `result ${answer.result}`} (${socket})`);
+    }),
+  );
 }
 
 /** The instances the pod file declares are deployed through the same allocation and reservation path as `vm deploy`. */
@@ -357,10 +389,17 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
         ),
       )
       .then(() => phase('instances-ready'));
+    // The synthetic hosts start (Node, a TAP per instance, the ports' settling) while Kea and the
+    // groups come up, their instances held: at 5,000 instances that start takes most of 20 s.
+    const synthHostsUp = startSynthHosts(plan, state, true).then((hvs) => {
+      phase('synthetic-hosts');
+      return hvs;
+    });
     // Synthetic instances solicit prefixes as they boot: they boot once every relay listens, or only
     // the relays already up would see their exchange and hold their routes.
-    const syntheticReady = Promise.all([relaysUp, radvdUp])
-      .then(() => startSynthHosts(plan, state))
+    const syntheticReady = Promise.all([relaysUp, radvdUp, synthHostsUp])
+      .then(([, , hvs]) => bootSynthInstances(plan, hvs))
+      .then(() => phase('synthetic-booted'))
       .then(() =>
         waitInstancesReady(
           plan,
@@ -383,6 +422,7 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
       attached,
       radvdUp,
       kernelReady,
+      synthHostsUp,
       syntheticReady,
       clientsUp,
     ]);

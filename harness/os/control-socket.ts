@@ -53,12 +53,17 @@ export async function serveControl(path: string, handle: ControlHandler): Promis
 /** An answer from Kea or from one of v6pod's daemons. */
 export type KeaAnswer = ControlAnswer;
 
+/** A control socket that took no answer in time: its daemon may be alive but too busy (a poller may ask again). */
+export class ControlTimeout extends Error {
+  override name = 'ControlTimeout';
+}
+
 /** Sends one command over Kea's control socket and returns its answer (Kea closes the connection after answering). */
 export function keaCommand(socket: string, command: string, args?: object, timeoutMs = 2000): Promise<KeaAnswer> {
   return new Promise((resolve, reject) => {
     const conn = createConnection(socket);
     const chunks: Buffer[] = [];
-    const timer = setTimeout(() => conn.destroy(new Error(`Kea did not answer '${command}' within ${timeoutMs} ms`)), timeoutMs);
+    const timer = setTimeout(() => conn.destroy(new ControlTimeout(`no answer to '${command}' on ${socket} within ${timeoutMs} ms`)), timeoutMs);
     conn.on('connect', () => conn.write(JSON.stringify({ command, ...(args ? { arguments: args } : {}) })));
     conn.on('data', (d: Buffer) => chunks.push(d));
     // Parsed once, at the end: a large answer (lease6-get-all) arrives in many chunks.

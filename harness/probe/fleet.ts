@@ -14,7 +14,8 @@ import { chainsOf, sourceElements, TABLE } from '../sg/nft-driver.ts';
 import { instanceModel } from '../sg/model.ts';
 import { relayRoutes } from './dhcp.ts';
 import { Prefix } from '../addr/prefix.ts';
-import { waitUntil } from '../os/wait.ts';
+import { pollIntervalMs, waitUntil } from '../os/wait.ts';
+import { ControlTimeout } from '../os/control-socket.ts';
 import { prng } from '../os/prng.ts';
 
 export interface Shortfall {
@@ -132,15 +133,43 @@ export function describeShortfalls(shortfalls: readonly Shortfall[], total: numb
   return `${shortfalls.length} of ${total} instances fail: ${head.join('; ')}${more}`;
 }
 
-/** Waits until `check` finds no shortfall; the error names the instances still short at the deadline. */
-export async function untilNoShortfall(what: string, check: () => Promise<Shortfall[]>, total: number, timeoutMs: number): Promise<void> {
+/**
+ * Waits until `check` finds no shortfall among `instances`. While waiting it checks again only those
+ * still short (at 5,000 a read of every instance costs its daemons and this process a good part of
+ * a core), polling less often the more there are; the verdict is one check of them all. The error
+ * names the instances still short at the deadline.
+ */
+export async function untilNoShortfall(
+  what: string,
+  instances: readonly InstancePlan[],
+  check: (instances: readonly InstancePlan[]) => Promise<Shortfall[]>,
+  timeoutMs: number,
+): Promise<void> {
   let last: Shortfall[] = [];
+  let pending = instances;
+  let silent = '';
   await waitUntil(
     async () => {
-      last = await check();
+      try {
+        last = await check(pending);
+        // All the pending passed: the verdict reads them all.
+        if (!last.length && pending !== instances) last = await check(instances);
+      } catch (err) {
+        // A daemon too busy to answer in time is asked again next round (named at the deadline).
+        if (!(err instanceof ControlTimeout)) throw err;
+        silent = err.message;
+        return false;
+      }
+      silent = '';
+      const short = new Set(last.map((s) => s.instance));
+      pending = instances.filter((i) => short.has(i.name));
       return last.length === 0;
     },
-    { timeoutMs, what: () => `${what}: ${describeShortfalls(last, total)}` },
+    {
+      timeoutMs,
+      what: () => `${what}: ${silent || describeShortfalls(last, instances.length)}`,
+      intervalMs: () => pollIntervalMs(pending.length),
+    },
   );
 }
 

@@ -2,9 +2,10 @@
  * The host daemon's control commands (served by harness/os/control-socket.ts, Kea's dialect;
  * result 0 ok, 1 bad request or failure, 2 unknown command, 3 no such instance):
  *   list-commands
- *   state [{name}]               {instances: HostSnapshot[]} — all, or the one named
+ *   state [{name} | {names}]     {instances: HostSnapshot[]} — all, the one named, or those of the names it serves
  *   counters                     {instances: n, totals: HostCounters}
  *   add {instance} | {instances} opens, attaches and starts them (vm deploy)   → {added: names}
+ *   start                        starts every instance not yet started (a held host's, harness/synth/host-config.ts) → {started: n}
  *   remove {name}                stops it and closes its TAP, sends nothing (vm destroy) → {removed: name}
  *   release {name}               DHCPv6 Release of its prefixes, once answered → {dhcp}
  *   renew {name}                 DHCPv6 Renew now → {dhcp}
@@ -17,7 +18,7 @@ import { SynthConfigError } from './host-config.ts';
 import type { HostCounters, SyntheticHost } from './host.ts';
 import { CONTROL_RESULT } from '../os/control-socket.ts';
 
-export const SYNTH_COMMANDS = ['list-commands', 'state', 'counters', 'add', 'remove', 'release', 'renew', 'start-dhcp', 'send'] as const;
+export const SYNTH_COMMANDS = ['list-commands', 'state', 'counters', 'add', 'start', 'remove', 'release', 'renew', 'start-dhcp', 'send'] as const;
 export type SynthCommand = (typeof SYNTH_COMMANDS)[number];
 
 const HEX_FRAME = /^([0-9a-fA-F]{2}){14,}$/; // at least an Ethernet header
@@ -40,6 +41,12 @@ function nameOf(request: ControlRequest): string {
   return name;
 }
 
+/** A list of instance names (`state {names}`: a poller asking only for the instances it still waits for). */
+function namesOf(names: unknown): string[] {
+  if (!Array.isArray(names) || names.some((n) => typeof n !== 'string' || n === '')) throw new BadRequest('arguments.names must be a list of instance names');
+  return names as string[];
+}
+
 async function dispatch(request: ControlRequest, fleet: Fleet): Promise<ControlAnswer> {
   const args = request.arguments ?? {};
   const dhcpOf = (host: SyntheticHost): ControlAnswer => ({ result: 0, arguments: { name: host.name, dhcp: host.snapshot().dhcp } });
@@ -47,7 +54,8 @@ async function dispatch(request: ControlRequest, fleet: Fleet): Promise<ControlA
     case 'list-commands':
       return { result: 0, arguments: { commands: [...SYNTH_COMMANDS] } };
     case 'state': {
-      const hosts = args.name === undefined ? fleet.hosts() : [fleet.host(nameOf(request))];
+      const hosts =
+        args.names !== undefined ? fleet.hosts(new Set(namesOf(args.names))) : args.name === undefined ? fleet.hosts() : [fleet.host(nameOf(request))];
       return { result: 0, arguments: { instances: hosts.map((h) => h.snapshot()) } };
     }
     case 'counters': {
@@ -60,6 +68,8 @@ async function dispatch(request: ControlRequest, fleet: Fleet): Promise<ControlA
       if (!Array.isArray(list) || list.length === 0) throw new BadRequest('add needs arguments.instance (an object) or arguments.instances (a non-empty list)');
       return { result: 0, arguments: { added: await fleet.add(list) } };
     }
+    case 'start':
+      return { result: 0, arguments: { started: fleet.startAll() } };
     case 'remove': {
       const name = nameOf(request);
       fleet.remove(name);

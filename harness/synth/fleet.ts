@@ -42,8 +42,11 @@ export class Fleet {
 
   constructor(private readonly opts: FleetOptions) {}
 
-  /** Checks, opens, attaches and starts the instances; resolves once all their ports are attached. */
-  async add(raw: readonly unknown[]): Promise<string[]> {
+  /**
+   * Checks, opens, attaches and starts the instances; resolves once all their ports are attached.
+   * With `start: false` they stay silent until `startAll`.
+   */
+  async add(raw: readonly unknown[], { start = true } = {}): Promise<string[]> {
     const configs = raw.map((r, k) => parseSynthInstance(r, raw.length > 1 ? `instances[${k}]` : 'instance'));
     assertDistinct(
       configs,
@@ -77,8 +80,15 @@ export class Fleet {
       });
       this.served.set(config.name, { config, link, host });
     });
-    for (const c of configs) this.served.get(c.name)!.host.start();
+    if (start) for (const c of configs) this.served.get(c.name)!.host.start();
     return configs.map((c) => c.name);
+  }
+
+  /** Starts every instance not yet started (each begins its DAD, then RS and DHCPv6); returns how many. */
+  startAll(): number {
+    let started = 0;
+    for (const { host } of this.served.values()) if (host.start()) started++;
+    return started;
   }
 
   /** Stops the host and closes its port (the TAP disappears): the VM is gone, nothing is sent. */
@@ -93,8 +103,9 @@ export class Fleet {
     return this.get(name).host;
   }
 
-  hosts(): SyntheticHost[] {
-    return [...this.served.values()].map((s) => s.host);
+  /** Every instance's host, or those of the names given that are served. */
+  hosts(names?: ReadonlySet<string>): SyntheticHost[] {
+    return [...this.served.values()].filter((s) => !names || names.has(s.config.name)).map((s) => s.host);
   }
 
   get size(): number {

@@ -161,9 +161,9 @@ export class SyntheticHost {
     link.onFrame((frame) => this.handleFrame(frame));
   }
 
-  /** Brings the interface up: the link-local address and its DAD; RS and DHCP follow once it is usable. */
-  start(): void {
-    if (this.started) return;
+  /** Brings the interface up: the link-local address and its DAD; RS and DHCP follow once it is usable. False when it already was. */
+  start(): boolean {
+    if (this.started) return false;
     this.started = true;
     const ll = this.addresses.add({
       address: this.linkLocal,
@@ -176,6 +176,7 @@ export class SyntheticHost {
     // RFC 4862 §5.4.2: join the solicited-node group before probing (every EUI-64 address shares it).
     this.sendMldReport('::', CHANGE_TO_EXCLUDE_MODE);
     this.startDad(ll);
+    return true;
   }
 
   /** Stops every timer and the DHCP client; sends nothing (a VM that disappears sends no Release). */
@@ -296,9 +297,12 @@ export class SyntheticHost {
    * The destination MACs of every frame this host needs: its own, broadcast, all-nodes (RAs, MLD
    * general queries, DAD's NAs) and the solicited-node group of each address it holds or is
    * probing (NS for it, DAD probes from others; RFC 4861 §7.2.1, RFC 4862 §5.4.2). The EUI-64
-   * link-local and SLAAC addresses share one group; a delegated <prefix>::1 has its own.
+   * link-local and SLAAC addresses share one group; a delegated <prefix>::1 has its own. Before
+   * `start` only its own: a VM not yet booted reads nothing, so the TAP drops the multicasts (at
+   * 5,000 held instances, each of the ToR's startup queries is 5,000 reads otherwise).
    */
   acceptedMacs(): string[] {
+    if (!this.started) return [this.mac];
     const groups = new Set<string>();
     for (const a of this.addresses.all()) if (a.dad !== 'duplicate') groups.add(multicastMac(solicitedNodeAddress(a.address)));
     return [this.mac, ETHERNET_BROADCAST, ALL_NODES_MAC, ...[...groups].sort()];
