@@ -11,6 +11,8 @@
  *   verified_s   and the scale profile's checks passed for all: SLAAC, delegation, routes, groups in force
  *   port_frames  frames the hypervisors' bridges handed to instance ports (port_frames_filtered of
  *                them stopped by the TAPs' filters): the flooding's work, independent of the load
+ *   pd_retransmissions  Solicits and Requests the PD clients sent again (each one more for Kea through
+ *                both relays), kea_socket_drops the Relay-Forwards Kea's socket dropped: how hard the boot was on DHCPv6
  *   cpu_s        CPU time the whole machine spent from `up` to verified (user, system, softirq), and
  *                synth_cpu_s the synthetic hosts' share (their TAPs' bridge flooding runs in their sends)
  *   peak_rss_mb  the peak resident memory of v6pod's processes (this orchestrator, the relays, the
@@ -26,7 +28,7 @@ import { parsePodFile, type Pod } from '../harness/pod/pod-file.ts';
 import { namespaceName, uniqueRunName } from '../harness/pod/names.ts';
 import { run } from '../harness/os/exec.ts';
 import { readState } from '../netns/run-state.ts';
-import { observeAll, usable } from '../netns/observe.ts';
+import { observeAll, syntheticSnapshots, usable } from '../netns/observe.ts';
 import type { Plan } from '../harness/pod/plan.ts';
 import {
   delegationShortfalls,
@@ -128,11 +130,24 @@ async function portFrames(plan: Plan): Promise<{ handed: number; filtered: numbe
   return { handed, filtered };
 }
 
+/**
+ * How hard the boot was on DHCPv6: the PD clients' retransmissions (each one a Solicit or Request
+ * more through both relays) and the Relay-Forwards Kea's socket dropped for a full buffer.
+ */
+async function dhcpLoad(plan: Plan): Promise<{ pdRetransmissions: number; keaSocketDrops: number }> {
+  let pdRetransmissions = 0;
+  for (const snap of (await syntheticSnapshots(plan.run, plan.instances)).values()) pdRetransmissions += snap.dhcp?.counters.retransmissions ?? 0;
+  const { stdout } = await run(['nstat', '-az', 'Udp6RcvbufErrors'], { ns: plan.kea.ns });
+  return { pdRetransmissions, keaSocketDrops: Number(/Udp6RcvbufErrors\s+(\d+)/.exec(stdout)?.[1] ?? 0) };
+}
+
 interface Sample {
   /** From radvd's start to `up`'s end: the synthetic hosts start, every instance takes SLAAC and both routes. */
   afterRadvd: number;
   portFrames: number;
   portFramesFiltered: number;
+  pdRetransmissions: number;
+  keaSocketDrops: number;
   load: number;
   cpu: number;
   cpuSystem: number;
@@ -165,19 +180,21 @@ async function once(n: number, pod: Pod): Promise<Sample> {
     const ready = since();
     const reserved = await reservationsByMac(plan);
     const clients = plan.instances.filter((i) => i.dhcp);
-    await untilNoShortfall('delegated', () => delegationShortfalls(plan, clients, reserved), n, 120_000);
-    await untilNoShortfall('routed', () => routeShortfalls(plan, clients, reserved), n, 120_000);
+    await untilNoShortfall('delegated', clients, (some) => delegationShortfalls(plan, some, reserved), 120_000);
+    await untilNoShortfall('routed', clients, (some) => routeShortfalls(plan, some, reserved), 120_000);
     const delegated = since();
     await verifyAll(plan, reserved);
     const verified = since();
     const cpu1 = machineCpu();
     const frames = await portFrames(plan);
+    const dhcp = await dhcpLoad(plan);
     const daemons = readState(runName)!.daemons;
     const ours = daemons.filter((d) => d.name === 'dhcp6-relay' || d.name === 'synth-host').map((d) => d.pid);
     const kea = daemons.find((d) => d.name === 'kea-dhcp6')!.pid;
     return {
       portFrames: frames.handed,
       portFramesFiltered: frames.filtered,
+      ...dhcp,
       load,
       cpu: cpu1.user + cpu1.system + cpu1.softirq - (cpu0.user + cpu0.system + cpu0.softirq),
       cpuSystem: cpu1.system - cpu0.system,
@@ -218,7 +235,7 @@ for (const snooping of SNOOPING)
       samples.push(await once(n, pod));
       const s = samples.at(-1)!;
       progress(
-        `N=${n} snooping ${snooping ? 'on' : 'off'} run ${r}/${RUNS} (load ${s.load}): ready ${s.ready.toFixed(2)} s, SG ${s.sgApply.toFixed(2)} s, instances up ${s.afterRadvd.toFixed(2)} s, delegated+routed ${s.delegated.toFixed(2)} s, verified ${s.verified.toFixed(2)} s, CPU ${s.cpu.toFixed(1)} s (system ${s.cpuSystem.toFixed(1)}, softirq ${s.cpuSoftirq.toFixed(1)}, synthetic hosts ${s.synthCpu.toFixed(1)}), ${s.portFrames} frames to instance ports (${s.portFramesFiltered} filtered), v6pod ${s.v6podMb.toFixed(0)} MiB, Kea ${s.keaMb.toFixed(0)} MiB`,
+        `N=${n} snooping ${snooping ? 'on' : 'off'} run ${r}/${RUNS} (load ${s.load}): ready ${s.ready.toFixed(2)} s, SG ${s.sgApply.toFixed(2)} s, instances up ${s.afterRadvd.toFixed(2)} s, delegated+routed ${s.delegated.toFixed(2)} s, verified ${s.verified.toFixed(2)} s, CPU ${s.cpu.toFixed(1)} s (system ${s.cpuSystem.toFixed(1)}, softirq ${s.cpuSoftirq.toFixed(1)}, synthetic hosts ${s.synthCpu.toFixed(1)}), ${s.portFrames} frames to instance ports (${s.portFramesFiltered} filtered), ${s.pdRetransmissions} PD retransmissions, ${s.keaSocketDrops} dropped at Kea's socket, v6pod ${s.v6podMb.toFixed(0)} MiB, Kea ${s.keaMb.toFixed(0)} MiB`,
       );
     }
     const m = (k: keyof Sample) => +median(samples.map((s) => s[k])).toFixed(3);
@@ -233,6 +250,8 @@ for (const snooping of SNOOPING)
       synth_cpu_s: m('synthCpu'),
       port_frames: m('portFrames'),
       port_frames_filtered: m('portFramesFiltered'),
+      pd_retransmissions: m('pdRetransmissions'),
+      kea_socket_drops: m('keaSocketDrops'),
       ready_s: m('ready'),
       delegated_s: m('delegated'),
       sg_apply_s: m('sgApply'),
