@@ -277,6 +277,9 @@ async function startSynthHosts(plan: Plan, state: RunState, held = false): Promi
   return missing.map(([hv]) => hv);
 }
 
+/** How long a host may take to start its held instances (the `start` command). */
+const BOOT_TIMEOUT_MS = 60_000;
+
 /**
  * Starts the held instances of these hypervisors' host daemons, all hosts at once: their RSs then
  * come together and a few multicast RAs answer them all (spread out over the hosts' starts, each
@@ -286,7 +289,8 @@ async function bootSynthInstances(plan: Plan, hypervisors: readonly string[]): P
   await Promise.all(
     hypervisors.map(async (hv) => {
       const socket = synthPaths(plan.run, hv).socket;
-      const answer = await synthCommand(socket, 'start');
+      // A host starting 250 instances with a share of a starved core took up to 4 s (bench/scale.ts).
+      const answer = await synthCommand(socket, 'start', undefined, BOOT_TIMEOUT_MS);
       if (answer.result !== 0)
         throw new Error(`the synthetic host on ${hv} did not start its instances: ${answer.text ?? `result ${answer.result}`} (${socket})`);
     }),

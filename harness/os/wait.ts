@@ -1,6 +1,6 @@
 /**
  * Waiting for a condition with a bounded deadline: the condition is checked at once and then each
- * time `intervalMs` passes (or `wake` fires); on the deadline the error names what did not happen.
+ * time `intervalMs` passes; on the deadline the error names what did not happen.
  */
 export class WaitTimeout extends Error {
   override name = 'WaitTimeout';

@@ -301,7 +301,7 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
   setup[ns(kea)] = {
     // No DAD on the service bridge created below (unique by construction): Kea binds its link-local
     // the moment the bridge has a carrier, instead of retrying a second later.
-    sysctls: [...keaPorts.map((p) => v6(p, 'disable_ipv6', 1)), 'net/ipv6/conf/default/accept_dad=0'],
+    sysctls: keaPorts.map((p) => v6(p, 'disable_ipv6', 1)),
     ip: [
       'link set lo up',
       `link add name ${BRIDGES.service} address ${keaServiceMac} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`,
