@@ -38,12 +38,4 @@ describe('v6pod up --dry-run', () => {
   it('names the PostgreSQL cluster and its pooler for a postgresql pod', async () => {
     expect(await dryRun(`${pods}postgresql.yaml`)).to.match(/^# 3\. .*private PostgreSQL cluster, pgbouncer in front/m);
   });
-
-  it('starts the synthetic hosts held in phase 3 and boots their instances in phase 5, only where the pod has any', async () => {
-    const synthetic = await dryRun(`${pods}scale-1000.yaml`);
-    expect(synthetic)
-      .to.match(/^# 3\. .*the synthetic hosts, their instances held/m)
-      .and.match(/^# 5\. .*the synthetic instances boot/m);
-    expect(await dryRun(`${pods}default.yaml`)).to.not.include('synthetic');
-  });
 });

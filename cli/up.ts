@@ -51,7 +51,6 @@ export function registerUp(program: Command): void {
               : ' (hosts in a private PostgreSQL cluster, pgbouncer in front)'
             : '';
         const relay = pod.relay === 'v6pod' ? "v6pod's relay" : pod.relay === 'isc-dhcrelay' ? 'ISC dhcrelay -6' : `the external relay (${pod.relayCommand})`;
-        const synthetic = plan.instances.some((i) => i.kind === 'synthetic');
         const lines = [
           '# 1. namespaces and links',
           `ip -batch - <<'EOF'`,
@@ -59,11 +58,11 @@ export function registerUp(program: Command): void {
           'EOF',
           "# 2. every link up, the instances' eth0 with IPv6 off; sysctls",
           ...script(plan.setup),
-          `# 3. meanwhile: the routes below; kea-dhcp6 in ${plan.kea.ns}${db}; ${relay} in ${routers}; the reservations; the security groups; ${synthetic ? 'the synthetic hosts, their instances held; ' : ''}the links settle`,
+          `# 3. meanwhile: the routes below; kea-dhcp6 in ${plan.kea.ns}${db}; ${relay} in ${routers}; the reservations; the security groups; the links settle`,
           ...script(plan.routes),
           "# 4. once the links have settled and the groups are in force: the instances' IPv6 on",
           ...script(plan.attach),
-          `# 5. radvd in ${routers}; ${synthetic ? 'the synthetic instances boot; ' : ''}the guests' DHCPv6 clients; wait for every instance's SLAAC address and a default route via each router`,
+          `# 5. radvd in ${routers}; the guests' DHCPv6 clients; wait for every instance's SLAAC address and a default route via each router`,
         ];
         process.stdout.write(`${lines.join('\n')}\n`);
         return;

@@ -35,7 +35,7 @@ import { ConfigStore } from '../harness/control/config-store.ts';
 import type { Reservation } from '../harness/control/reservation-store.ts';
 import { startRadvd } from './daemons/radvd.ts';
 import { startRouterRelay } from './daemons/router-relays.ts';
-import { startSynthHost, synthCommand, synthInstance, synthPaths } from './daemons/synth.ts';
+import { startSynthHost, synthInstance } from './daemons/synth.ts';
 import { startGuestClients } from './guest-clients.ts';
 import { SOL_MAX_DELAY_MS } from '../harness/synth/pd-client.ts';
 import { assertAlive, daemonAlive } from './daemons/process.ts';
@@ -260,41 +260,17 @@ function summarize(problems: string[], shown = 5): string {
   return problems.length <= shown ? problems.join('; ') : `${problems.slice(0, shown).join('; ')}; and ${problems.length - shown} more`;
 }
 
-/**
- * The synthetic instances' host daemons, one per hypervisor that has any (harness/synth/), for
- * those not running; returns the hypervisors started. Held, their instances wait for `bootSynthInstances`.
- */
-async function startSynthHosts(plan: Plan, state: RunState, held = false): Promise<string[]> {
+/** The synthetic instances' host daemons, one per hypervisor that has any (harness/synth/). */
+async function startSynthHosts(plan: Plan, state: RunState): Promise<void> {
   const byHv = new Map<string, InstancePlan[]>();
   for (const i of plan.instances) if (i.kind === 'synthetic') byHv.set(i.hypervisor, [...(byHv.get(i.hypervisor) ?? []), i]);
   const missing = [...byHv].filter(([hv]) => !state.daemons.some((d) => d.name === 'synth-host' && d.node === hv && daemonAlive(d)));
   // Booting together, the instances spread their first Solicit over SOL_MAX_DELAY as RFC 8415 says they should.
   const started = await Promise.all(
-    missing.map(([hv, insts]) => startSynthHost(plan, hv, insts.map(synthInstance), { firstSolicitDelayMs: SOL_MAX_DELAY_MS, held })),
+    missing.map(([hv, insts]) => startSynthHost(plan, hv, insts.map(synthInstance), { firstSolicitDelayMs: SOL_MAX_DELAY_MS })),
   );
   state.daemons = [...state.daemons.filter((d) => !(d.name === 'synth-host' && missing.some(([hv]) => hv === d.node))), ...started];
   writeState(state);
-  return missing.map(([hv]) => hv);
-}
-
-/** How long a host may take to start its held instances (the `start` command). */
-const BOOT_TIMEOUT_MS = 60_000;
-
-/**
- * Starts the held instances of these hypervisors' host daemons, all hosts at once: their RSs then
- * come together and a few multicast RAs answer them all (spread out over the hosts' starts, each
- * RS had its own RA, flooded to every port: docs/facts.md).
- */
-async function bootSynthInstances(plan: Plan, hypervisors: readonly string[]): Promise<void> {
-  await Promise.all(
-    hypervisors.map(async (hv) => {
-      const socket = synthPaths(plan.run, hv).socket;
-      // A host starting 250 instances with a share of a starved core took up to 4 s (bench/scale.ts).
-      const answer = await synthCommand(socket, 'start', undefined, BOOT_TIMEOUT_MS);
-      if (answer.result !== 0)
-        throw new Error(`the synthetic host on ${hv} did not start its instances: ${answer.text ?? `result ${answer.result}`} (${socket})`);
-    }),
-  );
 }
 
 /** The instances the pod file declares are deployed through the same allocation and reservation path as `vm deploy`. */
@@ -411,17 +387,10 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
         ),
       )
       .then(() => phase('instances-ready'));
-    // The synthetic hosts start (Node, a TAP per instance, the ports' settling) while Kea and the
-    // groups come up, their instances held: at 5,000 instances that start takes most of 20 s.
-    const synthHostsUp = startSynthHosts(plan, state, true).then((hvs) => {
-      phase('synthetic-hosts');
-      return hvs;
-    });
     // Synthetic instances solicit prefixes as they boot: they boot once every relay listens, or only
     // the relays already up would see their exchange and hold their routes.
-    const syntheticReady = Promise.all([relaysUp, radvdUp, synthHostsUp])
-      .then(([, , hvs]) => bootSynthInstances(plan, hvs))
-      .then(() => phase('synthetic-booted'))
+    const syntheticReady = Promise.all([relaysUp, radvdUp])
+      .then(() => startSynthHosts(plan, state))
       .then(() =>
         waitInstancesReady(
           plan,
@@ -444,7 +413,6 @@ export async function up(pod: Pod, runName: string, opts: UpOptions): Promise<{ 
       attached,
       radvdUp,
       kernelReady,
-      synthHostsUp,
       syntheticReady,
       clientsUp,
     ]);

@@ -297,12 +297,9 @@ export class SyntheticHost {
    * The destination MACs of every frame this host needs: its own, broadcast, all-nodes (RAs, MLD
    * general queries, DAD's NAs) and the solicited-node group of each address it holds or is
    * probing (NS for it, DAD probes from others; RFC 4861 §7.2.1, RFC 4862 §5.4.2). The EUI-64
-   * link-local and SLAAC addresses share one group; a delegated <prefix>::1 has its own. Before
-   * `start` only its own: a VM not yet booted reads nothing, so the TAP drops the multicasts (at
-   * 5,000 held instances, each of the ToR's startup queries is 5,000 reads otherwise).
+   * link-local and SLAAC addresses share one group; a delegated <prefix>::1 has its own.
    */
   acceptedMacs(): string[] {
-    if (!this.started) return [this.mac];
     const groups = new Set<string>();
     for (const a of this.addresses.all()) if (a.dad !== 'duplicate') groups.add(multicastMac(solicitedNodeAddress(a.address)));
     return [this.mac, ETHERNET_BROADCAST, ALL_NODES_MAC, ...[...groups].sort()];
