@@ -68,18 +68,6 @@ describe('synthetic host control commands', () => {
     expect((await handleSynthCommand({ command: 'counters' }, fleet)).arguments).to.deep.include({ instances: 1 });
   });
 
-  it('held instances send nothing until start, which starts each once and says how many', async () => {
-    const { links, ports } = fakePorts();
-    const fleet = new Fleet({ dad: 'full', ports, clock: new FakeClock() });
-    expect(await fleet.add([vm(1), vm(2)], { start: false })).to.deep.equal(['vm1', 'vm2']);
-    expect(links.get('vnet1')!.sent).to.have.length(0);
-    expect(await handleSynthCommand({ command: 'start' }, fleet)).to.deep.equal({ result: 0, arguments: { started: 2 } });
-    expect(links.get('vnet1')!.sent).to.have.length(2); // its MLD report and link-local DAD probe
-    await handleSynthCommand({ command: 'add', arguments: { instance: vm(3) } }, fleet); // added later: started at once
-    expect(await handleSynthCommand({ command: 'start' }, fleet)).to.deep.equal({ result: 0, arguments: { started: 0 } });
-    expect(links.get('vnet1')!.sent).to.have.length(2);
-  });
-
   it('send writes raw frames from the port as given and counts them', async () => {
     const { links, ports } = fakePorts();
     const fleet = new Fleet({ dad: 'full', ports, clock: new FakeClock() });
@@ -150,7 +138,6 @@ describe('synthetic host control commands', () => {
       ['dhcp', { ...good, instances: [vm(1, { dhcp: 'yes' })] }, 'cfg: instances[0] vm1.dhcp: must be true or false'],
       ['firstSolicitDelayMs', { ...good, firstSolicitDelayMs: -1 }, 'cfg: firstSolicitDelayMs: must be an integer in 0..60000 (ms)'],
       ['mldVersion', { ...good, mldVersion: 3 }, 'cfg: mldVersion: must be 1 or 2'],
-      ['held', { ...good, held: 'yes' }, 'cfg: held: must be true or false'],
     ];
     for (const [what, cfg, message] of cases) {
       it(`rejects a bad ${what} in one line naming the field`, () => {

@@ -5,7 +5,6 @@
  *   state [{name} | {names}]     {instances: HostSnapshot[]} — all, the one named, or those of the names it serves
  *   counters                     {instances: n, totals: HostCounters}
  *   add {instance} | {instances} opens, attaches and starts them (vm deploy)   → {added: names}
- *   start                        starts every instance not yet started (a held host's, harness/synth/host-config.ts) → {started: n}
  *   remove {name}                stops it and closes its TAP, sends nothing (vm destroy) → {removed: name}
  *   release {name}               DHCPv6 Release of its prefixes, once answered → {dhcp}
  *   renew {name}                 DHCPv6 Renew now → {dhcp}
@@ -18,7 +17,7 @@ import { SynthConfigError } from './host-config.ts';
 import type { HostCounters, SyntheticHost } from './host.ts';
 import { CONTROL_RESULT } from '../os/control-socket.ts';
 
-export const SYNTH_COMMANDS = ['list-commands', 'state', 'counters', 'add', 'start', 'remove', 'release', 'renew', 'start-dhcp', 'send'] as const;
+export const SYNTH_COMMANDS = ['list-commands', 'state', 'counters', 'add', 'remove', 'release', 'renew', 'start-dhcp', 'send'] as const;
 export type SynthCommand = (typeof SYNTH_COMMANDS)[number];
 
 const HEX_FRAME = /^([0-9a-fA-F]{2}){14,}$/; // at least an Ethernet header
@@ -68,8 +67,6 @@ async function dispatch(request: ControlRequest, fleet: Fleet): Promise<ControlA
       if (!Array.isArray(list) || list.length === 0) throw new BadRequest('add needs arguments.instance (an object) or arguments.instances (a non-empty list)');
       return { result: 0, arguments: { added: await fleet.add(list) } };
     }
-    case 'start':
-      return { result: 0, arguments: { started: fleet.startAll() } };
     case 'remove': {
       const name = nameOf(request);
       fleet.remove(name);

@@ -42,11 +42,8 @@ export class Fleet {
 
   constructor(private readonly opts: FleetOptions) {}
 
-  /**
-   * Checks, opens, attaches and starts the instances; resolves once all their ports are attached.
-   * With `start: false` they stay silent until `startAll`.
-   */
-  async add(raw: readonly unknown[], { start = true } = {}): Promise<string[]> {
+  /** Checks, opens, attaches and starts the instances; resolves once all their ports are attached. */
+  async add(raw: readonly unknown[]): Promise<string[]> {
     const configs = raw.map((r, k) => parseSynthInstance(r, raw.length > 1 ? `instances[${k}]` : 'instance'));
     assertDistinct(
       configs,
@@ -80,15 +77,8 @@ export class Fleet {
       });
       this.served.set(config.name, { config, link, host });
     });
-    if (start) for (const c of configs) this.served.get(c.name)!.host.start();
+    for (const c of configs) this.served.get(c.name)!.host.start();
     return configs.map((c) => c.name);
-  }
-
-  /** Starts every instance not yet started (each begins its DAD, then RS and DHCPv6); returns how many. */
-  startAll(): number {
-    let started = 0;
-    for (const { host } of this.served.values()) if (host.start()) started++;
-    return started;
   }
 
   /** Stops the host and closes its port (the TAP disappears): the VM is gone, nothing is sent. */

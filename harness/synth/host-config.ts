@@ -29,11 +29,6 @@ export interface SynthHostConfig {
   firstSolicitDelayMs?: number;
   /** The MLD version of the instances' reports (default 2; 1 where the bridges snoop: pod.mldSnooping). */
   mldVersion?: 1 | 2;
-  /**
-   * Attach the instances' ports but start none until the `start` command: `up` starts the daemons
-   * while Kea and the security groups come up, and boots every hypervisor's instances together.
-   */
-  held?: boolean;
   instances: SynthInstance[];
 }
 
@@ -112,7 +107,6 @@ export function parseSynthHostConfig(text: string, source = 'synth host config')
     fail(`${source}: firstSolicitDelayMs`, 'must be an integer in 0..60000 (ms)');
   const mld = raw.mldVersion;
   if (mld !== undefined && mld !== 1 && mld !== 2) fail(`${source}: mldVersion`, 'must be 1 or 2');
-  if (raw.held !== undefined && typeof raw.held !== 'boolean') fail(`${source}: held`, 'must be true or false');
   if (!Array.isArray(raw.instances)) fail(`${source}: instances`, 'must be a list');
   const instances = (raw.instances as unknown[]).map((i, k) => parseSynthInstance(i, `${source}: instances[${k}]`));
   assertDistinct(instances, [], `${source}: instance`);
@@ -123,7 +117,6 @@ export function parseSynthHostConfig(text: string, source = 'synth host config')
     dad: raw.dad as DadMode,
     ...(delay !== undefined ? { firstSolicitDelayMs: delay as number } : {}),
     ...(mld !== undefined ? { mldVersion: mld as 1 | 2 } : {}),
-    ...(raw.held !== undefined ? { held: raw.held as boolean } : {}),
     instances,
   };
 }

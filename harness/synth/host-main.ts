@@ -1,9 +1,8 @@
 /**
  * The synthetic-instance host daemon: `node --import tsx harness/synth/host-main.ts --config FILE`,
  * run inside a hypervisor's namespace by netns/daemons/synth.ts. Opens one TAP per instance
- * (vnetN, as KVM would), attaches them all to the bridge, starts an emulated host on each (or, held,
- * on the `start` command), then serves its control socket — so an answer to list-commands means
- * every TAP is attached.
+ * (vnetN, as KVM would), attaches them all to the bridge, starts an emulated host on each, then
+ * serves its control socket — so an answer to list-commands means every TAP is attached.
  * SIGTERM closes the TAPs and sends nothing: a VM that disappears sends no Release.
  */
 import { handleSynthCommand } from './control.ts';
@@ -54,12 +53,10 @@ const fleet = new Fleet({
 });
 
 const started = Date.now();
-await fleet.add(config.instances, { start: !config.held }).catch((err: Error) => die(`cannot start the instances on ${config.hypervisor}: ${err.message}`));
-log(
-  `${config.instances.length} instance(s) attached to ${config.bridge} on ${config.hypervisor} in ${Date.now() - started} ms (dad ${config.dad}${config.held ? ', held until start' : ''})`,
-);
+await fleet.add(config.instances).catch((err: Error) => die(`cannot start the instances on ${config.hypervisor}: ${err.message}`));
+log(`${config.instances.length} instance(s) attached to ${config.bridge} on ${config.hypervisor} in ${Date.now() - started} ms (dad ${config.dad})`);
 
-const LOGGED = new Set(['add', 'start', 'remove', 'release', 'renew', 'start-dhcp']);
+const LOGGED = new Set(['add', 'remove', 'release', 'renew', 'start-dhcp']);
 const control = await serveControl(config.controlSocket, async (request) => {
   const answer = await handleSynthCommand(request, fleet);
   if (LOGGED.has(String(request.command)))

@@ -161,9 +161,9 @@ export class SyntheticHost {
     link.onFrame((frame) => this.handleFrame(frame));
   }
 
-  /** Brings the interface up: the link-local address and its DAD; RS and DHCP follow once it is usable. False when it already was. */
-  start(): boolean {
-    if (this.started) return false;
+  /** Brings the interface up: the link-local address and its DAD; RS and DHCP follow once it is usable. */
+  start(): void {
+    if (this.started) return;
     this.started = true;
     const ll = this.addresses.add({
       address: this.linkLocal,
@@ -176,7 +176,6 @@ export class SyntheticHost {
     // RFC 4862 §5.4.2: join the solicited-node group before probing (every EUI-64 address shares it).
     this.sendMldReport('::', CHANGE_TO_EXCLUDE_MODE);
     this.startDad(ll);
-    return true;
   }
 
   /** Stops every timer and the DHCP client; sends nothing (a VM that disappears sends no Release). */

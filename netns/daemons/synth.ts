@@ -23,8 +23,6 @@ export interface SynthHostOptions {
   readyTimeoutMs?: number;
   /** The most each PD client's first Solicit waits, at random (RFC 8415 §18.2.1); default 0: at once. */
   firstSolicitDelayMs?: number;
-  /** Attach the ports, start no instance until `synthCommand(socket, 'start')` (SynthHostConfig.held). */
-  held?: boolean;
 }
 
 export function synthPaths(run: string, hypervisor: string) {
@@ -51,7 +49,6 @@ export function synthHostConfig(plan: Plan, hypervisor: string, instances: reado
     // A snooping Linux bridge floods MLDv2 reports to every port (N reports × N ports) and sends
     // MLDv1 reports to its router ports only: where the pod snoops, the instances report in MLDv1.
     ...(plan.pod.pod.mldSnooping ? { mldVersion: 1 as const } : {}),
-    ...(opts.held ? { held: true } : {}),
     instances: [...instances],
   };
 }
