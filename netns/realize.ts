@@ -6,7 +6,7 @@
  * each router's link-local. Any failure removes everything this run created before the error is reported.
  */
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Pod } from '../harness/pod/pod-file.ts';
@@ -17,8 +17,8 @@ import { controlDatabase, copyRunLogs, readState, writeState, type DaemonRecord,
 import { teardownRun, v6podNamespaces } from './teardown.ts';
 import { observeAll, usable, type ObservedInstance } from './observe.ts';
 import { Prefix } from '../harness/addr/prefix.ts';
-import { ipv6ToBytes } from '../harness/addr/bytes.ts';
 import { waitLinksSettled } from './switches.ts';
+import { listensOn547 } from './daemons/relay-ready.ts';
 import { startKea } from './daemons/kea.ts';
 import { ControlTimeout, keaCommand } from '../harness/os/control-socket.ts';
 import { keaPaths } from '../harness/control/kea-config.ts';
@@ -148,25 +148,13 @@ async function startKeaReady(plan: Plan, state: RunState): Promise<void> {
       // Kea answers its control socket before it has bound its DHCP sockets (it retries while its
       // interface has no carrier or a tentative link-local): a relay's first Relay-Forward then
       // found no port.
-      if (keaPid !== undefined && !listensOnDhcp(keaPid, plan.kea.address)) return false;
+      if (keaPid !== undefined && !listensOn547(keaPid, plan.kea.address)) return false;
       return (await keaCommand(socket, 'list-commands').catch(() => undefined))?.result === 0;
     },
     // Kea parses every reservation in its config as it starts (about 0.15 ms each here, docs/facts.md): more time for large pods.
     { timeoutMs: 10_000 + 2 * plan.instances.length, what: `Kea's control socket ${socket} to answer${kea ? ` (log ${kea.log})` : ''}` },
   );
   await Promise.all([keaAnswers, pooled]);
-}
-
-/** Whether the process's namespace has a UDP socket bound to [address]:547 (its /proc/PID/net/udp6). */
-function listensOnDhcp(pid: number, address: string): boolean {
-  // /proc/net/udp6 writes each address as four 32-bit words in host (little-endian) order.
-  const bytes = ipv6ToBytes(address);
-  const words = [0, 4, 8, 12].map((o) => bytes.readUInt32LE(o).toString(16).padStart(8, '0').toUpperCase()).join('');
-  try {
-    return readFileSync(`/proc/${pid}/net/udp6`, 'utf8').includes(` ${words}:0223 `);
-  } catch {
-    return false;
-  }
 }
 
 /** The run's pooler in front of its private cluster: started if not running; resolves once a session through it answers. */

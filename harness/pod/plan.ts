@@ -299,8 +299,6 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
   const kea = pod.kea.name;
   const keaPorts = pod.routers.map((r) => r.name);
   setup[ns(kea)] = {
-    // No DAD on the service bridge created below (unique by construction): Kea binds its link-local
-    // the moment the bridge has a carrier, instead of retrying a second later.
     sysctls: keaPorts.map((p) => v6(p, 'disable_ipv6', 1)),
     ip: [
       'link set lo up',
