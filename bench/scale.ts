@@ -27,6 +27,7 @@ import { dirname, resolve } from 'node:path';
 import { parsePodFile, type Pod } from '../harness/pod/pod-file.ts';
 import { namespaceName, uniqueRunName } from '../harness/pod/names.ts';
 import { run } from '../harness/os/exec.ts';
+import { udp6RcvbufErrors } from '../harness/os/snmp6.ts';
 import { readState } from '../netns/run-state.ts';
 import { observeAll, syntheticSnapshots, usable } from '../netns/observe.ts';
 import type { Plan } from '../harness/pod/plan.ts';
@@ -137,8 +138,7 @@ async function portFrames(plan: Plan): Promise<{ handed: number; filtered: numbe
 async function dhcpLoad(plan: Plan): Promise<{ pdRetransmissions: number; keaSocketDrops: number }> {
   let pdRetransmissions = 0;
   for (const snap of (await syntheticSnapshots(plan.run, plan.instances)).values()) pdRetransmissions += snap.dhcp?.counters.retransmissions ?? 0;
-  const { stdout } = await run(['nstat', '-az', 'Udp6RcvbufErrors'], { ns: plan.kea.ns });
-  return { pdRetransmissions, keaSocketDrops: Number(/Udp6RcvbufErrors\s+(\d+)/.exec(stdout)?.[1] ?? 0) };
+  return { pdRetransmissions, keaSocketDrops: await udp6RcvbufErrors(plan.kea.ns) };
 }
 
 interface Sample {

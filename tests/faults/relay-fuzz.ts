@@ -25,6 +25,7 @@ import { namespaceName } from '../../harness/pod/names.ts';
 import { readState, writeState } from '../../netns/run-state.ts';
 import type { InstancePlan, Plan, RouterPlan } from '../../harness/pod/plan.ts';
 import { run } from '../../harness/os/exec.ts';
+import { udp6RcvbufErrors } from '../../harness/os/snmp6.ts';
 import { waitUntil } from '../../harness/os/wait.ts';
 import { daemonAlive } from '../../netns/daemons/process.ts';
 import { keaCommand } from '../../harness/os/control-socket.ts';
@@ -202,11 +203,6 @@ async function keaPkt6Sent(run: string): Promise<number> {
   return samples[0]?.[0] ?? 0;
 }
 
-async function rcvbufErrors(ns: string): Promise<number> {
-  const { stdout } = await run(['cat', '/proc/net/snmp6'], { ns });
-  return Number(/^Udp6RcvbufErrors\s+(\d+)/m.exec(stdout)?.[1] ?? 0);
-}
-
 /** A full exchange of the valid client: acquire (Solicit … Reply) then renew, both answered. */
 async function validExchange(inst: InstancePlan): Promise<boolean> {
   const r = await dhcpClient(inst, { steps: [{ op: 'acquire' }, { op: 'renew' }] });
@@ -237,7 +233,7 @@ export async function relayFuzz(o: RelayFuzzOptions): Promise<RelayFuzzResult> {
     interfaceId: cfg.interfaceId,
     peer: FUZZ_LINK_LOCAL,
   });
-  const start = { counters: await counters(), kea: await keaPkt6Sent(runName), rcvbuf: await rcvbufErrors(o.router.ns) };
+  const start = { counters: await counters(), kea: await keaPkt6Sent(runName), rcvbuf: await udp6RcvbufErrors(o.router.ns) };
   const base = sideCounts(start.counters);
   const t0 = Date.now();
 
@@ -303,7 +299,7 @@ export async function relayFuzz(o: RelayFuzzOptions): Promise<RelayFuzzResult> {
     const c = await counters();
     const s = sideCounts(c);
     const kea = await keaPkt6Sent(runName);
-    const rcvbuf = await rcvbufErrors(o.router.ns);
+    const rcvbuf = await udp6RcvbufErrors(o.router.ns);
     return { c, s, kea, rcvbuf, ok: s.serverSeen - base.serverSeen === sent.server + (kea - start.kea) - (rcvbuf - start.rcvbuf) };
   };
   const end = await waitUntil(

@@ -25,6 +25,7 @@ import { teardownRun } from '../../netns/teardown.ts';
 import { uniqueRunName } from '../../harness/pod/names.ts';
 import type { Plan } from '../../harness/pod/plan.ts';
 import { run } from '../../harness/os/exec.ts';
+import { udp6RcvbufErrors } from '../../harness/os/snmp6.ts';
 import { keaCommand } from '../../harness/os/control-socket.ts';
 import { KEA_VALID_LIFETIME_S, keaPaths } from '../../harness/control/kea-config.ts';
 import { Capture, ProbeAgent, type CapturedFrame } from '../../harness/probe/agent-client.ts';
@@ -94,7 +95,7 @@ describe('a storm of 10,000 Solicits while dhcp6c renews', function () {
     const l = (await kea('lease6-get', { 'ip-address': prefix.split('/')[0], type: 'IA_PD' })).arguments as { cltt: number; 'valid-lft': number } | undefined;
     return l ? l.cltt + l['valid-lft'] : undefined;
   };
-  const keaDrops = async () => Number(/^Udp6RcvbufErrors\s+(\d+)/m.exec((await run(['cat', '/proc/net/snmp6'], { ns: plan.kea.ns })).stdout)?.[1] ?? 0);
+  const keaDrops = () => udp6RcvbufErrors(plan.kea.ns);
 
   const storm = { sent: 0, startUs: 0, endUs: 0, bursts: 0 };
   let atStart: { counters: CounterSnapshot[]; expiry: number; keaDrops: number };
