@@ -17,7 +17,7 @@ import { controlDatabase, copyRunLogs, readState, writeState, type DaemonRecord,
 import { teardownRun, v6podNamespaces } from './teardown.ts';
 import { observeAll, usable, type ObservedInstance } from './observe.ts';
 import { Prefix } from '../harness/addr/prefix.ts';
-import { waitLinksSettled } from './switches.ts';
+import { waitLinkLocalUsable, waitLinksSettled } from './switches.ts';
 import { listensOn547 } from './daemons/relay-ready.ts';
 import { startKea } from './daemons/kea.ts';
 import { ControlTimeout, keaCommand } from '../harness/os/control-socket.ts';
@@ -139,7 +139,9 @@ async function startKeaReady(plan: Plan, state: RunState): Promise<void> {
   // A new config-store pod's Kea starts with the declared instances' reservations: up's reserve
   // then finds them in its config and nothing is checked and reloaded.
   const initial = plan.pod.kea.backend === 'config' && !existsSync(keaPaths(plan.run).config) ? initialReservations(plan) : [];
-  const kea = missingDaemon(state, 'kea-dhcp6', plan.pod.kea.name) ? record(await startKea(plan, initial, keaOptions)) : undefined;
+  const missingKea = missingDaemon(state, 'kea-dhcp6', plan.pod.kea.name);
+  if (missingKea) await waitLinkLocalUsable(plan.kea.ns, plan.kea.iface);
+  const kea = missingKea ? record(await startKea(plan, initial, keaOptions)) : undefined;
   const socket = keaPaths(plan.run).socket;
   const keaPid = (kea ?? state.daemons.find((d) => d.name === 'kea-dhcp6' && d.node === plan.pod.kea.name))?.pid;
   const keaAnswers = waitUntil(

@@ -84,3 +84,27 @@ export async function waitLinksSettled(plan: Plan, timeoutMs = 5000): Promise<vo
     { timeoutMs, intervalMs: 50, what: () => `the pod's links to settle: ${waiting.join(', ')}` },
   );
 }
+
+interface IpAddrLink {
+  operstate?: string;
+  addr_info?: { family?: string; scope?: string; local?: string; tentative?: boolean; dadfailed?: boolean }[];
+}
+
+/**
+ * Waits until a namespace's interface is operationally up and holds a link-local address past
+ * DAD: a DHCP server that opens its sockets before then finds the interface not running or its
+ * link-local tentative, and Kea tries again only a second later (docs/facts.md).
+ */
+export async function waitLinkLocalUsable(ns: string, iface: string, timeoutMs = 5000): Promise<void> {
+  let seen = 'no answer from ip';
+  await waitUntil(
+    async () => {
+      const { stdout } = await run(['ip', '-n', ns, '-j', '-6', 'addr', 'show', 'dev', iface], { allowFailure: true });
+      const link = (JSON.parse(stdout.trim() || '[]') as IpAddrLink[])[0];
+      const ll = link?.addr_info?.find((a) => a.family === 'inet6' && a.scope === 'link');
+      seen = `operstate ${link?.operstate ?? 'unknown'}, link-local ${ll ? `${ll.local}${ll.tentative ? ' tentative' : ''}` : 'none'}`;
+      return link?.operstate === 'UP' && ll !== undefined && !ll.tentative && !ll.dadfailed;
+    },
+    { timeoutMs, intervalMs: 10, what: () => `${iface} in ${ns} to be up with a usable link-local (${seen})` },
+  );
+}

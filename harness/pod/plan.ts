@@ -299,7 +299,9 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
   const kea = pod.kea.name;
   const keaPorts = pod.routers.map((r) => r.name);
   setup[ns(kea)] = {
-    sysctls: keaPorts.map((p) => v6(p, 'disable_ipv6', 1)),
+    // The service bridge (created after these) skips DAD: its MAC is fixed and unique, and Kea,
+    // started once its link-local is usable, binds at its first try (docs/facts.md).
+    sysctls: [...keaPorts.map((p) => v6(p, 'disable_ipv6', 1)), 'net/ipv6/conf/default/accept_dad=0'],
     ip: [
       'link set lo up',
       `link add name ${BRIDGES.service} address ${keaServiceMac} type bridge stp_state 0 forward_delay 0 mcast_snooping 0`,
