@@ -14,7 +14,8 @@
  *   pd_retransmissions  Solicits and Requests the PD clients sent again (each one more for Kea through
  *                both relays), kea_socket_drops the Relay-Forwards Kea's socket dropped: how hard the boot was on DHCPv6
  *   cpu_s        CPU time the whole machine spent from `up` to verified (user, system, softirq), and
- *                synth_cpu_s the synthetic hosts' share (their TAPs' bridge flooding runs in their sends)
+ *                synth_cpu_s the synthetic hosts' share (their TAPs' bridge flooding runs in their sends),
+ *                kea_cpu_s Kea's, relay_cpu_s the relays', orchestrator_cpu_s this process's (up and the checks)
  *   peak_rss_mb  the peak resident memory of v6pod's processes (this orchestrator, the relays, the
  *                synthetic hosts), summed; kea_rss_mb Kea's
  * Time per instance at each N against N = the smallest (the baseline) says whether growth is linear.
@@ -28,7 +29,7 @@ import { parsePodFile, type Pod } from '../harness/pod/pod-file.ts';
 import { namespaceName, uniqueRunName } from '../harness/pod/names.ts';
 import { run } from '../harness/os/exec.ts';
 import { udp6RcvbufErrors } from '../harness/os/snmp6.ts';
-import { readState } from '../netns/run-state.ts';
+import { readState, type DaemonRecord } from '../netns/run-state.ts';
 import { observeAll, syntheticSnapshots, usable } from '../netns/observe.ts';
 import type { Plan } from '../harness/pod/plan.ts';
 import {
@@ -103,6 +104,11 @@ function machineCpu(): { user: number; system: number; softirq: number } {
 }
 
 /** CPU seconds (user + system) a process has used; 0 when it is gone. */
+/** CPU seconds the run's daemons of one kind have used so far, summed. */
+function cpuOf(daemons: readonly DaemonRecord[], name: string): number {
+  return daemons.filter((d) => d.name === name).reduce((sum, d) => sum + processCpu(d.pid), 0);
+}
+
 function processCpu(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
@@ -153,6 +159,9 @@ interface Sample {
   cpuSystem: number;
   cpuSoftirq: number;
   synthCpu: number;
+  keaCpu: number;
+  relayCpu: number;
+  orchestratorCpu: number;
   ready: number;
   sgApply: number;
   delegated: number;
@@ -165,6 +174,7 @@ async function once(n: number, pod: Pod): Promise<Sample> {
   const runName = uniqueRunName('bsc');
   const load = Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]);
   const cpu0 = machineCpu();
+  const own0 = process.cpuUsage();
   const t0 = performance.now();
   const since = () => (performance.now() - t0) / 1000;
   // up's phases (netns/realize.ts onPhase), ms since it began: the groups go in between reserve and security-groups.
@@ -186,6 +196,7 @@ async function once(n: number, pod: Pod): Promise<Sample> {
     await verifyAll(plan, reserved);
     const verified = since();
     const cpu1 = machineCpu();
+    const own = process.cpuUsage(own0);
     const frames = await portFrames(plan);
     const dhcp = await dhcpLoad(plan);
     const daemons = readState(runName)!.daemons;
@@ -199,7 +210,10 @@ async function once(n: number, pod: Pod): Promise<Sample> {
       cpu: cpu1.user + cpu1.system + cpu1.softirq - (cpu0.user + cpu0.system + cpu0.softirq),
       cpuSystem: cpu1.system - cpu0.system,
       cpuSoftirq: cpu1.softirq - cpu0.softirq,
-      synthCpu: daemons.filter((d) => d.name === 'synth-host').reduce((sum, d) => sum + processCpu(d.pid), 0),
+      synthCpu: cpuOf(daemons, 'synth-host'),
+      keaCpu: cpuOf(daemons, 'kea-dhcp6'),
+      relayCpu: cpuOf(daemons, 'dhcp6-relay'),
+      orchestratorCpu: (own.user + own.system) / 1e6,
       ready,
       sgApply: ((phases['security-groups'] ?? 0) - (phases.reserve ?? 0)) / 1000,
       afterRadvd: ((phases.ready ?? 0) - (phases.radvd ?? 0)) / 1000,
@@ -235,7 +249,7 @@ for (const snooping of SNOOPING)
       samples.push(await once(n, pod));
       const s = samples.at(-1)!;
       progress(
-        `N=${n} snooping ${snooping ? 'on' : 'off'} run ${r}/${RUNS} (load ${s.load}): ready ${s.ready.toFixed(2)} s, SG ${s.sgApply.toFixed(2)} s, instances up ${s.afterRadvd.toFixed(2)} s, delegated+routed ${s.delegated.toFixed(2)} s, verified ${s.verified.toFixed(2)} s, CPU ${s.cpu.toFixed(1)} s (system ${s.cpuSystem.toFixed(1)}, softirq ${s.cpuSoftirq.toFixed(1)}, synthetic hosts ${s.synthCpu.toFixed(1)}), ${s.portFrames} frames to instance ports (${s.portFramesFiltered} filtered), ${s.pdRetransmissions} PD retransmissions, ${s.keaSocketDrops} dropped at Kea's socket, v6pod ${s.v6podMb.toFixed(0)} MiB, Kea ${s.keaMb.toFixed(0)} MiB`,
+        `N=${n} snooping ${snooping ? 'on' : 'off'} run ${r}/${RUNS} (load ${s.load}): ready ${s.ready.toFixed(2)} s, SG ${s.sgApply.toFixed(2)} s, instances up ${s.afterRadvd.toFixed(2)} s, delegated+routed ${s.delegated.toFixed(2)} s, verified ${s.verified.toFixed(2)} s, CPU ${s.cpu.toFixed(1)} s (system ${s.cpuSystem.toFixed(1)}, softirq ${s.cpuSoftirq.toFixed(1)}, synthetic hosts ${s.synthCpu.toFixed(1)}, Kea ${s.keaCpu.toFixed(1)}, relays ${s.relayCpu.toFixed(1)}, up and checks ${s.orchestratorCpu.toFixed(1)}), ${s.portFrames} frames to instance ports (${s.portFramesFiltered} filtered), ${s.pdRetransmissions} PD retransmissions, ${s.keaSocketDrops} dropped at Kea's socket, v6pod ${s.v6podMb.toFixed(0)} MiB, Kea ${s.keaMb.toFixed(0)} MiB`,
       );
     }
     const m = (k: keyof Sample) => +median(samples.map((s) => s[k])).toFixed(3);
@@ -248,6 +262,9 @@ for (const snooping of SNOOPING)
       cpu_system_s: m('cpuSystem'),
       cpu_softirq_s: m('cpuSoftirq'),
       synth_cpu_s: m('synthCpu'),
+      kea_cpu_s: m('keaCpu'),
+      relay_cpu_s: m('relayCpu'),
+      orchestrator_cpu_s: m('orchestratorCpu'),
       port_frames: m('portFrames'),
       port_frames_filtered: m('portFramesFiltered'),
       pd_retransmissions: m('pdRetransmissions'),
