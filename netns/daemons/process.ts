@@ -7,6 +7,7 @@ import { spawn } from 'node:child_process';
 import { closeSync, openSync, readFileSync } from 'node:fs';
 import { processAlive, type DaemonRecord } from '../run-state.ts';
 import { waitUntil } from '../../harness/os/wait.ts';
+import { lowerPriority } from '../../harness/os/priority.ts';
 
 export class DaemonError extends Error {
   override name = 'DaemonError';
@@ -30,6 +31,8 @@ export interface StartOptions {
    * is then known by its PID and start time instead of its command line.
    */
   launch?: string[];
+  /** A lower CPU priority (nice 1–19) for a daemon whose load must yield to the pod's own (harness/os/priority.ts). */
+  nice?: number;
 }
 
 /** Starts the daemon; resolves once it has been running for `settleMs` without exiting. */
@@ -48,6 +51,7 @@ export async function startDaemon(opts: StartOptions): Promise<DaemonRecord> {
   });
   child.unref();
   children.add(pid);
+  if (opts.nice) lowerPriority(pid, opts.nice);
   // Kept for the error message should the daemon die while this process still runs.
   child.once('exit', (code, sig) => exits.set(pid, sig ? `killed by ${sig}` : `exit code ${code}`));
   const starttime = opts.launch ? startTime(pid) : undefined;

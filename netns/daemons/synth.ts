@@ -62,6 +62,13 @@ const MAIN = fileURLToPath(new URL('../../harness/synth/host-main.ts', import.me
 const READY_BASE_MS = 60_000;
 const READY_PER_INSTANCE_MS = 40;
 
+/**
+ * The synthetic hosts stand for guests on machines of their own: their load yields to the pod's
+ * daemons (Kea, the relays, radvd), or thousands of instances booting on two cores starve Kea and
+ * the run measures this machine's scheduler instead of the pod (docs/facts.md).
+ */
+const SYNTH_NICE = 19;
+
 /** Starts the host daemon in the hypervisor's namespace; resolves once its control socket answers (every TAP attached). */
 export async function startSynthHost(plan: Plan, hypervisor: string, instances: readonly SynthInstance[], opts: SynthHostOptions = {}): Promise<DaemonRecord> {
   const p = synthPaths(plan.run, hypervisor);
@@ -72,6 +79,7 @@ export async function startSynthHost(plan: Plan, hypervisor: string, instances: 
     ns: namespaceName(plan.run, hypervisor),
     argv: [...nodeArgv(MAIN), '--config', p.config],
     log: p.log,
+    nice: SYNTH_NICE,
   });
   await waitUntil(
     async () => {

@@ -6,7 +6,8 @@
  * reachable at <prefix>::1, and gone from both routers after a Release.
  */
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
+import { getPriority } from 'node:os';
 import { loadPodFile, DEFAULT_POD_FILE } from '../../harness/pod/pod-file.ts';
 import { up } from '../../netns/realize.ts';
 import { teardownRun } from '../../netns/teardown.ts';
@@ -81,6 +82,19 @@ describe('synthetic instances in a real pod', function () {
       expect(disabled.stdout.trim()).to.equal('1');
       const addrs = await ipJson<Array<{ addr_info: unknown[] }>>(ns, ['-6', 'addr', 'show', 'dev', i.port]);
       expect(addrs.flatMap((a) => a.addr_info)).to.deep.equal([]);
+    }
+  });
+
+  it("the host daemon yields the CPU to the pod's daemons: nice 19 in its own scheduling group, Kea left at 0", () => {
+    const daemons = readState(runName)!.daemons;
+    const host = daemons.find((d) => d.name === 'synth-host')!;
+    const kea = daemons.find((d) => d.name === 'kea-dhcp6')!;
+    expect(getPriority(host.pid)).to.equal(19);
+    expect(getPriority(kea.pid)).to.equal(0);
+    // Under autogroup (each daemon its own session) only the group's nice weighs it against Kea.
+    if (existsSync(`/proc/${host.pid}/autogroup`)) {
+      expect(readFileSync(`/proc/${host.pid}/autogroup`, 'utf8')).to.match(/ nice 19$/m);
+      expect(readFileSync(`/proc/${kea.pid}/autogroup`, 'utf8')).to.match(/ nice 0$/m);
     }
   });
 
