@@ -31,6 +31,12 @@ export const INFRA = {
   torQuerier: 'fe80::1:1',
 } as const;
 
+/** The groups a router sends to on its LAN: all-nodes (radvd's RAs) and all-MLDv2-routers (its kernel's reports). */
+const ROUTER_MULTICAST = [
+  { address: 'ff02::1', mac: '33:33:00:00:00:01' },
+  { address: 'ff02::16', mac: '33:33:00:00:00:16' },
+] as const;
+
 export const BRIDGES = { tor: 'br0', hypervisor: 'cloudbr0', service: 'svc0' } as const;
 
 export type Role = 'core' | 'router' | 'kea' | 'tor' | 'hypervisor' | 'instance';
@@ -266,7 +272,12 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
     ip: [
       'link set lo up',
       `address add ${INFRA.coreAddress}/128 dev lo`,
-      ...pod.routers.flatMap((r) => [`address add ${INFRA.transitCore}/64 dev ${r.name} nodad`, `link set ${r.name} up`]),
+      ...pod.routers.flatMap((r) => [
+        `address add ${INFRA.transitCore}/64 dev ${r.name} nodad`,
+        `link set ${r.name} up`,
+        // Static for the same reason as the routers' (below): a full neighbour table fails a resolution.
+        `neigh replace ${INFRA.transitRouter} lladdr ${mac(r.name, 'uplink')} dev ${r.name} nud permanent`,
+      ]),
     ],
   };
   // Outside CloudStack: the core routes the PD pool (and the pod /64) to both routers, ECMP.
@@ -291,6 +302,12 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
         // so a resolution of Kea started while thousands boot failed and dropped the relays'
         // Relay-Forwards (docs/facts.md).
         `neigh replace ${INFRA.keaAddress} lladdr ${keaServiceMac} dev svc nud permanent`,
+        `neigh replace ${INFRA.transitCore} lladdr ${mac(core, r.name)} dev uplink nud permanent`,
+        // A multicast destination needs a neighbour entry too, and a full table evicts it: radvd's
+        // RA then failed (sendmsg EINVAL), radvd counted it sent, and the instances that had
+        // solicited waited for its next periodic RA, 30-60 s (docs/facts.md). Permanent entries are
+        // exempt from the table's limit.
+        ...ROUTER_MULTICAST.map((g) => `neigh replace ${g.address} lladdr ${g.mac} dev lan nud permanent`),
       ],
     };
     routes[r.ns] = [`route add default via ${INFRA.transitCore} dev uplink`];

@@ -6,6 +6,18 @@ import { runDir } from '../../harness/pod/names.ts';
 import { startDaemon } from './process.ts';
 
 /**
+ * Seconds between multicast RAs answering RSs. Every such RA floods to every instance port, and
+ * the instances boot over a time that grows with their number, so at a fixed rate the flood grows
+ * with the square of the pod: 1.3-1.6 M frames to ports at 5,000 instances with 0.05 s (docs/facts.md).
+ * Growing with the pod (N / 2,000 s, between 0.05 s and RFC 4861's 3 s) keeps it linear; each
+ * instance still hears an answer before its next RS (4 s), and a pod of up to 100 instances keeps
+ * answering within MAX_RA_DELAY_TIME (SLAAC-004).
+ */
+export function minDelayBetweenRAs(instances: number): number {
+  return Math.min(3, Math.max(0.05, instances / 2000));
+}
+
+/**
  * AdvIntervalOpt (RFC 6275 §7.3, ignored by hosts) is what lets radvd go below its 3 s
  * MinDelayBetweenRAs; with solicited RAs multicast, one RA answers every instance that came up
  * together instead of each RS waiting out the rate limit (measured: 1.0 s instead of 4-5 s).
@@ -16,7 +28,7 @@ export function radvdConfig(plan: Plan): string {
   MinRtrAdvInterval 30;
   MaxRtrAdvInterval 60;
   AdvIntervalOpt on;
-  MinDelayBetweenRAs 0.05;
+  MinDelayBetweenRAs ${minDelayBetweenRAs(plan.instances.length)};
   AdvRASolicitedUnicast off;
   AdvManagedFlag off;
   AdvOtherConfigFlag on;

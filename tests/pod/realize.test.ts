@@ -76,7 +76,7 @@ describe('pod realization (real namespaces, radvd, Kea)', function () {
         }
     });
 
-    it('the service network needs no neighbour resolution: each router holds Kea, and Kea each router, as a permanent entry of the real MAC', async () => {
+    it("the infrastructure needs no neighbour resolution: Kea and each router, the core and each router hold each other as permanent entries of the real MACs, and each router its LAN's multicast groups", async () => {
       const plan = (await up(pod, runName, { podFile: DEFAULT_POD_FILE, owner: process.pid })).plan;
       const macOf = async (ns: string, dev: string) => (await ipJson<Array<{ address: string }>>(ns, ['link', 'show', 'dev', dev]))[0]!.address;
       const neighbours = async (ns: string, dev: string) =>
@@ -89,6 +89,13 @@ describe('pod realization (real namespaces, radvd, Kea)', function () {
         expect(await neighbours(plan.kea.ns, plan.kea.iface), `kea's entry for ${r.name}`).to.include(
           `${r.serviceAddress} ${await macOf(r.ns, 'svc')} PERMANENT`,
         );
+        expect(await neighbours(r.ns, 'uplink'), `${r.name}'s entry for the core`).to.include(`fe80::2 ${await macOf(plan.core.ns, r.name)} PERMANENT`);
+        expect(await neighbours(plan.core.ns, r.name), `the core's entry for ${r.name}`).to.include(`fe80::1 ${await macOf(r.ns, 'uplink')} PERMANENT`);
+        // RFC 2464 §7: 33:33 and the group's last 32 bits.
+        expect(await neighbours(r.ns, 'lan'), `${r.name}'s LAN groups`).to.include.members([
+          'ff02::1 33:33:00:00:00:01 PERMANENT',
+          'ff02::16 33:33:00:00:00:16 PERMANENT',
+        ]);
       }
     });
 
