@@ -103,12 +103,12 @@ function machineCpu(): { user: number; system: number; softirq: number } {
   return { user: (f[0]! + f[1]!) / CLK_TCK, system: f[2]! / CLK_TCK, softirq: f[6]! / CLK_TCK };
 }
 
-/** CPU seconds (user + system) a process has used; 0 when it is gone. */
 /** CPU seconds the run's daemons of one kind have used so far, summed. */
 function cpuOf(daemons: readonly DaemonRecord[], name: string): number {
   return daemons.filter((d) => d.name === name).reduce((sum, d) => sum + processCpu(d.pid), 0);
 }
 
+/** CPU seconds (user + system) a process has used; 0 when it is gone. */
 function processCpu(pid: number): number {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
