@@ -18,6 +18,7 @@ import { namespaceName } from './names.ts';
 import { generateMac } from '../addr/mac.ts';
 import { linkLocalAddress, slaacAddress } from '../addr/slaac.ts';
 import { Prefix } from '../addr/prefix.ts';
+import { multicastMac } from '../addr/multicast.ts';
 
 /** Infrastructure addressing outside the pod's prefixes (a ULA /48 of v6pod's). */
 export const INFRA = {
@@ -32,10 +33,7 @@ export const INFRA = {
 } as const;
 
 /** The groups a router sends to on its LAN: all-nodes (radvd's RAs) and all-MLDv2-routers (its kernel's reports). */
-const ROUTER_MULTICAST = [
-  { address: 'ff02::1', mac: '33:33:00:00:00:01' },
-  { address: 'ff02::16', mac: '33:33:00:00:00:16' },
-] as const;
+const ROUTER_MULTICAST = ['ff02::1', 'ff02::16'];
 
 export const BRIDGES = { tor: 'br0', hypervisor: 'cloudbr0', service: 'svc0' } as const;
 
@@ -307,7 +305,7 @@ export function buildPlan(pod: Pod, run: string, givenPorts: Readonly<Record<str
         // RA then failed (sendmsg EINVAL), radvd counted it sent, and the instances that had
         // solicited waited for its next periodic RA, 30-60 s (docs/facts.md). Permanent entries are
         // exempt from the table's limit.
-        ...ROUTER_MULTICAST.map((g) => `neigh replace ${g.address} lladdr ${g.mac} dev lan nud permanent`),
+        ...ROUTER_MULTICAST.map((g) => `neigh replace ${g} lladdr ${multicastMac(g)} dev lan nud permanent`),
       ],
     };
     routes[r.ns] = [`route add default via ${INFRA.transitCore} dev uplink`];
