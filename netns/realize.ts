@@ -139,9 +139,11 @@ async function startKeaReady(plan: Plan, state: RunState): Promise<void> {
   // A new config-store pod's Kea starts with the declared instances' reservations: up's reserve
   // then finds them in its config and nothing is checked and reloaded.
   const initial = plan.pod.kea.backend === 'config' && !existsSync(keaPaths(plan.run).config) ? initialReservations(plan) : [];
-  const missingKea = missingDaemon(state, 'kea-dhcp6', plan.pod.kea.name);
-  if (missingKea) await waitLinkLocalUsable(plan.kea.ns, plan.kea.iface);
-  const kea = missingKea ? record(await startKea(plan, initial, keaOptions)) : undefined;
+  let kea: DaemonRecord | undefined;
+  if (missingDaemon(state, 'kea-dhcp6', plan.pod.kea.name)) {
+    await waitLinkLocalUsable(plan.kea.ns, plan.kea.iface);
+    kea = record(await startKea(plan, initial, keaOptions));
+  }
   const socket = keaPaths(plan.run).socket;
   const keaPid = (kea ?? state.daemons.find((d) => d.name === 'kea-dhcp6' && d.node === plan.pod.kea.name))?.pid;
   const keaAnswers = waitUntil(

@@ -8,7 +8,7 @@
  * every bridge port with a carrier forwards and every other veth that is up is operationally up.
  * One spawn reads every namespace's links (`ip -d -j link show`).
  */
-import { run } from '../harness/os/exec.ts';
+import { ipJson, run } from '../harness/os/exec.ts';
 import { waitUntil } from '../harness/os/wait.ts';
 import type { Plan, PlanNode } from '../harness/pod/plan.ts';
 
@@ -96,11 +96,10 @@ interface IpAddrLink {
  * link-local tentative, and Kea tries again only a second later (docs/facts.md).
  */
 export async function waitLinkLocalUsable(ns: string, iface: string, timeoutMs = 5000): Promise<void> {
-  let seen = 'no answer from ip';
+  let seen = '';
   await waitUntil(
     async () => {
-      const { stdout } = await run(['ip', '-n', ns, '-j', '-6', 'addr', 'show', 'dev', iface], { allowFailure: true });
-      const link = (JSON.parse(stdout.trim() || '[]') as IpAddrLink[])[0];
+      const link = (await ipJson<IpAddrLink[]>(ns, ['-6', 'addr', 'show', 'dev', iface]))[0];
       const ll = link?.addr_info?.find((a) => a.family === 'inet6' && a.scope === 'link');
       seen = `operstate ${link?.operstate ?? 'unknown'}, link-local ${ll ? `${ll.local}${ll.tentative ? ' tentative' : ''}` : 'none'}`;
       return link?.operstate === 'UP' && ll !== undefined && !ll.tentative && !ll.dadfailed;
